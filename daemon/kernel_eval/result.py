@@ -1,0 +1,210 @@
+"""The one typed, versioned, JSON-serialisable result of an evaluation.
+
+Everything a renderer (CLI, LSP daemon, VS Code) shows comes from here; nothing is re-derived elsewhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any
+
+import attrs
+import cattrs
+
+SCHEMA_VERSION = 1
+
+
+class Phase(str, enum.Enum):
+    """Pipeline stage an evaluation reached (on error: the stage that failed)."""
+
+    LOAD = "load"
+    BUILD = "build"
+    CHECK = "check"
+    TIME = "time"
+    DONE = "done"
+
+
+class Verdict(str, enum.Enum):
+    CORRECT = "correct"
+    INCORRECT = "incorrect"
+    ERROR = "error"  # could not evaluate: load/build/runtime error, crash, timeout, cancellation
+
+    @property
+    def exit_code(self) -> int:
+        return {Verdict.CORRECT: 0, Verdict.INCORRECT: 1, Verdict.ERROR: 2}[self]
+
+
+class Backend(str, enum.Enum):
+    CUDA_EXTENSION = "cuda_extension"  # load_inline / load with CUDA sources
+    CPP_EXTENSION = "cpp_extension"  # load_inline with C++ sources only
+    TRITON = "triton"
+    PYTORCH = "pytorch"  # neither: plain PyTorch
+    UNKNOWN = "unknown"  # not loaded far enough to tell
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@attrs.define
+class Location:
+    """A place in a user's file (1-based line/column; 0 means unknown)."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+    end_line: int = 0
+    end_column: int = 0
+
+
+@attrs.define
+class Message:
+    """An error, warning or note, anchored to a file/line when one is known.
+
+    kind is a stable machine-readable tag, e.g. syntax_error, import_error, missing_entry_point,
+    compile_error, triton_compile_error, runtime_error, timeout, crash, cuda_unavailable, cancelled,
+    system_exit, out_of_memory, compat_shim, weights, timing.
+    """
+
+    severity: Severity
+    phase: Phase
+    kind: str
+    message: str
+    location: Location | None = None
+    hint: str = ""  # how to fix it
+    detail: str = ""  # compiler output / traceback text for "show more"
+
+
+@attrs.define
+class OutputComparison:
+    """One leaf of the output structure (path like "output", "output[0]", "output['logits']")."""
+
+    path: str
+    passed: bool
+    reason: str = ""  # "" when passed; else structure|type|shape|dtype|values|nan|inf
+    ref_shape: list[int] | None = None
+    custom_shape: list[int] | None = None
+    ref_dtype: str = ""
+    custom_dtype: str = ""
+    atol: float = 0.0
+    rtol: float = 0.0
+    numel: int = 0
+    max_abs_error: float = 0.0
+    max_rel_error: float = 0.0
+    mismatch_count: int = 0
+    mismatch_fraction: float = 0.0
+    worst_index: list[int] | None = None
+    ref_value_at_worst: float | None = None
+    custom_value_at_worst: float | None = None
+    detail: str = ""  # one readable sentence
+
+
+@attrs.define
+class TrialResult:
+    trial: int
+    seed: int
+    passed: bool
+    outputs: list[OutputComparison] = attrs.Factory(list)
+
+
+@attrs.define
+class Correctness:
+    num_trials: int = 0
+    num_passed: int = 0
+    trials: list[TrialResult] = attrs.Factory(list)
+
+    @property
+    def first_failure(self) -> TrialResult | None:
+        return next((t for t in self.trials if not t.passed), None)
+
+
+@attrs.define
+class TimingStats:
+    median_ms: float
+    iqr_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    max_ms: float
+    trials: int
+
+
+@attrs.define
+class Timing:
+    reference: TimingStats
+    custom: TimingStats
+    speedup: float  # reference median / custom median
+    method: str  # how it was measured, one line
+    meaningful: bool  # False on CPU / interpreter
+    warmup: int = 0
+
+
+@attrs.define
+class SourceInfo:
+    """What the custom file looks like, so clients can anchor lenses and diagnostics."""
+
+    file: str
+    entry_point: str
+    class_line: int = 0
+    forward_line: int = 0
+
+
+@attrs.define
+class EvalResult:
+    verdict: Verdict
+    phase: Phase
+    ref: SourceInfo
+    custom: SourceInfo
+    device: str
+    schema_version: int = SCHEMA_VERSION
+    backend: Backend = Backend.UNKNOWN
+    correctness: Correctness | None = None
+    timing: Timing | None = None
+    messages: list[Message] = attrs.Factory(list)
+    captured_output: dict[str, str] = attrs.Factory(dict)  # "reference" / "custom" -> text
+    duration_s: float = 0.0
+    cache_dir: str = ""
+    torch_version: str = ""
+    gpu_name: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    @property
+    def errors(self) -> list[Message]:
+        return [m for m in self.messages if m.severity is Severity.ERROR]
+
+    @property
+    def headline(self) -> str:
+        """One line a human reads first (code lens, status bar tooltip, CLI verdict)."""
+        if self.verdict is Verdict.CORRECT:
+            if self.timing is not None:
+                t = self.timing
+                return (
+                    f"✓ correct · {t.speedup:.2f}× {'faster' if t.speedup >= 1 else 'slower'} "
+                    f"({t.custom.median_ms:.3g} ms vs {t.reference.median_ms:.3g} ms)"
+                )
+            return "✓ correct"
+        if self.verdict is Verdict.INCORRECT:
+            failing = self.correctness.first_failure if self.correctness else None
+            bad = next((o for o in failing.outputs if not o.passed), None) if failing else None
+            return f"✗ incorrect — {bad.detail}" if bad else "✗ incorrect"
+        first = self.errors[0] if self.errors else None
+        return f"⚠ {self.phase.value} error — {first.message.splitlines()[0]}" if first else "⚠ error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _converter.unstructure(self)  # type: ignore[no-any-return]
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalResult:
+        return _converter.structure(data, cls)
+
+
+_converter = cattrs.Converter(omit_if_default=False)
