@@ -1,0 +1,81 @@
+"""Importing a user's reference or custom file as a real module (runs inside a worker)."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kernel_eval.errors import EvalError, fail, from_exception
+from kernel_eval.result import Location, Phase
+
+_counter = itertools.count()
+
+
+def import_file(path: str, role: str) -> ModuleType:
+    """Import `path` under a fresh module name, so an edited file reloads in the same worker."""
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise fail(Phase.LOAD, "file_not_found", f"{role} file not found: {file}", hint="check the path you passed")
+    name = f"kernel_eval_{role}_{file.stem}_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise fail(Phase.LOAD, "import_error", f"cannot import {file} as a Python module", Location(str(file), 1))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses, pickling and Triton's source lookup need the module registered
+    folder = str(file.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # sibling imports (helpers next to the kernel) work as in `python file.py`
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(name, None)
+        line = exc.lineno or 0
+        raise fail(
+            Phase.LOAD,
+            "syntax_error",
+            f"SyntaxError: {exc.msg}",
+            Location(exc.filename or str(file), line, exc.offset or 0, exc.end_lineno or 0, exc.end_offset or 0),
+            hint=f"fix the syntax at line {line}",
+        ) from None
+    except EvalError:
+        sys.modules.pop(name, None)
+        raise
+    except BaseException as exc:  # noqa: BLE001 - user code may raise anything, SystemExit included
+        sys.modules.pop(name, None)
+        raise from_exception(
+            exc, Phase.LOAD, "import_error", (str(file),), hint=f"importing {file.name} failed; fix the error above"
+        ) from None
+    return module
+
+
+def entry_point(module: ModuleType, name: str, file: str, what: str) -> Any:
+    value = getattr(module, name, None)
+    if value is None:
+        classes = sorted(k for k, v in vars(module).items() if isinstance(v, type) and v.__module__ == module.__name__)
+        flag = "--ref_entry_point" if what == "reference" else "--custom_entry_point"
+        found = f"; classes defined there: {', '.join(classes)}" if classes else ""
+        raise fail(
+            Phase.LOAD,
+            "missing_entry_point",
+            f"{Path(file).name} has no class {name}{found}",
+            Location(file, 1),
+            hint=f"define class {name} in {Path(file).name}, or pass {flag} with the class to evaluate",
+        )
+    return value
+
+
+def required_function(module: ModuleType, name: str, file: str) -> Any:
+    value = getattr(module, name, None)
+    if not callable(value):
+        raise fail(
+            Phase.LOAD,
+            "missing_function",
+            f"{Path(file).name} has no function {name}()",
+            Location(file, 1),
+            hint=f"define {name}() in {Path(file).name}, returning a list of inputs (or [args, kwargs])",
+        )
+    return value

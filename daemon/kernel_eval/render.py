@@ -1,0 +1,102 @@
+"""The CLI's human output: verdict line, messages, mismatch table, timing table (rich)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from kernel_eval.result import EvalResult, Message, Severity, Timing, TrialResult, Verdict
+
+_STYLE = {Verdict.CORRECT: "bold green", Verdict.INCORRECT: "bold red", Verdict.ERROR: "bold yellow"}
+_SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
+
+
+def render_result(result: EvalResult, console: Console, verbose: bool = False) -> None:
+    console.print(_verdict_line(result), style=_STYLE[result.verdict])
+    for message in result.messages:
+        _print_message(console, message, verbose)
+    failing = result.correctness.first_failure if result.correctness else None
+    if failing is not None:
+        console.print(_mismatch_table(failing))
+    if result.timing is not None:
+        console.print(_timing_table(result.timing, result.device))
+    if verbose:
+        for side, text in result.captured_output.items():
+            if text.strip():
+                console.rule(f"output of the {side} side")
+                console.print(text.rstrip(), markup=False, highlight=False)
+
+
+def _verdict_line(result: EvalResult) -> str:
+    custom = Path(result.custom.file).name
+    trials = result.correctness
+    if result.verdict is Verdict.CORRECT:
+        line = f"correct: {custom} matches {Path(result.ref.file).name} ({trials.num_passed}/{trials.num_trials} trials"
+        line += f", {result.device}, {result.backend.value})" if trials else ")"
+        if result.timing is not None:
+            t = result.timing
+            word = "faster" if t.speedup >= 1 else "slower"
+            caveat = "" if t.meaningful else " — CPU timing, not meaningful"
+            line += f" · speedup {t.speedup:.2f}× {word}{caveat}"
+        return line
+    if result.verdict is Verdict.INCORRECT:
+        failing = trials.first_failure if trials else None
+        seed = f" on trial {failing.trial + 1} (seed {failing.seed})" if failing else ""
+        return f"incorrect: {custom} differs from the reference{seed}"
+    return f"error: could not evaluate {custom} ({result.phase.value} phase)"
+
+
+def _print_message(console: Console, message: Message, verbose: bool) -> None:
+    where = ""
+    if message.location is not None:
+        where = f"{message.location.file}:{message.location.line}: " if message.location.line else f"{message.location.file}: "
+    console.print(f"{where}{message.severity.value}: {message.message}", style=_SEVERITY_STYLE[message.severity],
+                  markup=False, highlight=False)
+    if message.hint:
+        console.print(f"  fix: {message.hint}", style="dim", markup=False, highlight=False)
+    if message.detail and (verbose or message.severity is Severity.ERROR):
+        detail = message.detail if verbose else "\n".join(message.detail.splitlines()[-15:])
+        console.print(detail, style="dim", markup=False, highlight=False)
+
+
+def _mismatch_table(trial: TrialResult) -> Table:
+    table = Table(title=f"outputs, trial {trial.trial + 1} (seed {trial.seed})", title_justify="left")
+    for column in ("output", "status", "shape", "dtype", "max abs err", "max rel err", "mismatches", "worst at"):
+        table.add_column(column)
+    for out in trial.outputs:
+        table.add_row(
+            out.path,
+            "ok" if out.passed else f"[red]{out.reason}[/red]",
+            _pair(out.custom_shape, out.ref_shape),
+            _pair(out.custom_dtype, out.ref_dtype),
+            f"{out.max_abs_error:.3g} (atol {out.atol:g})",
+            f"{out.max_rel_error:.3g} (rtol {out.rtol:g})",
+            f"{out.mismatch_count} ({out.mismatch_fraction:.1%})",
+            "" if out.worst_index is None else str(out.worst_index),
+        )
+    return table
+
+
+def _pair(custom: object, ref: object) -> str:
+    return str(custom) if custom == ref else f"{custom} vs ref {ref}"
+
+
+def _timing_table(timing: Timing, device: str) -> Table:
+    caveat = "" if timing.meaningful else " — not meaningful on the CPU"
+    table = Table(title=f"timing on {device}, ms{caveat}", title_justify="left", caption=timing.method)
+    for column in ("side", "median", "IQR", "mean", "std", "min", "trials"):
+        table.add_column(column, justify="right" if column != "side" else "left")
+    for side, stats in (("reference", timing.reference), ("custom", timing.custom)):
+        table.add_row(
+            side,
+            f"{stats.median_ms:.4g}",
+            f"{stats.iqr_ms:.3g}",
+            f"{stats.mean_ms:.4g}",
+            f"{stats.std_ms:.3g}",
+            f"{stats.min_ms:.4g}",
+            str(stats.trials),
+        )
+    table.add_row("speedup", f"{timing.speedup:.2f}×", "", "", "", "", "")
+    return table

@@ -1,0 +1,97 @@
+"""What can be read from a user's file without importing it (no torch): class/forward lines, backend."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from kernel_eval.result import Backend, SourceInfo
+
+
+def describe(path: str, entry_point: str) -> SourceInfo:
+    info = SourceInfo(file=str(path), entry_point=entry_point)
+    tree = parse_or_none(path)
+    if tree is None:
+        return info
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == entry_point:
+            info.class_line = node.lineno
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == "forward":
+                    info.forward_line = item.lineno
+            info.forward_line = info.forward_line or node.lineno
+            break
+    return info
+
+
+def parse_or_none(path: str) -> ast.Module | None:
+    try:
+        return ast.parse(Path(path).read_text(encoding="utf-8", errors="replace"), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def detect_backend(path: str) -> Backend:
+    """CUDA extension, C++-only extension, Triton, or plain PyTorch, from the calls and imports in the file."""
+    tree = parse_or_none(path)
+    if tree is None:
+        return Backend.UNKNOWN
+    extension_calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and _called_name(node) in {"load_inline", "load"} and _is_cpp_extension(tree)
+    ]
+    if extension_calls:
+        uses_cuda = any(_passes_cuda_sources(call) for call in extension_calls)
+        return Backend.CUDA_EXTENSION if uses_cuda else Backend.CPP_EXTENSION
+    if _imports(tree, "triton"):
+        return Backend.TRITON
+    return Backend.PYTORCH
+
+
+def _called_name(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _is_cpp_extension(tree: ast.Module) -> bool:
+    return _imports(tree, "torch.utils.cpp_extension") or "cpp_extension" in ast.unparse(tree)
+
+
+def _passes_cuda_sources(call: ast.Call) -> bool:
+    if _called_name(call) == "load_inline":
+        if any(kw.arg == "cuda_sources" and not _is_empty(kw.value) for kw in call.keywords):
+            return True
+        return len(call.args) >= 3 and not _is_empty(call.args[2])
+    sources = [kw.value for kw in call.keywords if kw.arg == "sources"] + call.args[1:2]
+    return any(".cu" in ast.unparse(value) for value in sources)
+
+
+def _is_empty(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value in (None, "", ()) or (
+        isinstance(node, ast.List | ast.Tuple) and not node.elts
+    )
+
+
+def _imports(tree: ast.Module, module: str) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(
+            alias.name == module or alias.name.startswith(module + ".") for alias in node.names
+        ):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module and (
+            node.module == module or node.module.startswith(module + ".")
+        ):
+            return True
+    return False
+
+
+def line_of(path: str, needle: str) -> int:
+    """First 1-based line containing `needle` (0 if none)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return 0
+    return next((i for i, line in enumerate(lines, 1) if needle in line), 0)

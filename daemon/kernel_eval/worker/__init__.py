@@ -1,0 +1,1 @@
+"""Worker processes: a trusted judge (reference side) and a disposable candidate (custom side)."""

@@ -1,0 +1,178 @@
+"""The candidate worker: the disposable side. It builds and imports the custom module, runs it on the inputs the
+judge made, and times it. It holds no reference outputs and no comparison code, so there is nothing to fake."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from kernel_eval import load, source_info, timing
+from kernel_eval.build import cache
+from kernel_eval.compat import inductor
+from kernel_eval.errors import EvalError, UserCode, fail
+from kernel_eval.inputs import clone_tree, seeded
+from kernel_eval.result import Backend, Location, Message, Phase, Severity
+from kernel_eval.worker.payload import pack_output, unpack
+from kernel_eval.worker.runtime import Runtime
+
+
+class Candidate:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.file = ""
+        self.module: ModuleType | None = None
+        self.model: Any = None
+        self.last_inputs: tuple[list[Any], dict[str, Any]] | None = None
+
+    def load(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+        self.file = str(Path(args["custom_src"]).resolve())
+        source = Path(self.file).read_bytes()
+        backend = source_info.detect_backend(self.file)
+        if backend is Backend.CUDA_EXTENSION and not self.runtime.is_cuda:
+            raise fail(
+                Phase.BUILD,
+                "cuda_unavailable",
+                f"{Path(self.file).name} builds a CUDA extension (load_inline with cuda_sources): it needs a CUDA GPU",
+                Location(self.file, source_info.line_of(self.file, "load_inline")),
+                hint="run on a machine with an NVIDIA GPU and a CUDA build of torch (--device cuda:0)",
+            )
+        key_dir = self._key_dir(args, source)
+        notes = self._install_compat(source.decode(errors="replace"))
+        cache.point_builds_at(key_dir)
+        with cache.build_lock(key_dir):
+            self.module = self._import_with_build_errors()
+        cls = load.entry_point(self.module, args["entry_point"], self.file, "custom")
+        init = unpack(blob, torch.device("cpu"))
+        with UserCode(Phase.LOAD, "init_error", (self.file,)):
+            with seeded(args["seed"]):
+                self.model = cls(*clone_tree(init["args"]), **clone_tree(init["kwargs"]))
+            notes.extend(self._sync_weights(init["state_dict"]))
+            self.model = self.model.to(self.runtime.device)
+        return {"backend": backend.value, "notes": notes, "cache_dir": str(key_dir)}, b""
+
+    def run(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+        inputs = unpack(blob, self.runtime.device)
+        self.last_inputs = (inputs["args"], inputs["kwargs"])
+        with UserCode(Phase.CHECK, "runtime_error", (self.file,)), torch.no_grad():
+            try:
+                output = self.model(*clone_tree(inputs["args"]), **clone_tree(inputs["kwargs"]))
+                self.runtime.sync()
+            except Exception as exc:
+                raise self._triton_error(exc) or exc from None
+        return {}, pack_output(output, Phase.CHECK)
+
+    def time(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+        assert self.last_inputs is not None, "time before run"
+        call_args, call_kwargs = clone_tree(self.last_inputs[0]), clone_tree(self.last_inputs[1])
+
+        def run() -> object:
+            with torch.no_grad():
+                return self.model(*call_args, **call_kwargs)
+
+        with UserCode(Phase.TIME, "runtime_error", (self.file,)):
+            times = timing.benchmark(run, self.runtime.device, args["warmup"], args["trials"])
+        return {"times_ms": times}, b""
+
+    def _key_dir(self, args: dict[str, Any], source: bytes) -> Path:
+        info = self.runtime.describe()
+        key = cache.build_key(source, info["torch_version"], info["cuda_version"], info["gpu_arch"])
+        key_dir = cache.file_dir(cache.private_prefix(args["build_dir_prefix"]), self.file) / key
+        if args["clear_cache"]:
+            shutil.rmtree(key_dir, ignore_errors=True)
+        return key_dir
+
+    def _install_compat(self, source: str) -> list[dict[str, Any]]:
+        notes = []
+        for shim, needle in ((inductor.supply_grid, "grid"), (inductor.map_cuda_calls_to_cpu, "cuda")):
+            text = shim(source)
+            if text:
+                line = source_info.line_of(self.file, "triton_heuristics" if needle == "grid" else "empty_strided_cuda")
+                notes.append(_note(Severity.WARNING, "compat_shim", text, Location(self.file, line)))
+        return notes
+
+    def _import_with_build_errors(self) -> ModuleType:
+        log_start = os.lseek(1, 0, os.SEEK_CUR)
+        try:
+            return load.import_file(self.file, "custom")
+        except EvalError as error:
+            first = error.messages[0]
+            if "Error building extension" not in first.message:
+                raise
+            output = first.message + "\n" + _read_own_output(log_start)
+            raise _compile_error(self.file, output) from None
+
+    def _sync_weights(self, ref_state: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+        own = self.model.state_dict()
+        if not own and not ref_state:
+            return []
+        same = own.keys() == ref_state.keys() and all(own[k].shape == ref_state[k].shape for k in own)
+        if same:
+            self.model.load_state_dict(ref_state)
+            return [_note(Severity.INFO, "weights", "copied the reference's weights into the custom model (names match)")]
+        differing = sorted(set(own) ^ set(ref_state))[:4]
+        why = f"parameter names differ ({', '.join(differing)})" if differing else "parameter shapes differ"
+        return [
+            _note(
+                Severity.INFO,
+                "weights",
+                f"weights not copied: {why}; both models were built from the same seed instead",
+            )
+        ]
+
+    def _triton_error(self, exc: Exception) -> EvalError | None:
+        if type(exc).__module__.split(".")[0] != "triton":
+            return None
+        try:
+            from kernel_eval.build.diagnostics import triton_error_location
+
+            location = triton_error_location(exc, self.file, vars(self.module) if self.module else None)
+        except Exception:  # noqa: BLE001 - mapping is best effort; the traceback location still applies
+            location = None
+        if location is None:
+            return None
+        return fail(Phase.CHECK, "triton_compile_error", f"{type(exc).__name__}: {exc}".strip(), location,
+                    hint="fix the Triton kernel at this line")
+
+
+def _note(severity: Severity, kind: str, text: str, location: Location | None = None) -> dict[str, Any]:
+    from kernel_eval.result import _converter
+
+    return _converter.unstructure(Message(severity, Phase.BUILD, kind, text, location))  # type: ignore[no-any-return]
+
+
+def _read_own_output(start: int) -> str:
+    try:
+        with open("/proc/self/fd/1", "rb") as log:
+            log.seek(start)
+            return log.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _compile_error(py_file: str, output: str) -> EvalError:
+    messages: list[Message] = []
+    try:
+        from kernel_eval.build.diagnostics import map_to_python, parse_compiler_output
+
+        messages = map_to_python(parse_compiler_output(output), py_file)
+    except Exception:  # noqa: BLE001 - fall back to the call site below
+        messages = []
+    messages = [m for m in messages if m.severity is Severity.ERROR] or [
+        Message(
+            Severity.ERROR,
+            Phase.BUILD,
+            "compile_error",
+            "the extension failed to build",
+            Location(py_file, source_info.line_of(py_file, "load_inline")),
+        )
+    ]
+    for message in messages:
+        message.phase, message.kind = Phase.BUILD, "compile_error"
+        message.detail = message.detail or output[-8000:]
+        message.hint = message.hint or "fix the C++/CUDA source; the compiler's full output is in the detail"
+    return EvalError(*messages)

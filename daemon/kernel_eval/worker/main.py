@@ -1,0 +1,64 @@
+"""Worker process entry point: `python -m kernel_eval.worker.main ROLE DEVICE READ_FD WRITE_FD`.
+
+stdout/stderr are the parent's capture file, so nothing the user's code prints (Python, C++ or nvcc) can reach
+the parent's stdout; replies travel only over the private pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+
+def main(argv: list[str]) -> int:
+    role, device, read_fd, write_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
+    for fd in (read_fd, write_fd):
+        os.set_inheritable(fd, False)  # builds (ninja, nvcc) must not inherit the channel
+
+    from kernel_eval.worker import channel
+    from kernel_eval.worker.runtime import start_runtime
+
+    runtime = start_runtime(device)
+    handler: Any
+    if role == "judge":
+        from kernel_eval.worker.judge import Judge
+
+        handler = Judge(runtime)
+    else:
+        from kernel_eval.worker.candidate import Candidate
+
+        handler = Candidate(runtime)
+    channel.send(write_fd, {"hello": True, "pid": os.getpid(), **runtime.describe()})
+    while True:
+        try:
+            request, blob = channel.recv(read_fd)
+        except channel.ChannelClosed:
+            return 0
+        reply, out_blob = _handle(handler, request, blob)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        channel.send(write_fd, reply, out_blob)
+
+
+def _handle(handler: Any, request: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+    from kernel_eval.errors import EvalError
+    from kernel_eval.result import Message, Phase, Severity, _converter
+
+    op = request.pop("op")
+    try:
+        reply, out_blob = getattr(handler, op)(request, blob)
+        return {"ok": True, **reply}, out_blob
+    except EvalError as error:
+        messages = error.messages
+    except BaseException as exc:  # noqa: BLE001 - an internal error must still come back as a result
+        messages = [
+            Message(Severity.ERROR, Phase.LOAD, "internal_error", f"kernel-eval worker error in {op}: {exc!r}",
+                    detail=traceback.format_exc())
+        ]
+    return {"ok": False, "messages": [_converter.unstructure(m) for m in messages]}, b""
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,55 @@
+"""Inside a worker: import torch once, settle the device, and keep CUDA (or the Triton interpreter) warm."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import attrs
+import torch
+
+
+@attrs.define
+class Runtime:
+    requested: str
+    device: torch.device
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def label(self) -> str:
+        return self.requested if self.is_cuda else "cpu"
+
+    def sync(self) -> None:
+        if self.is_cuda:
+            torch.cuda.synchronize()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "device": self.label,
+            "torch_version": torch.__version__,
+            "cuda_version": torch.version.cuda or "",
+            "cuda_available": torch.cuda.is_available(),
+            "gpu_name": torch.cuda.get_device_name(self.device) if self.is_cuda else "",
+            "gpu_arch": "sm_{}{}".format(*torch.cuda.get_device_capability(self.device)) if self.is_cuda else "cpu",
+        }
+
+
+def start_runtime(requested: str) -> Runtime:
+    """cuda:N is device 0 here (the parent set CUDA_VISIBLE_DEVICES); no CUDA means CPU + Triton interpreter."""
+    wants_cuda = requested == "" or requested.startswith("cuda")
+    if wants_cuda and torch.cuda.is_available():
+        device = torch.device("cuda", 0)
+        torch.cuda.set_device(device)
+        torch.zeros(1, device=device).add_(1)  # create the context and warm the allocator now, not on first use
+        torch.cuda.synchronize()
+    else:
+        device = torch.device("cpu")
+        os.environ["TRITON_INTERPRET"] = "1"  # must precede the first `import triton`
+    try:
+        import triton  # noqa: F401 - imported once here so evaluations don't pay for it
+    except ImportError:
+        pass
+    return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device)

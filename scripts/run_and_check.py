@@ -1,0 +1,12 @@
+#!/usr/bin/env python3
+"""Check a custom kernel against its reference and time both: see `--help`."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "daemon"))
+
+from kernel_eval.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
