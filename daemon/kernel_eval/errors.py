@@ -16,7 +16,9 @@ class EvalError(Exception):
         self.messages = [message, *more]
 
 
-def fail(phase: Phase, kind: str, text: str, location: Location | None = None, hint: str = "", detail: str = "") -> EvalError:
+def fail(
+    phase: Phase, kind: str, text: str, location: Location | None = None, hint: str = "", detail: str = ""
+) -> EvalError:
     return EvalError(Message(Severity.ERROR, phase, kind, text, location, hint, detail))
 
 
@@ -25,7 +27,9 @@ def deepest_user_location(tb: TracebackType | None, user_files: tuple[str, ...])
     frames = traceback.extract_tb(tb)
     for frame in reversed(frames):
         if frame.filename in user_files:
-            return Location(frame.filename, frame.lineno or 0, (frame.colno or 0) + 1 if frame.colno is not None else 0)
+            return Location(
+                frame.filename, frame.lineno or 0, (frame.colno or 0) + 1 if frame.colno is not None else 0
+            )
     return None
 
 
@@ -37,7 +41,9 @@ def user_traceback(exc: BaseException, user_files: tuple[str, ...]) -> str:
     return "".join(lines).rstrip()
 
 
-def from_exception(exc: BaseException, phase: Phase, kind: str, user_files: tuple[str, ...], hint: str = "") -> EvalError:
+def from_exception(
+    exc: BaseException, phase: Phase, kind: str, user_files: tuple[str, ...], hint: str = ""
+) -> EvalError:
     text = f"{type(exc).__name__}: {exc}".strip()
     location = deepest_user_location(exc.__traceback__, user_files)
     return fail(phase, kind, text, location, hint, user_traceback(exc, user_files))
@@ -47,7 +53,10 @@ def classify(exc: BaseException, default_kind: str) -> tuple[str, str]:
     """A stable kind and a fix for the common ways user code fails at run time."""
     text = str(exc)
     if isinstance(exc, SystemExit):
-        return "system_exit", f"the code called sys.exit({exc.code!r}); return from forward instead of exiting"
+        return (
+            "system_exit",
+            f"the code called sys.exit({exc.code!r}); return from forward instead of exiting",
+        )
     if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
         return "out_of_memory", "the kernel ran out of device memory; check the sizes it allocates"
     if "illegal memory access" in text or "misaligned address" in text or "CUDA error" in text:
@@ -67,8 +76,8 @@ class UserCode:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is None or exc_type is KeyboardInterrupt or isinstance(exc, EvalError):
-            return False
+            return
         kind, hint = classify(exc, self.kind)
         raise from_exception(exc, self.phase, kind, self.files, hint) from None

@@ -19,11 +19,15 @@ def import_file(path: str, role: str) -> ModuleType:
     """Import `path` under a fresh module name, so an edited file reloads in the same worker."""
     file = Path(path).resolve()
     if not file.is_file():
-        raise fail(Phase.LOAD, "file_not_found", f"{role} file not found: {file}", hint="check the path you passed")
+        raise fail(
+            Phase.LOAD, "file_not_found", f"{role} file not found: {file}", hint="check the path you passed"
+        )
     name = f"kernel_eval_{role}_{file.stem}_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
-        raise fail(Phase.LOAD, "import_error", f"cannot import {file} as a Python module", Location(str(file), 1))
+        raise fail(
+            Phase.LOAD, "import_error", f"cannot import {file} as a Python module", Location(str(file), 1)
+        )
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses, pickling and Triton's source lookup need the module registered
     folder = str(file.parent)
@@ -38,16 +42,22 @@ def import_file(path: str, role: str) -> ModuleType:
             Phase.LOAD,
             "syntax_error",
             f"SyntaxError: {exc.msg}",
-            Location(exc.filename or str(file), line, exc.offset or 0, exc.end_lineno or 0, exc.end_offset or 0),
+            Location(
+                exc.filename or str(file), line, exc.offset or 0, exc.end_lineno or 0, exc.end_offset or 0
+            ),
             hint=f"fix the syntax at line {line}",
         ) from None
     except EvalError:
         sys.modules.pop(name, None)
         raise
-    except BaseException as exc:  # noqa: BLE001 - user code may raise anything, SystemExit included
+    except BaseException as exc:
         sys.modules.pop(name, None)
         raise from_exception(
-            exc, Phase.LOAD, "import_error", (str(file),), hint=f"importing {file.name} failed; fix the error above"
+            exc,
+            Phase.LOAD,
+            "import_error",
+            (str(file),),
+            hint=f"importing {file.name} failed; fix the error above",
         ) from None
     return module
 
@@ -55,7 +65,9 @@ def import_file(path: str, role: str) -> ModuleType:
 def entry_point(module: ModuleType, name: str, file: str, what: str) -> Any:
     value = getattr(module, name, None)
     if value is None:
-        classes = sorted(k for k, v in vars(module).items() if isinstance(v, type) and v.__module__ == module.__name__)
+        classes = sorted(
+            k for k, v in vars(module).items() if isinstance(v, type) and v.__module__ == module.__name__
+        )
         flag = "--ref_entry_point" if what == "reference" else "--custom_entry_point"
         found = f"; classes defined there: {', '.join(classes)}" if classes else ""
         raise fail(

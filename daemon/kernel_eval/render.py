@@ -32,9 +32,9 @@ def render_result(result: EvalResult, console: Console, verbose: bool = False) -
 def _verdict_line(result: EvalResult) -> str:
     custom = Path(result.custom.file).name
     trials = result.correctness
-    if result.verdict is Verdict.CORRECT:
-        line = f"correct: {custom} matches {Path(result.ref.file).name} ({trials.num_passed}/{trials.num_trials} trials"
-        line += f", {result.device}, {result.backend.value})" if trials else ")"
+    if result.verdict is Verdict.CORRECT and trials is not None:
+        line = f"correct: {custom} matches {Path(result.ref.file).name} "
+        line += f"({trials.num_passed}/{trials.num_trials} trials, {result.device}, {result.backend.value})"
         if result.timing is not None:
             t = result.timing
             word = "faster" if t.speedup >= 1 else "slower"
@@ -51,9 +51,17 @@ def _verdict_line(result: EvalResult) -> str:
 def _print_message(console: Console, message: Message, verbose: bool) -> None:
     where = ""
     if message.location is not None:
-        where = f"{message.location.file}:{message.location.line}: " if message.location.line else f"{message.location.file}: "
-    console.print(f"{where}{message.severity.value}: {message.message}", style=_SEVERITY_STYLE[message.severity],
-                  markup=False, highlight=False)
+        where = (
+            f"{message.location.file}:{message.location.line}: "
+            if message.location.line
+            else f"{message.location.file}: "
+        )
+    console.print(
+        f"{where}{message.severity.value}: {message.message}",
+        style=_SEVERITY_STYLE[message.severity],
+        markup=False,
+        highlight=False,
+    )
     if message.hint:
         console.print(f"  fix: {message.hint}", style="dim", markup=False, highlight=False)
     if message.detail and (verbose or message.severity is Severity.ERROR):
@@ -63,7 +71,16 @@ def _print_message(console: Console, message: Message, verbose: bool) -> None:
 
 def _mismatch_table(trial: TrialResult) -> Table:
     table = Table(title=f"outputs, trial {trial.trial + 1} (seed {trial.seed})", title_justify="left")
-    for column in ("output", "status", "shape", "dtype", "max abs err", "max rel err", "mismatches", "worst at"):
+    for column in (
+        "output",
+        "status",
+        "shape",
+        "dtype",
+        "max abs err",
+        "max rel err",
+        "mismatches",
+        "worst at",
+    ):
         table.add_column(column)
     for out in trial.outputs:
         table.add_row(

@@ -200,7 +200,7 @@ class EvalResult:
         return _converter.unstructure(self)  # type: ignore[no-any-return]
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalResult:

@@ -39,7 +39,9 @@ def detect_backend(path: str) -> Backend:
     extension_calls = [
         node
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and _called_name(node) in {"load_inline", "load"} and _is_cpp_extension(tree)
+        if isinstance(node, ast.Call)
+        and _called_name(node) in {"load_inline", "load"}
+        and _is_cpp_extension(tree)
     ]
     if extension_calls:
         uses_cuda = any(_passes_cuda_sources(call) for call in extension_calls)
@@ -70,7 +72,7 @@ def _passes_cuda_sources(call: ast.Call) -> bool:
 
 
 def _is_empty(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value in (None, "", ()) or (
+    return (isinstance(node, ast.Constant) and node.value in (None, "", ())) or (
         isinstance(node, ast.List | ast.Tuple) and not node.elts
     )
 
@@ -81,8 +83,10 @@ def _imports(tree: ast.Module, module: str) -> bool:
             alias.name == module or alias.name.startswith(module + ".") for alias in node.names
         ):
             return True
-        if isinstance(node, ast.ImportFrom) and node.module and (
-            node.module == module or node.module.startswith(module + ".")
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and (node.module == module or node.module.startswith(module + "."))
         ):
             return True
     return False

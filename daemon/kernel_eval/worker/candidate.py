@@ -91,7 +91,9 @@ class Candidate:
         for shim, needle in ((inductor.supply_grid, "grid"), (inductor.map_cuda_calls_to_cpu, "cuda")):
             text = shim(source)
             if text:
-                line = source_info.line_of(self.file, "triton_heuristics" if needle == "grid" else "empty_strided_cuda")
+                line = source_info.line_of(
+                    self.file, "triton_heuristics" if needle == "grid" else "empty_strided_cuda"
+                )
                 notes.append(_note(Severity.WARNING, "compat_shim", text, Location(self.file, line)))
         return notes
 
@@ -113,7 +115,13 @@ class Candidate:
         same = own.keys() == ref_state.keys() and all(own[k].shape == ref_state[k].shape for k in own)
         if same:
             self.model.load_state_dict(ref_state)
-            return [_note(Severity.INFO, "weights", "copied the reference's weights into the custom model (names match)")]
+            return [
+                _note(
+                    Severity.INFO,
+                    "weights",
+                    "copied the reference's weights into the custom model (names match)",
+                )
+            ]
         differing = sorted(set(own) ^ set(ref_state))[:4]
         why = f"parameter names differ ({', '.join(differing)})" if differing else "parameter shapes differ"
         return [
@@ -131,12 +139,17 @@ class Candidate:
             from kernel_eval.build.diagnostics import triton_error_location
 
             location = triton_error_location(exc, self.file, vars(self.module) if self.module else None)
-        except Exception:  # noqa: BLE001 - mapping is best effort; the traceback location still applies
+        except Exception:
             location = None
         if location is None:
             return None
-        return fail(Phase.CHECK, "triton_compile_error", f"{type(exc).__name__}: {exc}".strip(), location,
-                    hint="fix the Triton kernel at this line")
+        return fail(
+            Phase.CHECK,
+            "triton_compile_error",
+            f"{type(exc).__name__}: {exc}".strip(),
+            location,
+            hint="fix the Triton kernel at this line",
+        )
 
 
 def _note(severity: Severity, kind: str, text: str, location: Location | None = None) -> dict[str, Any]:
@@ -160,7 +173,7 @@ def _compile_error(py_file: str, output: str) -> EvalError:
         from kernel_eval.build.diagnostics import map_to_python, parse_compiler_output
 
         messages = map_to_python(parse_compiler_output(output), py_file)
-    except Exception:  # noqa: BLE001 - fall back to the call site below
+    except Exception:
         messages = []
     messages = [m for m in messages if m.severity is Severity.ERROR] or [
         Message(

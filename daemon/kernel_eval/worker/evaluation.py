@@ -119,8 +119,12 @@ class Evaluation:
                 f"correctness trial {trial + 1}/{request.num_correct_trials}",
                 int(100 * trial / max(request.num_correct_trials, 1)),
             )
-            _, inputs = self._call(self.judge, "trial", {"trial": trial, "seed": seed}, timeout=self._remaining())
-            _, outputs = self._call(self.candidate, "run", {"trial": trial}, inputs, timeout=self._remaining())
+            _, inputs = self._call(
+                self.judge, "trial", {"trial": trial, "seed": seed}, timeout=self._remaining()
+            )
+            _, outputs = self._call(
+                self.candidate, "run", {"trial": trial}, inputs, timeout=self._remaining()
+            )
             reply, _ = self._call(
                 self.judge,
                 "compare",
@@ -186,7 +190,12 @@ class Evaluation:
         return max(self.deadline - time.monotonic(), 0.001)
 
     def _call(
-        self, worker: WorkerProcess, op: str, args: dict[str, Any], blob: bytes = b"", timeout: float | None = None
+        self,
+        worker: WorkerProcess,
+        op: str,
+        args: dict[str, Any],
+        blob: bytes = b"",
+        timeout: float | None = None,
     ) -> tuple[dict[str, Any], bytes]:
         self.waiting_on = worker.role
         if worker is self.candidate and op in ("run", "time"):
@@ -211,4 +220,3 @@ class Evaluation:
         self.phase = phase
         self.result.phase = phase
         self.on_progress(ProgressEvent(phase, message, percentage))
-

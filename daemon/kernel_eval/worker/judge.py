@@ -61,7 +61,9 @@ class Judge:
 
     def compare(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
         custom_output = unpack(blob, self.runtime.device)
-        comparisons = check.compare_outputs(self.trials[args["trial"]].output, custom_output, args["atol"], args["rtol"])
+        comparisons = check.compare_outputs(
+            self.trials[args["trial"]].output, custom_output, args["atol"], args["rtol"]
+        )
         return {"outputs": [attrs.asdict(c) for c in comparisons]}, b""
 
     def time(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:

@@ -17,6 +17,11 @@ def main(argv: list[str]) -> int:
     for fd in (read_fd, write_fd):
         os.set_inheritable(fd, False)  # builds (ninja, nvcc) must not inherit the channel
 
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1)  # the parent asks for a stack dump before killing a hung worker
+
     from kernel_eval.worker import channel
     from kernel_eval.worker.runtime import start_runtime
 
@@ -52,10 +57,15 @@ def _handle(handler: Any, request: dict[str, Any], blob: bytes) -> tuple[dict[st
         return {"ok": True, **reply}, out_blob
     except EvalError as error:
         messages = error.messages
-    except BaseException as exc:  # noqa: BLE001 - an internal error must still come back as a result
+    except BaseException as exc:
         messages = [
-            Message(Severity.ERROR, Phase.LOAD, "internal_error", f"kernel-eval worker error in {op}: {exc!r}",
-                    detail=traceback.format_exc())
+            Message(
+                Severity.ERROR,
+                Phase.LOAD,
+                "internal_error",
+                f"kernel-eval worker error in {op}: {exc!r}",
+                detail=traceback.format_exc(),
+            )
         ]
     return {"ok": False, "messages": [_converter.unstructure(m) for m in messages]}, b""
 

@@ -25,7 +25,7 @@ def unpack(blob: bytes, device: torch.device) -> Any:
 def pack_output(obj: Any, phase: Phase) -> bytes:
     try:
         return pack(obj)
-    except Exception as exc:  # noqa: BLE001 - any unpicklable object the custom forward returned
+    except Exception as exc:
         raise fail(
             phase,
             "unsupported_output",

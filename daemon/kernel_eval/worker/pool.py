@@ -6,18 +6,18 @@ candidate, and walks one evaluation through load → build → check → time. I
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import attrs
 
 from kernel_eval import source_info
 from kernel_eval.errors import EvalError
-from kernel_eval.progress import ProgressCallback, ProgressEvent, ignore_progress
+from kernel_eval.progress import ProgressCallback, ignore_progress
 from kernel_eval.request import EvalRequest
-from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, Verdict, _converter
+from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, Verdict
 from kernel_eval.worker.channel import ChannelAborted, ChannelTimeout
 from kernel_eval.worker.evaluation import Evaluation
 from kernel_eval.worker.process import WorkerDied, WorkerProcess
@@ -59,7 +59,9 @@ class WorkerPool:
         started = time.monotonic()
         cancel = cancel or threading.Event()
         request = attrs.evolve(
-            request, ref_src=str(Path(request.ref_src).resolve()), custom_src=str(Path(request.custom_src).resolve())
+            request,
+            ref_src=str(Path(request.ref_src).resolve()),
+            custom_src=str(Path(request.custom_src).resolve()),
         )
         with self._lock:
             device = request.device or DEFAULT_DEVICE
@@ -144,6 +146,9 @@ class WorkerPool:
         if isinstance(exc, ChannelAborted):
             return Message(Severity.ERROR, phase, "cancelled", "evaluation cancelled", where)
         if isinstance(exc, ChannelTimeout):
+            worker = self._judge if side == "judge" else self._candidate
+            stuck_at = _innermost_frame(worker.stack_dump() if worker else "", where.file)
+            where = stuck_at or where
             limit = request.build_timeout_s if phase in (Phase.LOAD, Phase.BUILD) else request.timeout_s
             what = "the build" if phase in (Phase.LOAD, Phase.BUILD) else "running the kernels"
             return Message(
@@ -166,5 +171,12 @@ class WorkerPool:
         )
 
 
-def messages_from(reply: dict[str, Any]) -> list[Message]:
-    return [_converter.structure(m, Message) for m in reply.get("messages", [])]
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+def _innermost_frame(stack_dump: str, file: str) -> Location | None:
+    """faulthandler prints the most recent call first: the first frame in the user's file is where it hung."""
+    for match in _FRAME.finditer(stack_dump):
+        if match["file"] == file:
+            return Location(file, int(match["line"]))
+    return None

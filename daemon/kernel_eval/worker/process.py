@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -67,7 +68,15 @@ class WorkerProcess:
             env["CUDA_VISIBLE_DEVICES"] = visible
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "kernel_eval.worker.main", role, device, str(to_child_r), str(from_child_w)],
+                [
+                    sys.executable,
+                    "-m",
+                    "kernel_eval.worker.main",
+                    role,
+                    device,
+                    str(to_child_r),
+                    str(from_child_w),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -87,7 +96,9 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def wait_ready(self, timeout: float = 300.0, should_abort: Callable[[], bool] | None = None) -> dict[str, Any]:
+    def wait_ready(
+        self, timeout: float = 300.0, should_abort: Callable[[], bool] | None = None
+    ) -> dict[str, Any]:
         if self.hello is None:
             self.hello, _ = self._recv(time.monotonic() + timeout, should_abort)
         return self.hello
@@ -109,7 +120,9 @@ class WorkerProcess:
             raise WorkerDied(self._proc.poll()) from exc
         return self._recv(deadline, should_abort)
 
-    def _recv(self, deadline: float | None, should_abort: Callable[[], bool] | None) -> tuple[dict[str, Any], bytes]:
+    def _recv(
+        self, deadline: float | None, should_abort: Callable[[], bool] | None
+    ) -> tuple[dict[str, Any], bytes]:
         try:
             return channel.recv(self._from_child, deadline, should_abort)
         except channel.ChannelClosed as exc:
@@ -135,6 +148,24 @@ class WorkerProcess:
             text = f"[… {len(text) - MAX_CAPTURED_CHARS} characters cut …]\n" + text[-MAX_CAPTURED_CHARS:]
         return text
 
+    def stack_dump(self, wait_s: float = 1.0) -> str:
+        """Ask a live worker to print its Python stack (faulthandler on SIGUSR1) and return what it printed."""
+        if not self.alive:
+            return ""
+        start = self.log_path.stat().st_size
+        os.kill(self._proc.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + wait_s
+        size = start
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            new_size = self.log_path.stat().st_size
+            if new_size > start and new_size == size:
+                break
+            size = new_size
+        with open(self.log_path, "rb") as log:
+            log.seek(start)
+            return log.read().decode(errors="replace")
+
     def new_lines(self) -> list[str]:
         """Complete lines written since the last call (for streaming build output as progress)."""
         try:
@@ -155,14 +186,10 @@ class WorkerProcess:
                 self._proc.kill()
         self._wait_exit()
         for fd in (self._to_child, self._from_child):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._to_child = self._from_child = -1
         for path in self._dir.glob("*"):
             path.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):
             self._dir.rmdir()
-        except OSError:
-            pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -33,7 +34,9 @@ class Runtime:
             "cuda_version": torch.version.cuda or "",
             "cuda_available": torch.cuda.is_available(),
             "gpu_name": torch.cuda.get_device_name(self.device) if self.is_cuda else "",
-            "gpu_arch": "sm_{}{}".format(*torch.cuda.get_device_capability(self.device)) if self.is_cuda else "cpu",
+            "gpu_arch": "sm_{}{}".format(*torch.cuda.get_device_capability(self.device))
+            if self.is_cuda
+            else "cpu",
         }
 
 
@@ -43,13 +46,13 @@ def start_runtime(requested: str) -> Runtime:
     if wants_cuda and torch.cuda.is_available():
         device = torch.device("cuda", 0)
         torch.cuda.set_device(device)
-        torch.zeros(1, device=device).add_(1)  # create the context and warm the allocator now, not on first use
+        torch.zeros(1, device=device).add_(
+            1
+        )  # create the context and warm the allocator now, not on first use
         torch.cuda.synchronize()
     else:
         device = torch.device("cpu")
         os.environ["TRITON_INTERPRET"] = "1"  # must precede the first `import triton`
-    try:
+    with contextlib.suppress(ImportError):
         import triton  # noqa: F401 - imported once here so evaluations don't pay for it
-    except ImportError:
-        pass
     return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device)

@@ -1,0 +1,106 @@
+"""Model inputs: the [args, kwargs] forms of get_inputs(), moving and cloning them, seeded generation."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+EXPECTED_FORM = (
+    "a list/tuple of positional arguments, e.g. [torch.randn(4, 4)], "
+    "or [args, kwargs], e.g. [[], {'d_model': 4}]"
+)
+
+
+def split_args(value: object, what: str) -> tuple[list[Any], dict[str, Any]]:
+    """Positional and keyword arguments from what get_inputs()/get_init_inputs() returned."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{what} returned {_describe(value)}; expected {EXPECTED_FORM}")
+    if _is_args_kwargs(value):
+        args, kwargs = value
+        return list(args), dict(kwargs)
+    return list(value), {}
+
+
+def _is_args_kwargs(value: list[Any] | tuple[Any, ...]) -> bool:
+    return (
+        len(value) == 2
+        and isinstance(value[0], (list, tuple))
+        and isinstance(value[1], dict)
+        and all(isinstance(key, str) for key in value[1])
+    )
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a single Tensor of shape {list(value.shape)} (wrap it in a list: [tensor])"
+    if value is None:
+        return "None (did it forget to return?)"
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type(value).__name__} ({text})"
+
+
+def to_device(obj: Any, device: torch.device | str) -> Any:
+    """obj with every tensor inside lists, tuples (namedtuples too) and dicts moved to device."""
+    return _map_tensors(obj, lambda t: t.to(device))
+
+
+def clone_tree(obj: Any) -> Any:
+    """obj with every tensor replaced by an independent copy (strides and requires_grad kept)."""
+    return _map_tensors(obj, lambda t: t.detach().clone().requires_grad_(t.requires_grad))
+
+
+def _map_tensors(obj: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, dict):
+        mapped = {key: _map_tensors(item, fn) for key, item in obj.items()}
+        return mapped if type(obj) is dict else _rebuild_mapping(obj, mapped)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*(_map_tensors(item, fn) for item in obj))
+    if isinstance(obj, (list, tuple)):
+        items = [_map_tensors(item, fn) for item in obj]
+        return items if type(obj) is list else tuple(items) if type(obj) is tuple else type(obj)(items)
+    return obj
+
+
+def _rebuild_mapping(original: dict[Any, Any], items: dict[Any, Any]) -> dict[Any, Any]:
+    try:
+        return type(original)(items)
+    except TypeError:
+        return items
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch (CPU and CUDA), random and numpy; restore their previous states on exit."""
+    np_random = _numpy_random()
+    python_state = random.getstate()
+    torch_state = torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    numpy_state = np_random.get_state() if np_random is not None else None
+    try:
+        random.seed(seed)
+        torch.manual_seed(seed)  # also seeds every CUDA device
+        if np_random is not None:
+            np_random.seed(seed % 2**32)
+        yield
+    finally:
+        random.setstate(python_state)
+        torch.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+        if np_random is not None:
+            np_random.set_state(numpy_state)
+
+
+def _numpy_random() -> Any:
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy.random
