@@ -209,6 +209,9 @@ def _compare_tensors(
     if ref.numel() == 0:
         return attrs.evolve(result, passed=True, detail=f"{path}: match (empty tensor)")
     custom = custom.to(ref.device)
+    if torch.equal(ref, custom):  # bitwise identical (no NaN): skip the per-element statistics
+        exact = "exact match"
+        return attrs.evolve(result, passed=True, detail=f"{path}: {exact}")
     stats = _ValueStats.measure(ref, custom, result.atol, result.rtol)
     return stats.apply(result, ref, custom, scalar)
 

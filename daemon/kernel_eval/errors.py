@@ -36,7 +36,7 @@ def deepest_user_location(tb: TracebackType | None, user_files: tuple[str, ...])
 def user_traceback(exc: BaseException, user_files: tuple[str, ...]) -> str:
     """The traceback from the first frame in a user file on (our own frames are noise to the user)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    first = next((i for i, f in enumerate(frames) if f.filename in user_files), 0)
+    first = next((i for i, f in enumerate(frames) if f.filename in user_files), len(frames))
     lines = traceback.format_list(frames[first:]) + traceback.format_exception_only(type(exc), exc)
     return "".join(lines).rstrip()
 

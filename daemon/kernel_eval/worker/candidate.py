@@ -17,7 +17,7 @@ from kernel_eval.compat import inductor
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.inputs import clone_tree, seeded
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
-from kernel_eval.worker.payload import pack_output, unpack
+from kernel_eval.worker import payload
 from kernel_eval.worker.runtime import Runtime
 
 
@@ -26,8 +26,9 @@ class Candidate:
         self.runtime = runtime
         self.file = ""
         self.module: ModuleType | None = None
+        self.module_key: tuple[str, bytes] | None = None
+        self.module_notes: list[dict[str, Any]] = []
         self.model: Any = None
-        self.last_inputs: tuple[list[Any], dict[str, Any]] | None = None
 
     def load(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
         self.file = str(Path(args["custom_src"]).resolve())
@@ -42,12 +43,16 @@ class Candidate:
                 hint="run on a machine with an NVIDIA GPU and a CUDA build of torch (--device cuda:0)",
             )
         key_dir = self._key_dir(args, source)
-        notes = self._install_compat(source.decode(errors="replace"))
-        cache.point_builds_at(key_dir)
-        with cache.build_lock(key_dir):
-            self.module = self._import_with_build_errors()
+        if self.module is None or self.module_key != (self.file, source) or args["clear_cache"]:
+            self.module = None  # an unchanged file is not imported (or built) again in this worker
+            self.module_notes = self._install_compat(source.decode(errors="replace"))
+            cache.point_builds_at(key_dir)
+            with cache.build_lock(key_dir):
+                self.module = self._import_with_build_errors()
+            self.module_key = (self.file, source)
+        notes = list(self.module_notes)
         cls = load.entry_point(self.module, args["entry_point"], self.file, "custom")
-        init = unpack(blob, torch.device("cpu"))
+        init = payload.load(args["init"], torch.device("cpu"))
         with UserCode(Phase.LOAD, "init_error", (self.file,)):
             with seeded(args["seed"]):
                 self.model = cls(*clone_tree(init["args"]), **clone_tree(init["kwargs"]))
@@ -56,19 +61,18 @@ class Candidate:
         return {"backend": backend.value, "notes": notes, "cache_dir": str(key_dir)}, b""
 
     def run(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
-        inputs = unpack(blob, self.runtime.device)
-        self.last_inputs = (inputs["args"], inputs["kwargs"])
+        inputs = payload.load(args["inputs"], self.runtime.device)
         with UserCode(Phase.CHECK, "runtime_error", (self.file,)), torch.no_grad():
             try:
                 output = self.model(*clone_tree(inputs["args"]), **clone_tree(inputs["kwargs"]))
                 self.runtime.sync()
             except Exception as exc:
                 raise self._triton_error(exc) or exc from None
-        return {}, pack_output(output, Phase.CHECK)
+        return {"outputs": payload.save_output(output, Phase.CHECK)}, b""
 
     def time(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
-        assert self.last_inputs is not None, "time before run"
-        call_args, call_kwargs = clone_tree(self.last_inputs[0]), clone_tree(self.last_inputs[1])
+        inputs = payload.load(args["inputs"], self.runtime.device)
+        call_args, call_kwargs = inputs["args"], inputs["kwargs"]
 
         def run() -> object:
             with torch.no_grad():

@@ -47,13 +47,14 @@ class Evaluation:
         self.judge_tainted = False
         self.deadline: float | None = None
         self._streaming = False
+        self.timing_inputs = ""  # both sides are timed on the first trial's inputs
 
     def run(self) -> None:
         request, result = self.request, self.result
         self._progress(Phase.LOAD, "starting workers")
         self._start_workers()
         self._progress(Phase.LOAD, f"loading reference {result.ref.file}")
-        _, init_blob = self._call(
+        prepared, _ = self._call(
             self.judge,
             "prepare",
             {"ref_src": request.ref_src, "entry_point": request.ref_entry_point, "seed": request.seed},
@@ -70,8 +71,8 @@ class Evaluation:
                 "seed": request.seed,
                 "build_dir_prefix": request.build_dir_prefix,
                 "clear_cache": request.clear_cache,
+                "init": prepared["init"],
             },
-            init_blob,
             timeout=request.build_timeout_s,
         )
         self._streaming = False
@@ -119,17 +120,13 @@ class Evaluation:
                 f"correctness trial {trial + 1}/{request.num_correct_trials}",
                 int(100 * trial / max(request.num_correct_trials, 1)),
             )
-            _, inputs = self._call(
-                self.judge, "trial", {"trial": trial, "seed": seed}, timeout=self._remaining()
-            )
-            _, outputs = self._call(
-                self.candidate, "run", {"trial": trial}, inputs, timeout=self._remaining()
-            )
+            made, _ = self._call(self.judge, "trial", {"seed": seed}, timeout=self._remaining())
+            self.timing_inputs = self.timing_inputs or made["inputs"]
+            ran, _ = self._call(self.candidate, "run", {"inputs": made["inputs"]}, timeout=self._remaining())
             reply, _ = self._call(
                 self.judge,
                 "compare",
-                {"trial": trial, "atol": request.atol, "rtol": request.rtol},
-                outputs,
+                {"seed": seed, "outputs": ran["outputs"], "atol": request.atol, "rtol": request.rtol},
                 timeout=self._remaining(),
             )
             comparisons = [_converter.structure(c, OutputComparison) for c in reply["outputs"]]
@@ -145,12 +142,13 @@ class Evaluation:
         trials, raised = timing.effective_trials(request.num_perf_trials)
         if raised:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", raised))
-        args = {"warmup": request.num_warmup, "trials": trials}
+        args = {"warmup": request.num_warmup, "trials": trials, "seed": request.seed + 1}
         self._progress(Phase.TIME, "timing reference")
         ref_reply, _ = self._call(self.judge, "time", args, timeout=self._remaining())
         self._progress(Phase.TIME, "timing custom")
         started = time.monotonic()
-        custom_reply, _ = self._call(self.candidate, "time", args, timeout=self._remaining())
+        custom_args = {**args, "inputs": self.timing_inputs}
+        custom_reply, _ = self._call(self.candidate, "time", custom_args, timeout=self._remaining())
         custom_times = self._checked_times(custom_reply["times_ms"], time.monotonic() - started)
         reference = timing.summarize(ref_reply["times_ms"])
         custom = timing.summarize(custom_times)

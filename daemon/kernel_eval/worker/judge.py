@@ -1,8 +1,14 @@
 """The judge worker: the trusted side. It loads the reference, makes every input, computes and keeps the reference
-outputs, compares what the candidate returns, and times the reference. Custom code never runs here."""
+outputs, compares what the candidate returns, and times the reference. Custom code never runs here.
+
+While the reference file is unchanged, its model, inputs and outputs are kept: inputs come from per-trial seeds,
+so the same trial always gets the same fresh inputs, and re-evaluating a custom kernel costs no reference work.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -12,7 +18,7 @@ from kernel_eval import check, load, timing
 from kernel_eval.errors import UserCode
 from kernel_eval.inputs import clone_tree, seeded, split_args, to_device
 from kernel_eval.result import Phase
-from kernel_eval.worker.payload import pack, unpack
+from kernel_eval.worker import payload
 from kernel_eval.worker.runtime import Runtime
 
 
@@ -21,60 +27,79 @@ class _Trial:
     args: list[Any]
     kwargs: dict[str, Any]
     output: Any
+    inputs_path: str
+
+
+@attrs.define
+class _Reference:
+    key: tuple[str, str, int]
+    file: str
+    model: Any
+    get_inputs: Any
+    init_path: str
+    trials: dict[int, _Trial] = attrs.Factory(dict)  # by seed
 
 
 class Judge:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.file = ""
-        self.model: Any = None
-        self.get_inputs: Any = None
-        self.trials: dict[int, _Trial] = {}
+        self.ref: _Reference | None = None
 
     def prepare(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
-        self.file, self.trials = args["ref_src"], {}
-        module = load.import_file(self.file, "reference")
-        cls = load.entry_point(module, args["entry_point"], self.file, "reference")
-        self.get_inputs = load.required_function(module, "get_inputs", self.file)
+        file = args["ref_src"]
+        key = (hashlib.sha256(Path(file).read_bytes()).hexdigest(), args["entry_point"], args["seed"])
+        if self.ref is None or self.ref.key != key:
+            self._forget()
+            self.ref = self._load(file, key, args["entry_point"], args["seed"])
+        return {"init": self.ref.init_path}, b""
+
+    def _load(self, file: str, key: tuple[str, str, int], entry: str, seed: int) -> _Reference:
+        module = load.import_file(file, "reference")
+        cls = load.entry_point(module, entry, file, "reference")
+        get_inputs = load.required_function(module, "get_inputs", file)
         get_init = getattr(module, "get_init_inputs", list)
-        with self._user_code(Phase.LOAD, "reference_error"):
+        with UserCode(Phase.LOAD, "reference_error", (file,)):
             init_args, init_kwargs = split_args(get_init(), "get_init_inputs()")
-            with seeded(args["seed"]):
-                self.model = cls(*clone_tree(init_args), **clone_tree(init_kwargs))
-            state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-            self.model = self.model.to(self.runtime.device)
-        return {}, pack({"args": init_args, "kwargs": init_kwargs, "state_dict": state})
+            with seeded(seed):
+                model = cls(*clone_tree(init_args), **clone_tree(init_kwargs))
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            model = model.to(self.runtime.device)
+        init_path = payload.save({"args": init_args, "kwargs": init_kwargs, "state_dict": state}, "init")
+        return _Reference(key, file, model, get_inputs, init_path)
 
     def trial(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
         """Fresh inputs from this trial's seed; the reference runs on its own clone of them."""
-        with self._user_code(Phase.CHECK, "reference_error"):
-            with seeded(args["seed"]):
-                call_args, call_kwargs = split_args(self.get_inputs(), "get_inputs()")
-            call_args = to_device(call_args, self.runtime.device)
-            call_kwargs = to_device(call_kwargs, self.runtime.device)
-            payload = pack({"args": call_args, "kwargs": call_kwargs})
-            with torch.no_grad():
-                output = self.model(*clone_tree(call_args), **clone_tree(call_kwargs))
-            self.runtime.sync()
-        self.trials[args["trial"]] = _Trial(call_args, call_kwargs, output)
-        return {}, payload
+        ref = self._ref()
+        seed = args["seed"]
+        if seed not in ref.trials:
+            with UserCode(Phase.CHECK, "reference_error", (ref.file,)):
+                with seeded(seed):
+                    call_args, call_kwargs = split_args(ref.get_inputs(), "get_inputs()")
+                call_args = to_device(call_args, self.runtime.device)
+                call_kwargs = to_device(call_kwargs, self.runtime.device)
+                inputs_path = payload.save({"args": call_args, "kwargs": call_kwargs}, "inputs")
+                with torch.no_grad():
+                    output = ref.model(*clone_tree(call_args), **clone_tree(call_kwargs))
+                self.runtime.sync()
+            ref.trials[seed] = _Trial(call_args, call_kwargs, output, inputs_path)
+        return {"inputs": ref.trials[seed].inputs_path}, b""
 
     def compare(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
-        custom_output = unpack(blob, self.runtime.device)
-        comparisons = check.compare_outputs(
-            self.trials[args["trial"]].output, custom_output, args["atol"], args["rtol"]
-        )
+        custom_output = payload.load(args["outputs"], self.runtime.device, remove=True)
+        expected = self._ref().trials[args["seed"]].output
+        comparisons = check.compare_outputs(expected, custom_output, args["atol"], args["rtol"])
         return {"outputs": [attrs.asdict(c) for c in comparisons]}, b""
 
     def time(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
-        first = self.trials[min(self.trials)]
+        ref = self._ref()
+        first = ref.trials[args["seed"]]
         call_args, call_kwargs = clone_tree(first.args), clone_tree(first.kwargs)
 
         def run() -> object:
             with torch.no_grad():
-                return self.model(*call_args, **call_kwargs)
+                return ref.model(*call_args, **call_kwargs)
 
-        with self._user_code(Phase.TIME, "reference_error"):
+        with UserCode(Phase.TIME, "reference_error", (ref.file,)):
             times = timing.benchmark(run, self.runtime.device, args["warmup"], args["trials"])
         device = self.runtime.device
         return {
@@ -83,5 +108,12 @@ class Judge:
             "meaningful": timing.timings_meaningful(device),
         }, b""
 
-    def _user_code(self, phase: Phase, kind: str) -> UserCode:
-        return UserCode(phase, kind, (self.file,))
+    def _ref(self) -> _Reference:
+        assert self.ref is not None, "prepare first"
+        return self.ref
+
+    def _forget(self) -> None:
+        if self.ref is not None:
+            for path in [self.ref.init_path, *(t.inputs_path for t in self.ref.trials.values())]:
+                Path(path).unlink(missing_ok=True)
+        self.ref = None

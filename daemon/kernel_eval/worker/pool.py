@@ -6,7 +6,10 @@ candidate, and walks one evaluation through load → build → check → time. I
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,6 +43,8 @@ class WorkerPool:
         self._judge: WorkerProcess | None = None
         self._candidate: WorkerProcess | None = None
         self._spare: WorkerProcess | None = None
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        self._payload_dir = tempfile.mkdtemp(prefix="kernel-eval-payload-", dir=shm)  # mode 0700
 
     @property
     def candidate_pid(self) -> int | None:
@@ -100,7 +105,11 @@ class WorkerPool:
         return True
 
     def close(self) -> None:
-        """Stop all workers."""
+        """Stop all workers and remove their payloads."""
+        self._stop_workers()
+        shutil.rmtree(self._payload_dir, ignore_errors=True)
+
+    def _stop_workers(self) -> None:
         for worker in (self._judge, self._candidate, self._spare):
             if worker is not None:
                 worker.kill()
@@ -114,16 +123,16 @@ class WorkerPool:
 
     def _ensure_workers(self, device: str) -> None:
         if device != self._device:
-            self.close()
+            self._stop_workers()
             self._device = device
         if self._judge is None or not self._judge.alive:
-            self._judge = WorkerProcess("judge", device)
+            self._judge = WorkerProcess("judge", device, self._payload_dir)
         if self._candidate is None or not self._candidate.alive:
             self._candidate, self._spare = self._spare, None
             if self._candidate is None or not self._candidate.alive:
-                self._candidate = WorkerProcess("candidate", device)
+                self._candidate = WorkerProcess("candidate", device, self._payload_dir)
         if self.spare and (self._spare is None or not self._spare.alive):
-            self._spare = WorkerProcess("candidate", device)
+            self._spare = WorkerProcess("candidate", device, self._payload_dir)
 
     def _replace_dead_or_tainted(self, evaluation: Evaluation) -> None:
         """A candidate that faulted, hung or ran failing kernel code is not trusted again: the spare takes over."""

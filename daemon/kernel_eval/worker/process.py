@@ -16,6 +16,8 @@ from typing import Any
 import kernel_eval
 from kernel_eval.worker import channel
 
+PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # kernel_eval.worker.payload reads it (that module needs torch)
+
 _PACKAGE_ROOT = str(Path(kernel_eval.__file__).resolve().parent.parent)
 MAX_CAPTURED_CHARS = 64_000
 
@@ -49,7 +51,7 @@ def cuda_visible_devices(device: str) -> str | None:
 
 
 class WorkerProcess:
-    def __init__(self, role: str, device: str) -> None:
+    def __init__(self, role: str, device: str, payload_dir: str) -> None:
         self.role = role
         self.device = device
         self._dir = Path(tempfile.mkdtemp(prefix=f"kernel-eval-{role}-"))
@@ -62,6 +64,7 @@ class WorkerProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
+        env[PAYLOAD_DIR_ENV] = payload_dir
         env.pop("TRITON_INTERPRET", None)
         visible = cuda_visible_devices(device)
         if visible is not None:

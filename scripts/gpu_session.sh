@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run on the lent GPU machine (no registry there): install the carried wheels, then run what is asked.
+#   bash scripts/gpu_session.sh tests      -> GPU tests + benchmarks
+#   bash scripts/gpu_session.sh smoke      -> the two original commands + failure cases
+set -uo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD/daemon PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__, torch.cuda.get_device_name(0))'
+RC="python3 scripts/run_and_check.py"
+case "${1:-smoke}" in
+smoke)
+  $RC --ref_src tests/test_data/cuda/model_ex_add.py --custom_src tests/test_data/cuda/model_new_ex_add.py; echo "rc=$?"
+  $RC --ref_src tests/test_data/triton/embed_code.py --custom_src tests/test_data/triton/embed_triton.py \
+    --ref_entry_point LinearEmbedding --custom_entry_point LinearEmbeddingNew --measure_performance; echo "rc=$?"
+  $RC --ref_src tests/test_data/cuda/model_ex_add.py --custom_src tests/test_data/cuda/model_new_ex_add.py --measure_performance; echo "rc=$?"
+  $RC --ref_src tests/test_data/cuda/model_ex_add.py --custom_src tests/test_data/cuda/model_new_ex_add_illegal.py; echo "rc=$?"
+  $RC --ref_src tests/test_data/cuda/model_ex_add.py --custom_src tests/test_data/cuda/model_new_ex_add_compile_error.py; echo "rc=$?"
+  python3 benchmarks/warm_vs_cold.py --repeats 8 --cold_repeats 2
+  ;;
+tests)
+  python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests 2>&1 | tee "$OUT/gpu-tests.log"
+  python3 benchmarks/warm_vs_cold.py 2>&1 | tee "$OUT/warm_vs_cold.log"
+  [ -f benchmarks/daemon_latency.py ] && python3 benchmarks/daemon_latency.py 2>&1 | tee "$OUT/daemon_latency.log"
+  ;;
+esac
