@@ -13,6 +13,7 @@ import torch
 
 from kernel_eval import load, source_info, timing
 from kernel_eval.build import cache
+from kernel_eval.build.diagnostics import messages_from_build_error
 from kernel_eval.compat import inductor
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.inputs import clone_tree, seeded
@@ -172,24 +173,8 @@ def _read_own_output(start: int) -> str:
 
 
 def _compile_error(py_file: str, output: str) -> EvalError:
-    messages: list[Message] = []
-    try:
-        from kernel_eval.build.diagnostics import map_to_python, parse_compiler_output
-
-        messages = map_to_python(parse_compiler_output(output), py_file)
-    except Exception:
-        messages = []
-    messages = [m for m in messages if m.severity is Severity.ERROR] or [
-        Message(
-            Severity.ERROR,
-            Phase.BUILD,
-            "compile_error",
-            "the extension failed to build",
-            Location(py_file, source_info.line_of(py_file, "load_inline")),
-        )
-    ]
+    messages = messages_from_build_error(output, py_file)
     for message in messages:
-        message.phase, message.kind = Phase.BUILD, "compile_error"
         message.detail = message.detail or output[-8000:]
         message.hint = message.hint or "fix the C++/CUDA source; the compiler's full output is in the detail"
     return EvalError(*messages)
