@@ -1,0 +1,77 @@
+"""Shared fixtures: paths, the CLI as a real subprocess, one warm WorkerPool per session, the gpu marker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kernel_eval.worker.pool import WorkerPool
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLI_TIMEOUT_S = 600
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu_items and not _cuda_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in gpu_items:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return REPO_ROOT / "tests" / "test_data"
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python scripts/run_and_check.py ARGS` as a user would; a fresh build prefix per test unless given."""
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        argv = [str(a) for a in args]
+        if not any(a in ("--build_dir_prefix", "--build-dir-prefix") for a in argv):
+            argv += ["--build_dir_prefix", str(tmp_path / "build")]
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "daemon"), "COLUMNS": "200"}
+        return subprocess.run(
+            [sys.executable, str(REPO_ROOT / "scripts" / "run_and_check.py"), *argv],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def pool() -> Iterator[WorkerPool]:
+    """One warm WorkerPool shared by the whole session, as the daemon keeps one."""
+    workers = WorkerPool()
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
+@pytest.fixture(scope="session")
+def build_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A build prefix shared by the session's pool evaluations (an extension is built once per session)."""
+    return tmp_path_factory.mktemp("build")
