@@ -48,7 +48,8 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         argv = [str(a) for a in args]
         if not any(a in ("--build_dir_prefix", "--build-dir-prefix") for a in argv):
             argv += ["--build_dir_prefix", str(tmp_path / "build")]
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "daemon"), "COLUMNS": "200"}
+        path = os.pathsep.join(p for p in (str(REPO_ROOT / "daemon"), os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "200"}
         return subprocess.run(
             [sys.executable, str(REPO_ROOT / "scripts" / "run_and_check.py"), *argv],
             cwd=REPO_ROOT,
