@@ -95,15 +95,16 @@ class Evaluation:
         result.torch_version = hello["torch_version"]
         result.gpu_name = hello["gpu_name"]
         if hello["device"] != result.device:
-            result.messages.append(
-                Message(
-                    Severity.INFO,
-                    Phase.LOAD,
-                    "device",
-                    f"CUDA is not available here; evaluated on the CPU instead of {result.device} "
-                    "(Triton kernels run in the interpreter)",
+            if self.request.device:  # asked for CUDA explicitly ("" takes whatever is there)
+                result.messages.append(
+                    Message(
+                        Severity.INFO,
+                        Phase.LOAD,
+                        "device",
+                        f"CUDA is not available here; evaluated on the CPU instead of {result.device} "
+                        "(Triton kernels run in the interpreter)",
+                    )
                 )
-            )
             result.device = hello["device"]
 
     def _wait_ready(self, worker: WorkerProcess) -> dict[str, Any]:
