@@ -1,0 +1,3 @@
+from kernel_eval.daemon.server import main
+
+main()

@@ -1,0 +1,64 @@
+"""textDocument/codeLens: the verdict on the custom class line; clicking it evaluates the file."""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from kernel_eval.daemon.protocol import RUN_COMMAND
+from kernel_eval.daemon.references import DEFAULT_CUSTOM_ENTRY, ReferenceProblem
+
+if TYPE_CHECKING:
+    from kernel_eval.daemon.language_server import FileState, KernelEvalServer
+
+EVALUATING = "⏳ evaluating…"
+NOT_YET_EVALUATED = "Evaluate kernel"
+
+
+def code_lens(ls: KernelEvalServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+    """`textDocument/codeLens`: one lens on `class ModelNew` (or the configured custom entry point)."""
+    uri = params.text_document.uri
+    text = ls.document_text(uri)
+    entry = DEFAULT_CUSTOM_ENTRY
+    try:
+        match = ls.find_reference(uri, text)
+        if match is not None:
+            entry = match.custom_entry_point
+    except (ReferenceProblem, ValueError):
+        pass
+    line = class_line(text, entry)
+    if line is None:
+        return []
+    return [
+        types.CodeLens(
+            range=types.Range(
+                start=types.Position(line=line - 1, character=0),
+                end=types.Position(line=line - 1, character=0),
+            ),
+            command=types.Command(title=lens_title(ls.files.get(uri)), command=RUN_COMMAND, arguments=[uri]),
+        )
+    ]
+
+
+def lens_title(state: FileState | None) -> str:
+    if state is not None and state.evaluating:
+        return EVALUATING
+    if state is not None and state.result is not None:
+        return state.result.headline
+    return NOT_YET_EVALUATED
+
+
+def class_line(text: str, name: str) -> int | None:
+    """1-based line of the top-level `class <name>` (found by ast; by a regex when it will not parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        found = re.search(rf"^class\s+{re.escape(name)}\b", text, re.MULTILINE)
+        return text.count("\n", 0, found.start()) + 1 if found else None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return node.lineno
+    return None
