@@ -12,7 +12,7 @@ PY=.venv/bin/python
 
 step "python: ruff, mypy"
 .venv/bin/ruff check .
-.venv/bin/ruff format --check daemon scripts benchmarks tests --exclude tests/test_data
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 
 step "extension: install, lint, type-check, unit tests, package"

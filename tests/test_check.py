@@ -7,6 +7,7 @@ import json
 import attrs
 import pytest
 import torch
+
 from kernel_eval.check import all_passed, compare_outputs, default_tolerance
 
 NAN, INF = float("nan"), float("inf")

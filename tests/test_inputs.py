@@ -8,6 +8,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 import pytest
 import torch
+
 from kernel_eval.inputs import clone_tree, seeded, split_args, to_device
 
 Pair = namedtuple("Pair", ["left", "right"])

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+
 from kernel_eval.request import MIN_PERF_TRIALS
 from kernel_eval.result import TimingStats
 from kernel_eval.timing import (
