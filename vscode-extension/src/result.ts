@@ -1,0 +1,100 @@
+// The daemon's kernelEval/run result: kernel_eval.result.EvalResult as JSON (daemon/kernel_eval/result.py).
+
+export type Verdict = 'correct' | 'incorrect' | 'error';
+export type Phase = 'load' | 'build' | 'check' | 'time' | 'done';
+
+export interface TimingStats {
+  median_ms: number;
+  iqr_ms: number;
+  mean_ms: number;
+  std_ms: number;
+  min_ms: number;
+  max_ms: number;
+  trials: number;
+}
+
+export interface Timing {
+  reference: TimingStats;
+  custom: TimingStats;
+  speedup: number;
+  method: string;
+  meaningful: boolean;
+  warmup?: number;
+}
+
+export interface Location {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface Message {
+  severity: 'error' | 'warning' | 'info';
+  phase: Phase;
+  kind: string;
+  message: string;
+  location?: Location | null;
+  hint?: string;
+  detail?: string;
+}
+
+export interface OutputComparison {
+  path: string;
+  passed: boolean;
+  reason?: string;
+  detail?: string;
+}
+
+export interface TrialResult {
+  trial: number;
+  seed: number;
+  passed: boolean;
+  outputs: OutputComparison[];
+}
+
+export interface Correctness {
+  num_trials: number;
+  num_passed: number;
+  trials: TrialResult[];
+}
+
+export interface SourceInfo {
+  file: string;
+  entry_point: string;
+}
+
+export interface EvalResult {
+  verdict: Verdict;
+  phase: Phase;
+  device: string;
+  ref?: SourceInfo;
+  custom?: SourceInfo;
+  backend?: string;
+  correctness?: Correctness | null;
+  timing?: Timing | null;
+  messages?: Message[];
+  duration_s?: number;
+  torch_version?: string;
+  gpu_name?: string;
+}
+
+/** kernelEval/result: a finished evaluation (on save or on request). */
+export interface ResultNotification {
+  uri: string;
+  result: EvalResult;
+}
+
+/** kernelEval/evaluating: an evaluation reached `phase` ("cancelled" when it stopped without a result). */
+export interface EvaluatingNotification {
+  uri: string;
+  phase: Phase | 'cancelled';
+  message: string;
+}
+
+/** kernelEval/run params; everything but customUri overrides the settings for this one run. */
+export interface RunParams {
+  customUri: string;
+  refUri?: string;
+  refEntryPoint?: string;
+  customEntryPoint?: string;
+}
