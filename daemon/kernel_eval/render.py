@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from kernel_eval.result import EvalResult, Message, Severity, Timing, TrialResult, Verdict
+from kernel_eval.result import EvalResult, Message, Severity, Timing, TrialResult, Verdict, format_speedup
 
 _STYLE = {Verdict.CORRECT: "bold green", Verdict.INCORRECT: "bold red", Verdict.ERROR: "bold yellow"}
 _SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
@@ -39,7 +39,7 @@ def _verdict_line(result: EvalResult) -> str:
             t = result.timing
             word = "faster" if t.speedup >= 1 else "slower"
             caveat = "" if t.meaningful else " — CPU timing, not meaningful"
-            line += f" · speedup {t.speedup:.2f}× {word}{caveat}"
+            line += f" · speedup {format_speedup(t.speedup)} {word}{caveat}"
         return line
     if result.verdict is Verdict.INCORRECT:
         failing = trials.first_failure if trials else None
@@ -115,5 +115,5 @@ def _timing_table(timing: Timing, device: str) -> Table:
             f"{stats.min_ms:.4g}",
             str(stats.trials),
         )
-    table.add_row("speedup", f"{timing.speedup:.2f}×", "", "", "", "", "")
+    table.add_row("speedup", format_speedup(timing.speedup), "", "", "", "", "")
     return table

@@ -185,7 +185,7 @@ class EvalResult:
             if self.timing is not None:
                 t = self.timing
                 return (
-                    f"✓ correct · {t.speedup:.2f}× {'faster' if t.speedup >= 1 else 'slower'} "
+                    f"✓ correct · {format_speedup(t.speedup)} {'faster' if t.speedup >= 1 else 'slower'} "
                     f"({t.custom.median_ms:.3g} ms vs {t.reference.median_ms:.3g} ms)"
                 )
             return "✓ correct"
@@ -205,6 +205,11 @@ class EvalResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalResult:
         return _converter.structure(data, cls)
+
+
+def format_speedup(speedup: float) -> str:
+    """2.31×, 0.35×, and two significant digits below 0.1 (0.0043×), so a tiny speedup never reads 0.00×."""
+    return f"{speedup:.2f}×" if speedup >= 0.1 else f"{speedup:.2g}×"
 
 
 _converter = cattrs.Converter(omit_if_default=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -169,6 +170,9 @@ class WorkerPool:
                 hint="look for an endless loop or a kernel that never finishes (or raise the timeout)",
             )
         assert isinstance(exc, WorkerDied)
+        worker = self._judge if side == "judge" else self._candidate
+        if worker is not None and worker.hello is None:
+            return _start_failure(worker, exc)
         return Message(
             Severity.ERROR,
             phase,
@@ -178,6 +182,23 @@ class WorkerPool:
             hint="the process died without a Python error: a segfault, a CUDA fault, os._exit or the OOM killer; "
             "see the captured output",
         )
+
+
+def _start_failure(worker: WorkerProcess, exc: WorkerDied) -> Message:
+    """A worker that died before it was ready: usually torch (or another import) missing from this Python."""
+    output = worker.tail()
+    last = output.splitlines()[-1] if output else str(exc)
+    hint = "see the worker's output in the detail"
+    if "No module named" in output:
+        hint = f"install what is missing into the interpreter kernel-eval runs with: {sys.executable} -m pip install torch ninja triton"
+    return Message(
+        Severity.ERROR,
+        Phase.LOAD,
+        "worker_start_failed",
+        f"the {worker.role} worker could not start ({exc}): {last}",
+        hint=hint,
+        detail=output,
+    )
 
 
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')

@@ -169,6 +169,14 @@ class WorkerProcess:
             log.seek(start)
             return log.read().decode(errors="replace")
 
+    def tail(self, lines: int = 8) -> str:
+        """The last lines the worker wrote (without consuming them)."""
+        try:
+            text = self.log_path.read_bytes()[-16384:].decode(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
     def new_lines(self) -> list[str]:
         """Complete lines written since the last call (for streaming build output as progress)."""
         try:
