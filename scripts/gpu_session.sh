@@ -2,6 +2,7 @@
 # Run on the lent GPU machine (no registry there): install the carried wheels, then run what is asked.
 #   bash scripts/gpu_session.sh tests      -> GPU tests + benchmarks
 #   bash scripts/gpu_session.sh smoke      -> the two original commands + failure cases
+#   bash scripts/gpu_session.sh all        -> both
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -18,6 +19,10 @@ smoke)
   $RC --ref_src tests/test_data/cuda/model_ex_add.py --custom_src tests/test_data/cuda/model_new_ex_add_illegal.py; echo "rc=$?"
   $RC --ref_src tests/test_data/cuda/model_ex_add.py --custom_src tests/test_data/cuda/model_new_ex_add_compile_error.py; echo "rc=$?"
   python3 benchmarks/warm_vs_cold.py --repeats 8 --cold_repeats 2
+  ;;
+all)
+  bash "$0" smoke 2>&1 | tee "$OUT/smoke.log"
+  bash "$0" tests
   ;;
 tests)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests 2>&1 | tee "$OUT/gpu-tests.log"
