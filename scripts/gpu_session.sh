@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Run on the lent GPU machine (no registry there): install the carried wheels, then run what is asked.
-#   bash scripts/gpu_session.sh tests      -> GPU tests + benchmarks
-#   bash scripts/gpu_session.sh smoke      -> the two original commands + failure cases
-#   bash scripts/gpu_session.sh all        -> both
+#   bash scripts/gpu_session.sh smoke   -> the two original commands, failure cases, benchmarks/warm_vs_cold.py
+#   bash scripts/gpu_session.sh tests   -> GPU-marked tests of the engine, CLI and diagnostics
+#   bash scripts/gpu_session.sh daemon  -> GPU-marked daemon tests, benchmarks/daemon_latency.py
+#   bash scripts/gpu_session.sh all     -> all three (over 10 minutes cold: split it across calls)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD/daemon PYTHONUNBUFFERED=1
+export KERNEL_EVAL_TEST_BUILD_PREFIX=${KERNEL_EVAL_TEST_BUILD_PREFIX:-$HOME/.cache/kernel-eval/builds}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 python3 -c 'import torch, triton; print("torch", torch.__version__, "triton", triton.__version__, torch.cuda.get_device_name(0))'
 RC="python3 scripts/run_and_check.py"
@@ -23,10 +25,13 @@ smoke)
 all)
   bash "$0" smoke 2>&1 | tee "$OUT/smoke.log"
   bash "$0" tests
+  bash "$0" daemon
   ;;
 tests)
-  python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests 2>&1 | tee "$OUT/gpu-tests.log"
-  python3 benchmarks/warm_vs_cold.py 2>&1 | tee "$OUT/warm_vs_cold.log"
-  [ -f benchmarks/daemon_latency.py ] && python3 benchmarks/daemon_latency.py 2>&1 | tee "$OUT/daemon_latency.log"
+  python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests --ignore=tests/daemon 2>&1 | tee "$OUT/gpu-tests.log"
+  ;;
+daemon)
+  python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/daemon 2>&1 | tee "$OUT/gpu-daemon-tests.log"
+  python3 benchmarks/daemon_latency.py 2>&1 | tee "$OUT/daemon_latency.log"
   ;;
 esac

@@ -14,6 +14,8 @@ from kernel_eval.worker.pool import WorkerPool
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_S = 600
+# On a GPU machine each CUDA build takes about a minute: gpu_session.sh shares one prefix across tests and runs.
+SHARED_BUILD_PREFIX_ENV = "KERNEL_EVAL_TEST_BUILD_PREFIX"
 
 
 def _cuda_available() -> bool:
@@ -47,7 +49,7 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
         argv = [str(a) for a in args]
         if not any(a in ("--build_dir_prefix", "--build-dir-prefix") for a in argv):
-            argv += ["--build_dir_prefix", str(tmp_path / "build")]
+            argv += ["--build_dir_prefix", os.environ.get(SHARED_BUILD_PREFIX_ENV) or str(tmp_path / "build")]
         path = os.pathsep.join(p for p in (str(REPO_ROOT / "daemon"), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "200"}
         return subprocess.run(
@@ -75,4 +77,5 @@ def pool() -> Iterator[WorkerPool]:
 @pytest.fixture(scope="session")
 def build_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A build prefix shared by the session's pool evaluations (an extension is built once per session)."""
-    return tmp_path_factory.mktemp("build")
+    shared = os.environ.get(SHARED_BUILD_PREFIX_ENV)
+    return Path(shared) if shared else tmp_path_factory.mktemp("build")
