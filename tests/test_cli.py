@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cases import cpu_case
 
 from kernel_eval.result import EvalResult, Verdict
 
@@ -35,7 +36,8 @@ EMBED = (
 
 
 def pair(case: str) -> tuple[str, Path, str, Path]:
-    return ("--ref_src", CPU / f"model_{case}.py", "--custom_src", CPU / f"model_new_{case}.py")
+    ref, custom = cpu_case(case)
+    return ("--ref_src", ref, "--custom_src", custom)
 
 
 def json_result(proc: subprocess.CompletedProcess[str]) -> EvalResult:

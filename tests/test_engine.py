@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cases import cpu_case
 
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import Backend, EvalResult, Message, OutputComparison, Phase, Severity, Verdict
@@ -52,9 +53,7 @@ def evaluate_pair(
 
 
 def evaluate(pool: WorkerPool, build_prefix: Path, case: str, **options: object) -> EvalResult:
-    return evaluate_pair(
-        pool, build_prefix, CPU / f"model_{case}.py", CPU / f"model_new_{case}.py", **options
-    )
+    return evaluate_pair(pool, build_prefix, *cpu_case(case), **options)
 
 
 def only_error(result: EvalResult, kind: str) -> Message:

@@ -1,0 +1,16 @@
+"""The CPU test cases in tests/test_data/cpu: model_new_<case>.py and the reference it is judged against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CPU_DATA = Path(__file__).resolve().parent / "test_data" / "cpu"
+# Cases without a reference of their own are judged against another case's (model_add.py unless named here).
+SHARED_REFERENCES = {"dict_wrong": "dict", "tuple_wrong": "tuple"}
+
+
+def cpu_case(case: str) -> tuple[Path, Path]:
+    """(reference, custom) for tests/test_data/cpu/model_new_<case>.py."""
+    own = CPU_DATA / f"model_{case}.py"
+    ref = own if own.exists() else CPU_DATA / f"model_{SHARED_REFERENCES.get(case, 'add')}.py"
+    return ref, CPU_DATA / f"model_new_{case}.py"
