@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
+import site
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +30,7 @@ def import_file(path: str, role: str) -> ModuleType:
         raise fail(
             Phase.LOAD, "import_error", f"cannot import {file} as a Python module", Location(str(file), 1)
         )
+    forget_local_modules(file.parent)  # a warm worker must not keep an edited helper module next to the file
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses, pickling and Triton's source lookup need the module registered
     folder = str(file.parent)
@@ -60,6 +63,39 @@ def import_file(path: str, role: str) -> ModuleType:
             hint=f"importing {file.name} failed; fix the error above",
         ) from None
     return module
+
+
+def forget_local_modules(folder: Path) -> None:
+    """Drop modules imported from `folder` (the user's own helpers), so the next import reads them again."""
+    for name in list(local_modules(folder)):
+        sys.modules.pop(name, None)
+
+
+def local_module_stamps(folder: Path) -> dict[str, int]:
+    """Modification times of the user's helper modules under `folder` that are imported now."""
+    stamps = {}
+    for name, file in local_modules(folder).items():
+        if name.startswith("kernel_eval_"):
+            continue  # the user files we import ourselves are keyed by their content, not their mtime
+        try:
+            stamps[file] = os.stat(file).st_mtime_ns
+        except OSError:
+            stamps[file] = -1
+    return stamps
+
+
+def local_modules(folder: Path) -> dict[str, str]:
+    """name -> file of imported modules that live under `folder`, not in an installed package or kernel-eval."""
+    installed = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix, *site.getsitepackages()})
+    found = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or name == "kernel_eval" or name.startswith("kernel_eval."):
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(folder) and not str(path).startswith(installed):
+            found[name] = str(path)
+    return found
 
 
 def entry_point(module: ModuleType, name: str, file: str, what: str) -> Any:

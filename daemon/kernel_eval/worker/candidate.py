@@ -27,7 +27,7 @@ class Candidate:
         self.runtime = runtime
         self.file = ""
         self.module: ModuleType | None = None
-        self.module_key: tuple[str, bytes] | None = None
+        self.module_key: tuple[str, bytes, dict[str, int]] | None = None
         self.module_notes: list[dict[str, Any]] = []
         self.model: Any = None
 
@@ -44,13 +44,15 @@ class Candidate:
                 hint="run on a machine with an NVIDIA GPU and a CUDA build of torch (--device cuda:0)",
             )
         key_dir = self._key_dir(args, source)
-        if self.module is None or self.module_key != (self.file, source) or args["clear_cache"]:
+        folder = Path(self.file).parent
+        unchanged = self.module_key == (self.file, source, load.local_module_stamps(folder))
+        if self.module is None or not unchanged or args["clear_cache"]:
             self.module = None  # an unchanged file is not imported (or built) again in this worker
             self.module_notes = self._install_compat(source.decode(errors="replace"))
             cache.point_builds_at(key_dir)
             with cache.build_lock(key_dir):
                 self.module = self._import_with_build_errors()
-            self.module_key = (self.file, source)
+            self.module_key = (self.file, source, load.local_module_stamps(folder))
         notes = list(self.module_notes)
         cls = load.entry_point(self.module, args["entry_point"], self.file, "custom")
         init = payload.load(args["init"], torch.device("cpu"))
