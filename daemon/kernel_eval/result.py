@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
@@ -197,14 +197,14 @@ class EvalResult:
         return f"⚠ {self.phase.value} error — {first.message.splitlines()[0]}" if first else "⚠ error"
 
     def to_dict(self) -> dict[str, Any]:
-        return _converter.unstructure(self)  # type: ignore[no-any-return]
+        return to_data(self)  # type: ignore[no-any-return]
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalResult:
-        return _converter.structure(data, cls)
+        return from_data(data, cls)
 
 
 def format_speedup(speedup: float) -> str:
@@ -213,3 +213,13 @@ def format_speedup(speedup: float) -> str:
 
 
 _converter = cattrs.Converter(omit_if_default=False)
+T = TypeVar("T")
+
+
+def to_data(value: Any) -> Any:
+    """Any of the result's classes as JSON-ready data (what workers send and clients receive)."""
+    return _converter.unstructure(value)
+
+
+def from_data(data: Any, cls: type[T]) -> T:
+    return _converter.structure(data, cls)

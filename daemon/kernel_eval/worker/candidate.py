@@ -17,7 +17,7 @@ from kernel_eval.build.diagnostics import messages_from_build_error
 from kernel_eval.compat import inductor
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.inputs import clone_tree, seeded
-from kernel_eval.result import Backend, Location, Message, Phase, Severity
+from kernel_eval.result import Backend, Location, Message, Phase, Severity, to_data
 from kernel_eval.worker import payload
 from kernel_eval.worker.runtime import Runtime
 
@@ -31,7 +31,7 @@ class Candidate:
         self.module_notes: list[dict[str, Any]] = []
         self.model: Any = None
 
-    def load(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+    def load(self, args: dict[str, Any]) -> dict[str, Any]:
         self.file = str(Path(args["custom_src"]).resolve())
         source = Path(self.file).read_bytes()
         backend = source_info.detect_backend(self.file)
@@ -61,9 +61,9 @@ class Candidate:
                 self.model = cls(*clone_tree(init["args"]), **clone_tree(init["kwargs"]))
             notes.extend(self._sync_weights(init["state_dict"]))
             self.model = self.model.to(self.runtime.device)
-        return {"backend": backend.value, "notes": notes, "cache_dir": str(key_dir)}, b""
+        return {"backend": backend.value, "notes": notes, "cache_dir": str(key_dir)}
 
-    def run(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+    def run(self, args: dict[str, Any]) -> dict[str, Any]:
         inputs = payload.load(args["inputs"], self.runtime.device)
         with UserCode(Phase.CHECK, "runtime_error", (self.file,)), torch.no_grad():
             try:
@@ -71,9 +71,9 @@ class Candidate:
                 self.runtime.sync()
             except Exception as exc:
                 raise self._triton_error(exc) or exc from None
-        return {"outputs": payload.save_output(output, Phase.CHECK)}, b""
+        return {"outputs": payload.save_output(output, Phase.CHECK)}
 
-    def time(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+    def time(self, args: dict[str, Any]) -> dict[str, Any]:
         inputs = payload.load(args["inputs"], self.runtime.device)
         call_args, call_kwargs = inputs["args"], inputs["kwargs"]
 
@@ -83,7 +83,7 @@ class Candidate:
 
         with UserCode(Phase.TIME, "runtime_error", (self.file,)):
             times = timing.benchmark(run, self.runtime.device, args["warmup"], args["trials"])
-        return {"times_ms": times}, b""
+        return {"times_ms": times}
 
     def _key_dir(self, args: dict[str, Any], source: bytes) -> Path:
         info = self.runtime.describe()
@@ -160,9 +160,7 @@ class Candidate:
 
 
 def _note(severity: Severity, kind: str, text: str, location: Location | None = None) -> dict[str, Any]:
-    from kernel_eval.result import _converter
-
-    return _converter.unstructure(Message(severity, Phase.BUILD, kind, text, location))  # type: ignore[no-any-return]
+    return to_data(Message(severity, Phase.BUILD, kind, text, location))  # type: ignore[no-any-return]
 
 
 def _read_own_output(start: int) -> str:

@@ -1,8 +1,7 @@
-"""Framed messages over a private pipe: a JSON header plus an optional binary blob.
+"""JSON messages over a private pipe, each framed by its 4-byte length.
 
-Frame: 4-byte header length, UTF-8 JSON header, 8-byte blob length, blob. Workers never use stdout for this,
-and the parent never unpickles anything a worker sends: tensors travel as opaque blobs that only the judge
-loads (with torch.load(weights_only=True)).
+Workers never use stdout for this, and the parent only ever parses JSON from them: tensors travel as files
+(kernel_eval.worker.payload) that only a worker loads.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-_HEADER = struct.Struct(">I")
-_BLOB = struct.Struct(">Q")
+_LENGTH = struct.Struct(">I")
 
 
 class ChannelClosed(Exception):
@@ -31,24 +29,21 @@ class ChannelAborted(Exception):
     """The caller's abort check returned True while waiting."""
 
 
-def send(fd: int, header: dict[str, Any], blob: bytes = b"") -> None:
-    data = json.dumps(header).encode()
-    _write_all(fd, _HEADER.pack(len(data)) + data + _BLOB.pack(len(blob)))
-    if blob:
-        _write_all(fd, blob)
+def send(fd: int, message: dict[str, Any]) -> None:
+    data = json.dumps(message).encode()
+    _write_all(fd, _LENGTH.pack(len(data)) + data)
 
 
 def recv(
     fd: int,
     deadline: float | None = None,
     should_abort: Callable[[], bool] | None = None,
-) -> tuple[dict[str, Any], bytes]:
+) -> dict[str, Any]:
     """Read one message; blocks until it is complete, the deadline passes, or should_abort() is True."""
     reader = _Reader(fd, deadline, should_abort)
-    (size,) = _HEADER.unpack(reader.read(_HEADER.size))
-    header = json.loads(reader.read(size))
-    (blob_size,) = _BLOB.unpack(reader.read(_BLOB.size))
-    return header, reader.read(blob_size) if blob_size else b""
+    (size,) = _LENGTH.unpack(reader.read(_LENGTH.size))
+    message: dict[str, Any] = json.loads(reader.read(size))
+    return message
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -21,7 +21,7 @@ from kernel_eval.result import (
     Timing,
     TrialResult,
     Verdict,
-    _converter,
+    from_data,
 )
 from kernel_eval.worker.process import WorkerProcess
 
@@ -54,7 +54,7 @@ class Evaluation:
         self._progress(Phase.LOAD, "starting workers")
         self._start_workers()
         self._progress(Phase.LOAD, f"loading reference {result.ref.file}")
-        prepared, _ = self._call(
+        prepared = self._call(
             self.judge,
             "prepare",
             {"ref_src": request.ref_src, "entry_point": request.ref_entry_point, "seed": request.seed},
@@ -62,7 +62,7 @@ class Evaluation:
         )
         self._progress(Phase.BUILD, f"building {result.custom.file}")
         self._streaming = True
-        reply, _ = self._call(
+        reply = self._call(
             self.candidate,
             "load",
             {
@@ -78,7 +78,7 @@ class Evaluation:
         self._streaming = False
         result.backend = Backend(reply["backend"])
         result.cache_dir = reply["cache_dir"]
-        result.messages.extend(_converter.structure(n, Message) for n in reply["notes"])
+        result.messages.extend(from_data(n, Message) for n in reply["notes"])
         self.deadline = time.monotonic() + request.timeout_s
         if not self._check_correctness():
             result.verdict = Verdict.INCORRECT
@@ -121,16 +121,16 @@ class Evaluation:
                 f"correctness trial {trial + 1}/{request.num_correct_trials}",
                 int(100 * trial / max(request.num_correct_trials, 1)),
             )
-            made, _ = self._call(self.judge, "trial", {"seed": seed}, timeout=self._remaining())
+            made = self._call(self.judge, "trial", {"seed": seed}, timeout=self._remaining())
             self.timing_inputs = self.timing_inputs or made["inputs"]
-            ran, _ = self._call(self.candidate, "run", {"inputs": made["inputs"]}, timeout=self._remaining())
-            reply, _ = self._call(
+            ran = self._call(self.candidate, "run", {"inputs": made["inputs"]}, timeout=self._remaining())
+            reply = self._call(
                 self.judge,
                 "compare",
                 {"seed": seed, "outputs": ran["outputs"], "atol": request.atol, "rtol": request.rtol},
                 timeout=self._remaining(),
             )
-            comparisons = [_converter.structure(c, OutputComparison) for c in reply["outputs"]]
+            comparisons = [from_data(c, OutputComparison) for c in reply["outputs"]]
             passed = all(c.passed for c in comparisons)
             correctness.trials.append(TrialResult(trial, seed, passed, comparisons))
             if not passed:
@@ -145,11 +145,11 @@ class Evaluation:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", raised))
         args = {"warmup": request.num_warmup, "trials": trials, "seed": request.seed + 1}
         self._progress(Phase.TIME, "timing reference")
-        ref_reply, _ = self._call(self.judge, "time", args, timeout=self._remaining())
+        ref_reply = self._call(self.judge, "time", args, timeout=self._remaining())
         self._progress(Phase.TIME, "timing custom")
         started = time.monotonic()
         custom_args = {**args, "inputs": self.timing_inputs}
-        custom_reply, _ = self._call(self.candidate, "time", custom_args, timeout=self._remaining())
+        custom_reply = self._call(self.candidate, "time", custom_args, timeout=self._remaining())
         custom_times = self._checked_times(custom_reply["times_ms"], time.monotonic() - started)
         reference = timing.summarize(ref_reply["times_ms"])
         custom = timing.summarize(custom_times)
@@ -193,21 +193,20 @@ class Evaluation:
         worker: WorkerProcess,
         op: str,
         args: dict[str, Any],
-        blob: bytes = b"",
         timeout: float | None = None,
-    ) -> tuple[dict[str, Any], bytes]:
+    ) -> dict[str, Any]:
         self.waiting_on = worker.role
         if worker is self.candidate and op in ("run", "time"):
             self.candidate_tainted = True  # until it answers cleanly: a hang or crash leaves it untrusted
-        reply, out = worker.call(op, args, blob, timeout, self._should_abort)
+        reply = worker.call(op, args, timeout, self._should_abort)
         if not reply.get("ok"):
-            messages = [_converter.structure(m, Message) for m in reply["messages"]]
+            messages = [from_data(m, Message) for m in reply["messages"]]
             if worker is self.judge and op != "prepare":
                 self.judge_tainted = True
             raise EvalError(*messages)
         if worker is self.candidate and op in ("run", "time"):
             self.candidate_tainted = False
-        return reply, out
+        return reply
 
     def _should_abort(self) -> bool:
         if self._streaming:

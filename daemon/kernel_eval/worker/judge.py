@@ -45,13 +45,13 @@ class Judge:
         self.runtime = runtime
         self.ref: _Reference | None = None
 
-    def prepare(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+    def prepare(self, args: dict[str, Any]) -> dict[str, Any]:
         file = args["ref_src"]
         key = (hashlib.sha256(Path(file).read_bytes()).hexdigest(), args["entry_point"], args["seed"])
         if self.ref is None or self.ref.key != key:
             self._forget()
             self.ref = self._load(file, key, args["entry_point"], args["seed"])
-        return {"init": self.ref.init_path}, b""
+        return {"init": self.ref.init_path}
 
     def _load(self, file: str, key: tuple[str, str, int], entry: str, seed: int) -> _Reference:
         module = load.import_file(file, "reference")
@@ -67,7 +67,7 @@ class Judge:
         init_path = payload.save({"args": init_args, "kwargs": init_kwargs, "state_dict": state}, "init")
         return _Reference(key, file, model, get_inputs, init_path)
 
-    def trial(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+    def trial(self, args: dict[str, Any]) -> dict[str, Any]:
         """Fresh inputs from this trial's seed; the reference runs on its own clone of them."""
         ref = self._ref()
         seed = args["seed"]
@@ -82,15 +82,15 @@ class Judge:
                     output = ref.model(*clone_tree(call_args), **clone_tree(call_kwargs))
                 self.runtime.sync()
             ref.trials[seed] = _Trial(call_args, call_kwargs, output, inputs_path)
-        return {"inputs": ref.trials[seed].inputs_path}, b""
+        return {"inputs": ref.trials[seed].inputs_path}
 
-    def compare(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+    def compare(self, args: dict[str, Any]) -> dict[str, Any]:
         custom_output = payload.load(args["outputs"], self.runtime.device, remove=True)
         expected = self._ref().trials[args["seed"]].output
         comparisons = check.compare_outputs(expected, custom_output, args["atol"], args["rtol"])
-        return {"outputs": [attrs.asdict(c) for c in comparisons]}, b""
+        return {"outputs": [attrs.asdict(c) for c in comparisons]}
 
-    def time(self, args: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+    def time(self, args: dict[str, Any]) -> dict[str, Any]:
         ref = self._ref()
         first = ref.trials[args["seed"]]
         call_args, call_kwargs = clone_tree(first.args), clone_tree(first.kwargs)
@@ -106,7 +106,7 @@ class Judge:
             "times_ms": times,
             "method": timing.method_description(device),
             "meaningful": timing.timings_meaningful(device),
-        }, b""
+        }
 
     def _ref(self) -> _Reference:
         assert self.ref is not None, "prepare first"

@@ -38,23 +38,22 @@ def main(argv: list[str]) -> int:
     channel.send(write_fd, {"hello": True, "pid": os.getpid(), **runtime.describe()})
     while True:
         try:
-            request, blob = channel.recv(read_fd)
+            request = channel.recv(read_fd)
         except channel.ChannelClosed:
             return 0
-        reply, out_blob = _handle(handler, request, blob)
+        reply = _handle(handler, request)
         sys.stdout.flush()
         sys.stderr.flush()
-        channel.send(write_fd, reply, out_blob)
+        channel.send(write_fd, reply)
 
 
-def _handle(handler: Any, request: dict[str, Any], blob: bytes) -> tuple[dict[str, Any], bytes]:
+def _handle(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
     from kernel_eval.errors import EvalError
-    from kernel_eval.result import Message, Phase, Severity, _converter
+    from kernel_eval.result import Message, Phase, Severity, to_data
 
     op = request.pop("op")
     try:
-        reply, out_blob = getattr(handler, op)(request, blob)
-        return {"ok": True, **reply}, out_blob
+        return {"ok": True, **getattr(handler, op)(request)}
     except EvalError as error:
         messages = error.messages
     except BaseException as exc:
@@ -67,7 +66,7 @@ def _handle(handler: Any, request: dict[str, Any], blob: bytes) -> tuple[dict[st
                 detail=traceback.format_exc(),
             )
         ]
-    return {"ok": False, "messages": [_converter.unstructure(m) for m in messages]}, b""
+    return {"ok": False, "messages": [to_data(m) for m in messages]}
 
 
 if __name__ == "__main__":

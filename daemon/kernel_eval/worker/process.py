@@ -103,29 +103,26 @@ class WorkerProcess:
         self, timeout: float = 300.0, should_abort: Callable[[], bool] | None = None
     ) -> dict[str, Any]:
         if self.hello is None:
-            self.hello, _ = self._recv(time.monotonic() + timeout, should_abort)
+            self.hello = self._recv(time.monotonic() + timeout, should_abort)
         return self.hello
 
     def call(
         self,
         op: str,
         args: dict[str, Any] | None = None,
-        blob: bytes = b"",
         timeout: float | None = None,
         should_abort: Callable[[], bool] | None = None,
-    ) -> tuple[dict[str, Any], bytes]:
+    ) -> dict[str, Any]:
         """Send one request and wait for its reply (raises WorkerDied, ChannelTimeout, ChannelAborted)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         self.wait_ready(timeout if timeout is not None else 300.0, should_abort)
         try:
-            channel.send(self._to_child, {"op": op, **(args or {})}, blob)
+            channel.send(self._to_child, {"op": op, **(args or {})})
         except OSError as exc:
             raise WorkerDied(self._proc.poll()) from exc
         return self._recv(deadline, should_abort)
 
-    def _recv(
-        self, deadline: float | None, should_abort: Callable[[], bool] | None
-    ) -> tuple[dict[str, Any], bytes]:
+    def _recv(self, deadline: float | None, should_abort: Callable[[], bool] | None) -> dict[str, Any]:
         try:
             return channel.recv(self._from_child, deadline, should_abort)
         except channel.ChannelClosed as exc:
