@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from kernel_eval.result import Backend, SourceInfo
@@ -10,18 +11,35 @@ from kernel_eval.result import Backend, SourceInfo
 
 def describe(path: str, entry_point: str) -> SourceInfo:
     info = SourceInfo(file=str(path), entry_point=entry_point)
-    tree = parse_or_none(path)
-    if tree is None:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return info
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == entry_point:
-            info.class_line = node.lineno
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == "forward":
-                    info.forward_line = item.lineno
-            info.forward_line = info.forward_line or node.lineno
-            break
+    info.class_line, info.forward_line = class_and_forward_lines(text, entry_point)
     return info
+
+
+def class_and_forward_lines(text: str, name: str) -> tuple[int, int]:
+    """1-based lines of the top-level `class <name>` and of its forward (the class line when it has none);
+    0, 0 when absent. A file that does not parse is searched with a regex, for the class line alone."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        found = re.search(rf"^class\s+{re.escape(name)}\b", text, re.MULTILINE)
+        line = text.count("\n", 0, found.start()) + 1 if found else 0
+        return line, line
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            forward = next(
+                (
+                    item.lineno
+                    for item in node.body
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == "forward"
+                ),
+                node.lineno,
+            )
+            return node.lineno, forward
+    return 0, 0
 
 
 def parse_or_none(path: str) -> ast.Module | None:
@@ -40,7 +58,7 @@ def detect_backend(path: str) -> Backend:
         node
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
-        and _called_name(node) in {"load_inline", "load"}
+        and called_name(node.func) in {"load_inline", "load"}
         and _is_cpp_extension(tree)
     ]
     if extension_calls:
@@ -51,11 +69,13 @@ def detect_backend(path: str) -> Backend:
     return Backend.PYTORCH
 
 
-def _called_name(call: ast.Call) -> str:
-    func = call.func
+def called_name(func: ast.expr) -> str | None:
+    """`f` for `f(...)` and `mod.f(...)`."""
+    if isinstance(func, ast.Name):
+        return func.id
     if isinstance(func, ast.Attribute):
         return func.attr
-    return func.id if isinstance(func, ast.Name) else ""
+    return None
 
 
 def _is_cpp_extension(tree: ast.Module) -> bool:
@@ -63,7 +83,7 @@ def _is_cpp_extension(tree: ast.Module) -> bool:
 
 
 def _passes_cuda_sources(call: ast.Call) -> bool:
-    if _called_name(call) == "load_inline":
+    if called_name(call.func) == "load_inline":
         if any(kw.arg == "cuda_sources" and not _is_empty(kw.value) for kw in call.keywords):
             return True
         return len(call.args) >= 3 and not _is_empty(call.args[2])

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from kernel_eval.result import Location, Message, Phase, Severity
+from kernel_eval.source_info import called_name
 
 MAX_DIAGNOSTICS = 20
 MAX_EXCERPT_LINES = 16
@@ -163,7 +164,7 @@ def _find_build_calls(tree: ast.AST, py_file: str) -> list[_BuildCall]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        function = _called_name(node.func)
+        function = called_name(node.func)
         if function not in BUILD_FUNCTIONS:
             continue
         name_node = _argument(node, "name", 0)
@@ -185,14 +186,6 @@ def _find_build_calls(tree: ast.AST, py_file: str) -> list[_BuildCall]:
             )
         )
     return sorted(calls, key=lambda call: call.location.line)
-
-
-def _called_name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
 
 
 def _argument(call: ast.Call, keyword: str, position: int) -> ast.expr | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ast
-import re
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from kernel_eval.daemon.protocol import RUN_COMMAND
 from kernel_eval.daemon.references import DEFAULT_CUSTOM_ENTRY, ReferenceProblem
+from kernel_eval.source_info import class_and_forward_lines
 
 if TYPE_CHECKING:
     from kernel_eval.daemon.language_server import FileState, KernelEvalServer
@@ -52,13 +51,6 @@ def lens_title(state: FileState | None) -> str:
 
 
 def class_line(text: str, name: str) -> int | None:
-    """1-based line of the top-level `class <name>` (found by ast; by a regex when it will not parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        found = re.search(rf"^class\s+{re.escape(name)}\b", text, re.MULTILINE)
-        return text.count("\n", 0, found.start()) + 1 if found else None
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == name:
-            return node.lineno
-    return None
+    """1-based line of the top-level `class <name>`, from the editor's text (None when absent)."""
+    line, _ = class_and_forward_lines(text, name)
+    return line or None

@@ -13,7 +13,7 @@ import torch
 
 from kernel_eval import load, source_info, timing
 from kernel_eval.build import cache
-from kernel_eval.build.diagnostics import messages_from_build_error
+from kernel_eval.build.diagnostics import messages_from_build_error, triton_error_location
 from kernel_eval.compat import inductor
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.inputs import clone_tree, seeded
@@ -95,12 +95,14 @@ class Candidate:
 
     def _install_compat(self, source: str) -> list[dict[str, Any]]:
         notes = []
-        for shim, needle in ((inductor.supply_grid, "grid"), (inductor.map_cuda_calls_to_cpu, "cuda")):
+        shims = (
+            (inductor.supply_grid, "triton_heuristics"),
+            (inductor.map_cuda_calls_to_cpu, "empty_strided_cuda"),
+        )
+        for shim, marker in shims:  # marker: the line the note points at
             text = shim(source)
             if text:
-                line = source_info.line_of(
-                    self.file, "triton_heuristics" if needle == "grid" else "empty_strided_cuda"
-                )
+                line = source_info.line_of(self.file, marker)
                 notes.append(_note(Severity.WARNING, "compat_shim", text, Location(self.file, line)))
         return notes
 
@@ -143,10 +145,8 @@ class Candidate:
         if type(exc).__module__.split(".")[0] != "triton":
             return None
         try:
-            from kernel_eval.build.diagnostics import triton_error_location
-
             location = triton_error_location(exc, self.file, vars(self.module) if self.module else None)
-        except Exception:
+        except Exception:  # mapping is best effort: the traceback's own location still applies
             location = None
         if location is None:
             return None

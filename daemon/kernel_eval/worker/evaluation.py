@@ -41,7 +41,6 @@ class Evaluation:
         self.request, self.result = request, result
         self.judge, self.candidate = judge, candidate
         self.on_progress, self.is_cancelled = on_progress, is_cancelled
-        self.phase = Phase.LOAD
         self.waiting_on = "judge"
         self.candidate_tainted = False
         self.judge_tainted = False
@@ -215,6 +214,5 @@ class Evaluation:
         return self.is_cancelled()
 
     def _progress(self, phase: Phase, message: str, percentage: int | None = None) -> None:
-        self.phase = phase
         self.result.phase = phase
         self.on_progress(ProgressEvent(phase, message, percentage))

@@ -88,7 +88,7 @@ class WorkerPool:
             except EvalError as error:
                 result.messages.extend(error.messages)
             except (WorkerDied, ChannelTimeout, ChannelAborted) as exc:
-                result.messages.append(self._failure_message(exc, evaluation, request, result))
+                result.messages.append(self._failure_message(exc, evaluation))
             finally:
                 result.captured_output = {"reference": judge.take_output(), "custom": candidate.take_output()}
             self._replace_dead_or_tainted(evaluation)
@@ -145,10 +145,9 @@ class WorkerPool:
             self._judge = None
         self._ensure_workers(self._device)
 
-    def _failure_message(
-        self, exc: Exception, evaluation: Evaluation, request: EvalRequest, result: EvalResult
-    ) -> Message:
-        phase = evaluation.phase
+    def _failure_message(self, exc: Exception, evaluation: Evaluation) -> Message:
+        request, result = evaluation.request, evaluation.result
+        phase = result.phase
         side = evaluation.waiting_on
         where = Location(result.custom.file, result.custom.forward_line or result.custom.class_line)
         if side == "judge":
