@@ -136,12 +136,7 @@ class WorkerProcess:
 
     def take_output(self) -> str:
         """What the worker (and anything it ran) wrote to stdout/stderr since the last call."""
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(self._log_offset)
-                data = log.read()
-        except OSError:
-            return ""
+        data = self._read_log(self._log_offset)
         self._log_offset += len(data)
         text = data.decode(errors="replace")
         if len(text) > MAX_CAPTURED_CHARS:
@@ -152,39 +147,44 @@ class WorkerProcess:
         """Ask a live worker to print its Python stack (faulthandler on SIGUSR1) and return what it printed."""
         if not self.alive:
             return ""
-        start = self.log_path.stat().st_size
+        start = self._log_size()
         os.kill(self._proc.pid, signal.SIGUSR1)
         deadline = time.monotonic() + wait_s
         size = start
         while time.monotonic() < deadline:
             time.sleep(0.05)
-            new_size = self.log_path.stat().st_size
+            new_size = self._log_size()
             if new_size > start and new_size == size:
                 break
             size = new_size
-        with open(self.log_path, "rb") as log:
-            log.seek(start)
-            return log.read().decode(errors="replace")
+        return self._read_log(start).decode(errors="replace")
 
     def tail(self, lines: int = 8) -> str:
         """The last lines the worker wrote (without consuming them)."""
-        try:
-            text = self.log_path.read_bytes()[-16384:].decode(errors="replace")
-        except OSError:
-            return ""
+        text = self._read_log(max(self._log_size() - 16384, 0)).decode(errors="replace")
         return "\n".join(text.rstrip().splitlines()[-lines:])
 
     def new_lines(self) -> list[str]:
         """Complete lines written since the last call (for streaming build output as progress)."""
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(self._stream_offset)
-                data = log.read()
-        except OSError:
-            return []
+        data = self._read_log(self._stream_offset)
         complete = data[: data.rfind(b"\n") + 1]
         self._stream_offset += len(complete)
         return [line for line in complete.decode(errors="replace").splitlines() if line.strip()]
+
+    def _read_log(self, start: int) -> bytes:
+        """What the worker wrote from byte `start` on (b"" once its log is gone)."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(start)
+                return log.read()
+        except OSError:
+            return b""
+
+    def _log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
 
     def kill(self) -> None:
         if self.alive:
