@@ -95,7 +95,7 @@ async def measure(options: Options) -> tuple[list[float], list[float], list[floa
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "daemon"), os.environ.get("PYTHONPATH")])),
     )
-    await client.start_io(sys.executable, "-m", "kernel_eval.daemon", "--log-level", "WARNING", env=env)
+    await client.start_io(sys.executable, "-m", "kernel_eval.lsp", "--log-level", "WARNING", env=env)
     capabilities = types.ClientCapabilities(
         window=types.WindowClientCapabilities(work_done_progress=True),
         workspace=types.WorkspaceClientCapabilities(

@@ -21,8 +21,8 @@ import simple_parsing
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "daemon"))
 
+from kernel_eval.engine.pool import WorkerPool  # noqa: E402
 from kernel_eval.request import EvalRequest  # noqa: E402
-from kernel_eval.worker.pool import WorkerPool  # noqa: E402
 
 CUDA_PAIR = ("tests/test_data/cuda/model_ex_add.py", "tests/test_data/cuda/model_new_ex_add.py")
 CPU_PAIR = ("examples/triton_add/model_add.py", "examples/triton_add/model_new_add.py")

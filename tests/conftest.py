@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel_eval.worker.pool import WorkerPool
+from kernel_eval.engine.pool import WorkerPool
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI_TIMEOUT_S = 600

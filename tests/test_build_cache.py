@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kernel_eval.build import cache
 from kernel_eval.errors import EvalError
+from kernel_eval.stages.compile import cache
 
 
 def test_default_prefix_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

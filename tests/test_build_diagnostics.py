@@ -18,14 +18,14 @@ import pytest
 import torch
 import torch.utils.cpp_extension as cpp_extension
 
-from kernel_eval.build.diagnostics import (
+from kernel_eval.result import Location, Message, Phase, Severity
+from kernel_eval.stages.compile.compiler_output import (
     CompilerDiagnostic,
     map_to_python,
     messages_from_build_error,
     parse_compiler_output,
     triton_error_location,
 )
-from kernel_eval.result import Location, Message, Phase, Severity
 
 DATA = Path(__file__).parent / "test_data" / "compile_errors"
 

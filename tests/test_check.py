@@ -8,7 +8,7 @@ import attrs
 import pytest
 import torch
 
-from kernel_eval.check import all_passed, compare_outputs, default_tolerance
+from kernel_eval.stages.check import all_passed, compare_outputs, default_tolerance
 
 NAN, INF = float("nan"), float("inf")
 
@@ -244,7 +244,7 @@ def test_non_contiguous_custom_output():
 
 
 def test_chunked_reduction_finds_worst_in_a_later_chunk(monkeypatch):
-    monkeypatch.setattr("kernel_eval.check.CHUNK_ELEMENTS", 7)
+    monkeypatch.setattr("kernel_eval.stages.check.CHUNK_ELEMENTS", 7)
     ref = torch.zeros(5, 6)
     custom = ref.clone()
     custom[0, 1] = 0.1

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from cases import cpu_case
 
+from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import Backend, EvalResult, Message, OutputComparison, Phase, Severity, Verdict
-from kernel_eval.worker.pool import WorkerPool
 
 DATA = Path(__file__).resolve().parent / "test_data"
 CPU = DATA / "cpu"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from kernel_eval.inputs import clone_tree, seeded, split_args, to_device
+from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
 
 Pair = namedtuple("Pair", ["left", "right"])
 

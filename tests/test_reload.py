@@ -9,9 +9,9 @@ from pathlib import Path
 
 from cases import CPU_DATA
 
+from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import Verdict
-from kernel_eval.worker.pool import WorkerPool
 
 CUSTOM = """
 import torch.nn as nn

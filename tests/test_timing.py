@@ -9,7 +9,7 @@ import torch
 
 from kernel_eval.request import MIN_PERF_TRIALS
 from kernel_eval.result import TimingStats
-from kernel_eval.timing import (
+from kernel_eval.stages.timing import (
     CPU_TIMING_CAVEAT,
     benchmark,
     effective_trials,

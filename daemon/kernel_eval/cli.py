@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import simple_parsing
 from rich.console import Console
 
+from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_TIMEOUT_S, EvalRequest
 from kernel_eval.result import Verdict
-from kernel_eval.worker.pool import WorkerPool
 
 
 @dataclass

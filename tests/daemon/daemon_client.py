@@ -1,4 +1,4 @@
-"""A pytest-lsp client for the real daemon (`python -m kernel_eval.daemon`) over stdio."""
+"""A pytest-lsp client for the real daemon (`python -m kernel_eval.lsp`) over stdio."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, LanguageClientProtocol, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
-from kernel_eval.daemon.protocol import plain
+from kernel_eval.lsp.methods import plain
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -123,7 +123,7 @@ def server_env() -> dict[str, str]:
 
 
 CONFIG = ClientServerConfig(
-    server_command=[sys.executable, "-m", "kernel_eval.daemon"],
+    server_command=[sys.executable, "-m", "kernel_eval.lsp"],
     server_env=server_env(),
     client_factory=KernelEvalClient,
 )

@@ -6,8 +6,8 @@ from collections import namedtuple
 
 import pytest
 
-from kernel_eval.daemon.codelens import class_line
-from kernel_eval.daemon.protocol import RunParams
+from kernel_eval.lsp.codelens import class_line
+from kernel_eval.lsp.methods import RunParams
 
 
 def test_class_line_by_ast_ignores_nested_and_similar_names():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from kernel_eval.daemon.diagnostics import diagnostics_for
+from kernel_eval.lsp.diagnostics import diagnostics_for
 from kernel_eval.result import (
     Correctness,
     EvalResult,

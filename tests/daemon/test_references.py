@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from kernel_eval.daemon.references import (
+from kernel_eval.references import (
     ReferenceProblem,
+    ReferenceRule,
     find_reference,
     glob_matches,
     looks_like_kernel_file,
     naming_candidates,
     parse_directive,
 )
-from kernel_eval.daemon.settings import ReferenceRule
 
 KERNEL = "import torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n    pass\n"
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from kernel_eval.daemon.scheduler import Job, Scheduler
+from kernel_eval.lsp.scheduler import Job, Scheduler
 from kernel_eval.result import EvalResult, Phase, SourceInfo, Verdict
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kernel_eval.daemon.settings import ReferenceRule, Settings, parse_settings
+from kernel_eval.lsp.settings import Settings, parse_settings
+from kernel_eval.references import ReferenceRule
 
 
 def test_defaults():

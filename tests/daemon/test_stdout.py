@@ -9,7 +9,7 @@ from daemon_client import server_env
 
 SCRIPT = """
 import os, subprocess, sys
-from kernel_eval.daemon.server import _reserve_stdout_for_lsp
+from kernel_eval.lsp.server import _reserve_stdout_for_lsp
 lsp = _reserve_stdout_for_lsp()
 print("python print")
 sys.stdout.write("sys.stdout.write\\n")

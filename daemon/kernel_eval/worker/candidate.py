@@ -11,13 +11,14 @@ from typing import Any
 
 import torch
 
-from kernel_eval import load, source_info, timing
-from kernel_eval.build import cache
-from kernel_eval.build.diagnostics import messages_from_build_error, triton_error_location
-from kernel_eval.compat import inductor
+from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
-from kernel_eval.inputs import clone_tree, seeded
 from kernel_eval.result import Backend, Location, Message, Phase, Severity, to_data
+from kernel_eval.stages import load, timing
+from kernel_eval.stages.compile import cache
+from kernel_eval.stages.compile import inductor_compat as inductor
+from kernel_eval.stages.compile.compiler_output import messages_from_build_error, triton_error_location
+from kernel_eval.stages.inputs import clone_tree, seeded
 from kernel_eval.worker import payload
 from kernel_eval.worker.runtime import Runtime
 

@@ -14,10 +14,10 @@ from typing import Any
 import attrs
 import torch
 
-from kernel_eval import check, load, timing
 from kernel_eval.errors import UserCode
-from kernel_eval.inputs import clone_tree, seeded, split_args, to_device
 from kernel_eval.result import Phase
+from kernel_eval.stages import check, load, timing
+from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
 from kernel_eval.worker import payload
 from kernel_eval.worker.runtime import Runtime
 

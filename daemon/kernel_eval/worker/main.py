@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
 
     faulthandler.register(signal.SIGUSR1)  # the parent asks for a stack dump before killing a hung worker
 
-    from kernel_eval.worker import channel
+    from kernel_eval.protocol import channel
     from kernel_eval.worker.runtime import start_runtime
 
     runtime = start_runtime(device)

@@ -31,6 +31,6 @@ if __name__ == "__main__":
         )
         sys.exit(1)
     _prepend_bundled_paths()
-    from kernel_eval.daemon.server import main
+    from kernel_eval.lsp.server import main
 
     main()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import kernel_eval
-from kernel_eval.worker import channel
+from kernel_eval.protocol import channel
 
 PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # kernel_eval.worker.payload reads it (that module needs torch)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from kernel_eval.daemon.language_server import KernelEvalServer
+    from kernel_eval.lsp.language_server import KernelEvalServer
 
 _LEVELS = [
     (logging.ERROR, types.MessageType.Error),

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import attrs
 from lsprotocol import types
 
-from kernel_eval.daemon.settings import SECTION, Settings, parse_settings
+from kernel_eval.lsp.settings import SECTION, Settings, parse_settings
 
 if TYPE_CHECKING:
-    from kernel_eval.daemon.language_server import KernelEvalServer
+    from kernel_eval.lsp.language_server import KernelEvalServer
 
 logger = logging.getLogger(__name__)
 

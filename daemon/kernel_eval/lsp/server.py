@@ -12,28 +12,28 @@ from typing import Any
 from lsprotocol import types
 
 import kernel_eval
-from kernel_eval.daemon import (
+from kernel_eval.lsp import (
     codelens,
     commands,
     configuration,
-    evaluation,
+    evaluate,
     lifecycle,
     log,
+    methods,
     on_save,
-    protocol,
 )
-from kernel_eval.daemon.language_server import KernelEvalServer
-from kernel_eval.daemon.scheduler import Job
+from kernel_eval.lsp.language_server import KernelEvalServer
+from kernel_eval.lsp.scheduler import Job
 from kernel_eval.result import EvalResult
 
 logger = logging.getLogger(__name__)
 
 
 def build_server(debounce_s: float | None = None) -> KernelEvalServer:
-    async def evaluate(job: Job) -> EvalResult | None:
-        return await evaluation.evaluate(server, job)
+    async def run_job(job: Job) -> EvalResult | None:
+        return await evaluate.evaluate(server, job)
 
-    server = KernelEvalServer(evaluate, debounce_s)
+    server = KernelEvalServer(run_job, debounce_s)
     features: list[tuple[str, Any, Any]] = [
         (types.INITIALIZE, lifecycle.initialize, None),
         (types.INITIALIZED, lifecycle.initialized, None),
@@ -43,13 +43,13 @@ def build_server(debounce_s: float | None = None) -> KernelEvalServer:
         (types.TEXT_DOCUMENT_DID_SAVE, on_save.did_save, types.SaveOptions(include_text=False)),
         (types.TEXT_DOCUMENT_DID_CLOSE, on_save.did_close, None),
         (types.TEXT_DOCUMENT_CODE_LENS, codelens.code_lens, types.CodeLensOptions(resolve_provider=False)),
-        (protocol.RUN_REQUEST, commands.run_request, None),
+        (methods.RUN_REQUEST, commands.run_request, None),
     ]
     for method, handler, options in features:
         server.feature(method, options)(handler)
-    server.command(protocol.RUN_COMMAND)(commands.run_command)
-    server.command(protocol.CLEAR_CACHE_COMMAND)(commands.clear_cache_command)
-    server.command(protocol.SET_REFERENCE_COMMAND)(commands.set_reference_command)
+    server.command(methods.RUN_COMMAND)(commands.run_command)
+    server.command(methods.CLEAR_CACHE_COMMAND)(commands.clear_cache_command)
+    server.command(methods.SET_REFERENCE_COMMAND)(commands.set_reference_command)
     return server
 
 

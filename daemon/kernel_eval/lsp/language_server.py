@@ -12,15 +12,15 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 import kernel_eval
-from kernel_eval.daemon import protocol
-from kernel_eval.daemon.references import ReferenceMatch, find_reference
-from kernel_eval.daemon.scheduler import Evaluate, Scheduler
-from kernel_eval.daemon.settings import ReferenceRule, Settings
-from kernel_eval.daemon.uris import path_of
+from kernel_eval.lsp import methods
+from kernel_eval.lsp.scheduler import Evaluate, Scheduler
+from kernel_eval.lsp.settings import Settings
+from kernel_eval.lsp.uris import path_of
+from kernel_eval.references import ReferenceMatch, ReferenceRule, find_reference
 from kernel_eval.result import EvalResult
 
 if TYPE_CHECKING:
-    from kernel_eval.worker.pool import WorkerPool
+    from kernel_eval.engine.pool import WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class KernelEvalServer(LanguageServer):
 
     def notify_result(self, uri: str, result: EvalResult) -> None:
         self.protocol.notify(
-            protocol.RESULT_NOTIFICATION, protocol.ResultNotification(uri, result.to_dict()).to_json()
+            methods.RESULT_NOTIFICATION, methods.ResultNotification(uri, result.to_dict()).to_json()
         )
 
     def show_error(self, message: str) -> None:

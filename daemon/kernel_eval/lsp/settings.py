@@ -7,19 +7,10 @@ from typing import Any, cast
 
 import attrs
 
+from kernel_eval.references import ReferenceRule
 from kernel_eval.request import DEFAULT_TIMEOUT_S
 
 SECTION = "kernelEval"
-
-
-@attrs.define(frozen=True)
-class ReferenceRule:
-    """A configured pairing: custom files matching `custom_glob` are judged against `ref`."""
-
-    custom_glob: str
-    ref: str
-    ref_entry_point: str | None = None
-    custom_entry_point: str | None = None
 
 
 @attrs.define(frozen=True)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kernel_eval import timing
+from kernel_eval.engine.processes import WorkerProcess
 from kernel_eval.errors import EvalError
 from kernel_eval.progress import ProgressCallback, ProgressEvent
 from kernel_eval.request import EvalRequest
@@ -23,7 +23,7 @@ from kernel_eval.result import (
     Verdict,
     from_data,
 )
-from kernel_eval.worker.process import WorkerProcess
+from kernel_eval.stages import timing
 
 WORKER_START_TIMEOUT_S = 300.0
 

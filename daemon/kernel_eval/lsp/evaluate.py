@@ -9,23 +9,23 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from kernel_eval.daemon import diagnostics
-from kernel_eval.daemon.progress import EvaluationProgress
-from kernel_eval.daemon.protocol import RequestFailed, RunParams
-from kernel_eval.daemon.references import (
+from kernel_eval.lsp import diagnostics
+from kernel_eval.lsp.methods import RequestFailed, RunParams
+from kernel_eval.lsp.scheduler import Job
+from kernel_eval.lsp.uris import path_of, uri_of
+from kernel_eval.lsp.work_done import EvaluationProgress
+from kernel_eval.references import (
     HOW_TO_CONFIGURE,
     ReferenceMatch,
     ReferenceProblem,
     explicit_reference,
     looks_like_kernel_file,
 )
-from kernel_eval.daemon.scheduler import Job
-from kernel_eval.daemon.uris import path_of, uri_of
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult
 
 if TYPE_CHECKING:
-    from kernel_eval.daemon.language_server import KernelEvalServer
+    from kernel_eval.lsp.language_server import KernelEvalServer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

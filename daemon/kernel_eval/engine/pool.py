@@ -18,13 +18,13 @@ from pathlib import Path
 import attrs
 
 from kernel_eval import source_info
+from kernel_eval.engine.orchestration import Evaluation
+from kernel_eval.engine.processes import WorkerDied, WorkerProcess
 from kernel_eval.errors import EvalError
 from kernel_eval.progress import ProgressCallback, ignore_progress
+from kernel_eval.protocol.channel import ChannelAborted, ChannelTimeout
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, Verdict
-from kernel_eval.worker.channel import ChannelAborted, ChannelTimeout
-from kernel_eval.worker.evaluation import Evaluation
-from kernel_eval.worker.process import WorkerDied, WorkerProcess
 
 DEFAULT_DEVICE = "cuda:0"
 

@@ -10,12 +10,11 @@ from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled
 
-from kernel_eval.daemon.evaluation import resolve_reference
-from kernel_eval.daemon.language_server import KernelEvalServer
-from kernel_eval.daemon.protocol import RequestFailed, RunParams, plain
-from kernel_eval.daemon.references import ReferenceProblem, explicit_reference
-from kernel_eval.daemon.settings import ReferenceRule
-from kernel_eval.daemon.uris import path_of
+from kernel_eval.lsp.evaluate import resolve_reference
+from kernel_eval.lsp.language_server import KernelEvalServer
+from kernel_eval.lsp.methods import RequestFailed, RunParams, plain
+from kernel_eval.lsp.uris import path_of
+from kernel_eval.references import ReferenceProblem, ReferenceRule, explicit_reference
 
 
 async def run_request(ls: KernelEvalServer, params: Any) -> dict[str, Any]:
@@ -50,7 +49,7 @@ async def _run(ls: KernelEvalServer, options: RunParams) -> dict[str, Any]:
 
 async def clear_cache_command(ls: KernelEvalServer, uri: str) -> list[str]:
     """`kernelEval.clearCache` [uri]: delete the file's build cache; returns the removed folders."""
-    from kernel_eval.build.cache import clear_file_cache
+    from kernel_eval.stages.compile.cache import clear_file_cache
 
     try:
         path = path_of(uri)

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from kernel_eval.daemon.evaluation import has_reference
+from kernel_eval.lsp.evaluate import has_reference
 
 if TYPE_CHECKING:
-    from kernel_eval.daemon.language_server import KernelEvalServer
+    from kernel_eval.lsp.language_server import KernelEvalServer
 
 
 def did_save(ls: KernelEvalServer, params: types.DidSaveTextDocumentParams) -> None:

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from kernel_eval.daemon.protocol import RUN_COMMAND
-from kernel_eval.daemon.references import DEFAULT_CUSTOM_ENTRY, ReferenceProblem
+from kernel_eval.lsp.methods import RUN_COMMAND
+from kernel_eval.references import DEFAULT_CUSTOM_ENTRY, ReferenceProblem
 from kernel_eval.source_info import class_and_forward_lines
 
 if TYPE_CHECKING:
-    from kernel_eval.daemon.language_server import FileState, KernelEvalServer
+    from kernel_eval.lsp.language_server import FileState, KernelEvalServer
 
 EVALUATING = "⏳ evaluating…"
 NOT_YET_EVALUATED = "Evaluate kernel"

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from kernel_eval.daemon.protocol import EVALUATING_NOTIFICATION, EvaluatingNotification
+from kernel_eval.lsp.methods import EVALUATING_NOTIFICATION, EvaluatingNotification
 from kernel_eval.progress import ProgressEvent
 
 if TYPE_CHECKING:
-    from kernel_eval.daemon.language_server import KernelEvalServer
+    from kernel_eval.lsp.language_server import KernelEvalServer
 
 log = logging.getLogger(__name__)
 CREATE_TIMEOUT_S = 5.0  # a client that never answers window/workDoneProgress/create gets no progress bar

@@ -17,8 +17,6 @@ from typing import Any
 
 import attrs
 
-from kernel_eval.daemon.settings import ReferenceRule
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 reads pyproject.toml only when tomli is installed
@@ -38,6 +36,16 @@ HOW_TO_CONFIGURE = (
     'or a `[[tool.kernel-eval.references]]` table (custom = "glob", ref = "path") to pyproject.toml, '
     "or the `kernelEval.references` setting, or name the files model_new_X.py / model_X.py"
 )
+
+
+@attrs.define(frozen=True)
+class ReferenceRule:
+    """A configured pairing: custom files matching `custom_glob` are judged against `ref`."""
+
+    custom_glob: str
+    ref: str
+    ref_entry_point: str | None = None
+    custom_entry_point: str | None = None
 
 
 @attrs.define(frozen=True)

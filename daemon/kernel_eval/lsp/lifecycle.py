@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from kernel_eval.daemon import configuration, log
-from kernel_eval.daemon.settings import parse_settings
+from kernel_eval.lsp import configuration, log
+from kernel_eval.lsp.settings import parse_settings
 
 if TYPE_CHECKING:
-    from kernel_eval.daemon.language_server import KernelEvalServer
+    from kernel_eval.lsp.language_server import KernelEvalServer
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def initialize(ls: KernelEvalServer, params: types.InitializeParams) -> None:
     ls.settings, warnings = parse_settings(params.initialization_options)
     for warning in warnings:
         logger.warning("%s", warning)
-    from kernel_eval.worker.pool import WorkerPool
+    from kernel_eval.engine.pool import WorkerPool
 
     ls.pool = WorkerPool(spare=True)
 

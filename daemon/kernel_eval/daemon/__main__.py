@@ -1,3 +1,0 @@
-from kernel_eval.daemon.server import main
-
-main()

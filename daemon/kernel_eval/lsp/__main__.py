@@ -1,0 +1,3 @@
+from kernel_eval.lsp.server import main
+
+main()
