@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Phase(str, enum.Enum):
@@ -143,6 +143,21 @@ class Timing:
 
 
 @attrs.define
+class Flag:
+    """Something the judge caught that makes the verdict or the speedup untrustworthy (a cheat, a vacuous check,
+    tampered clocks, work that outlives forward). A flag with severity error turns a correct verdict into exit 1.
+
+    kind is a stable tag, e.g. vacuous_check, output_subclass, remembered_result, clock_tampered, side_stream,
+    below_physical_floor, no_custom_kernel.
+    """
+
+    kind: str
+    message: str
+    severity: Severity = Severity.ERROR
+    location: Location | None = None
+
+
+@attrs.define
 class SourceInfo:
     """What the custom file looks like, so clients can anchor lenses and diagnostics."""
 
@@ -164,6 +179,7 @@ class EvalResult:
     correctness: Correctness | None = None
     timing: Timing | None = None
     messages: list[Message] = attrs.Factory(list)
+    flags: list[Flag] = attrs.Factory(list)
     captured_output: dict[str, str] = attrs.Factory(dict)  # "reference" / "custom" -> text
     duration_s: float = 0.0
     cache_dir: str = ""
@@ -172,7 +188,13 @@ class EvalResult:
 
     @property
     def exit_code(self) -> int:
+        if self.verdict is Verdict.CORRECT and self.blocking_flags:
+            return Verdict.INCORRECT.exit_code  # a flagged cheat or a vacuous check never exits 0
         return self.verdict.exit_code
+
+    @property
+    def blocking_flags(self) -> list[Flag]:
+        return [f for f in self.flags if f.severity is Severity.ERROR]
 
     @property
     def errors(self) -> list[Message]:
@@ -181,6 +203,8 @@ class EvalResult:
     @property
     def headline(self) -> str:
         """One line a human reads first (code lens, status bar tooltip, CLI verdict)."""
+        if self.verdict is Verdict.CORRECT and self.blocking_flags:
+            return f"⚑ flagged — {self.blocking_flags[0].message.splitlines()[0]}"
         if self.verdict is Verdict.CORRECT:
             if self.timing is not None:
                 t = self.timing
@@ -197,14 +221,19 @@ class EvalResult:
         return f"⚠ {self.phase.value} error — {first.message.splitlines()[0]}" if first else "⚠ error"
 
     def to_dict(self) -> dict[str, Any]:
-        return to_data(self)  # type: ignore[no-any-return]
+        """The result as JSON-ready data, with the headline clients show as it is (never re-derived)."""
+        data: dict[str, Any] = to_data(self)
+        data["headline"] = self.headline
+        data["speedup_text"] = format_speedup(self.timing.speedup) if self.timing else ""
+        return data
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalResult:
-        return from_data(data, cls)
+        fields = {f.name for f in attrs.fields(cls)}
+        return from_data({k: v for k, v in data.items() if k in fields}, cls)
 
 
 def format_speedup(speedup: float) -> str:
