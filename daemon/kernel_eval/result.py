@@ -100,6 +100,17 @@ class OutputComparison:
     ref_value_at_worst: float | None = None
     custom_value_at_worst: float | None = None
     detail: str = ""  # one readable sentence
+    # How values were judged: "float64" (errors against the reference run in float64, see stages/exactness.py)
+    # or "tolerance" (atol/rtol against the reference); note says why float64 was not used.
+    method: str = "tolerance"
+    note: str = ""
+    scale: float | None = None  # RMS of the float64 answer: the errors below are relative to it
+    ref_error: float | None = None  # max over elements of |ref - exact| / (|exact| + scale)
+    custom_error: float | None = None
+    allowed_error: float | None = None
+    ref_norm_error: float | None = None  # RMS(ref - exact) / scale
+    custom_norm_error: float | None = None
+    allowed_norm_error: float | None = None
 
 
 @attrs.define
@@ -108,12 +119,14 @@ class TrialResult:
     seed: int
     passed: bool
     outputs: list[OutputComparison] = attrs.Factory(list)
+    secret: bool = False  # the seed came from the OS (never from the request or the environment)
 
 
 @attrs.define
 class Correctness:
-    num_trials: int = 0
+    num_trials: int = 0  # all trials, the secret-seed ones included
     num_passed: int = 0
+    num_secret_trials: int = 0  # trials whose seed came from the OS, not from the request
     trials: list[TrialResult] = attrs.Factory(list)
 
     @property
@@ -180,6 +193,9 @@ class EvalResult:
     timing: Timing | None = None
     messages: list[Message] = attrs.Factory(list)
     flags: list[Flag] = attrs.Factory(list)
+    kernels: dict[str, list[str]] = attrs.Factory(
+        dict
+    )  # "reference" / "custom" -> GPU kernels one forward launched
     captured_output: dict[str, str] = attrs.Factory(dict)  # "reference" / "custom" -> text
     duration_s: float = 0.0
     cache_dir: str = ""

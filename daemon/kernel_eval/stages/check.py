@@ -1,4 +1,8 @@
-"""Correctness: compare the custom model's outputs with the reference's, one comparison per leaf."""
+"""Correctness: compare the custom model's outputs with the reference's, one comparison per leaf.
+
+Floating leaves are judged against the reference's float64 answer when the caller has one (stages/exactness.py);
+otherwise, and whenever the user gave atol/rtol, against the reference's output with per-dtype tolerances.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import attrs
 import torch
 
 from kernel_eval.result import OutputComparison
+from kernel_eval.stages import exactness
+from kernel_eval.stages.exactness import Float64Answer
 
 REL_ERROR_FLOOR = 1e-12  # |ref| below this counts as this when computing relative errors
 CHUNK_ELEMENTS = 1 << 24  # bounds the float64 temporaries of one comparison (~1 GiB at most)
@@ -26,13 +32,36 @@ def default_tolerance(dtype: torch.dtype) -> tuple[float, float]:
     return 0.0, 0.0  # integers and bool must match exactly
 
 
+@attrs.frozen
+class _Rule:
+    atol: float | None
+    rtol: float | None
+    answer: Float64Answer | None  # None: the caller has no float64 answer (tolerances, no note)
+
+    @property
+    def float64(self) -> bool:
+        return self.answer is not None and self.atol is None and self.rtol is None
+
+
+_NO_ANSWER = object()  # the float64 answer has no leaf at this path
+
+
 def compare_outputs(
-    ref: Any, custom: Any, atol: float | None = None, rtol: float | None = None
+    ref: Any,
+    custom: Any,
+    atol: float | None = None,
+    rtol: float | None = None,
+    exact: Float64Answer | None = None,
 ) -> list[OutputComparison]:
-    """Walk both output structures; one OutputComparison per leaf (or per structural difference)."""
+    """Walk both output structures; one OutputComparison per leaf (or per structural difference).
+
+    exact: the reference's float64 answer (see stages/exactness.py); floating leaves are judged against it
+    unless atol or rtol is given.
+    """
     comparisons: list[OutputComparison] = []
+    rule = _Rule(atol, rtol, exact)
     with torch.no_grad():
-        _walk(ref, custom, "output", atol, rtol, comparisons)
+        _walk(ref, custom, exact.output if exact is not None else _NO_ANSWER, "output", rule, comparisons)
     return comparisons
 
 
@@ -40,13 +69,11 @@ def all_passed(comparisons: list[OutputComparison]) -> bool:
     return all(comparison.passed for comparison in comparisons)
 
 
-def _walk(
-    ref: Any, custom: Any, path: str, atol: float | None, rtol: float | None, out: list[OutputComparison]
-) -> None:
+def _walk(ref: Any, custom: Any, exact: Any, path: str, rule: _Rule, out: list[OutputComparison]) -> None:
     ref_kind, custom_kind = _kind(ref), _kind(custom)
     containers = ("sequence", "mapping")
     if ref_kind not in containers and custom_kind not in containers:
-        out.append(_compare_leaf(ref, custom, path, atol, rtol))
+        out.append(_compare_leaf(ref, custom, exact, path, rule))
         return
     if ref_kind != custom_kind:
         out.append(_failure(path, "structure", f"got {_describe(custom)}, expected {_describe(ref)}"))
@@ -57,7 +84,7 @@ def _walk(
             )
             return
         for index, (ref_item, custom_item) in enumerate(zip(ref, custom, strict=True)):
-            _walk(ref_item, custom_item, f"{path}[{index}]", atol, rtol, out)
+            _walk(ref_item, custom_item, _item(exact, index), f"{path}[{index}]", rule, out)
     else:
         missing = [key for key in ref if key not in custom]
         unexpected = [key for key in custom if key not in ref]
@@ -69,7 +96,16 @@ def _walk(
             )
             return
         for key in ref:
-            _walk(ref[key], custom[key], f"{path}[{key!r}]", atol, rtol, out)
+            _walk(ref[key], custom[key], _item(exact, key), f"{path}[{key!r}]", rule, out)
+
+
+def _item(exact: Any, key: Any) -> Any:
+    """exact[key] where the float64 answer has the reference's structure, else _NO_ANSWER."""
+    if isinstance(exact, Mapping):
+        return exact.get(key, _NO_ANSWER)
+    if isinstance(exact, (list, tuple)) and isinstance(key, int) and key < len(exact):
+        return exact[key]
+    return _NO_ANSWER
 
 
 def _kind(value: Any) -> str:
@@ -112,16 +148,21 @@ def _failure(path: str, reason: str, what: str) -> OutputComparison:
     return OutputComparison(path=path, passed=False, reason=reason, detail=f"{path}: {what}")
 
 
-def _compare_leaf(
-    ref: Any, custom: Any, path: str, atol: float | None, rtol: float | None
-) -> OutputComparison:
+def _compare_leaf(ref: Any, custom: Any, exact: Any, path: str, rule: _Rule) -> OutputComparison:
     ref_kind, custom_kind = _kind(ref), _kind(custom)
     if ref_kind != custom_kind:
         return _failure(path, "type", f"got {_describe(custom)}, expected {_describe(ref)}")
     if ref_kind == "tensor":
-        return _compare_tensors(_as_tensor(ref), _as_tensor(custom), path, atol, rtol)
+        ref_tensor = _as_tensor(ref)
+        if rule.float64 and ref_tensor.dtype.is_floating_point:
+            assert rule.answer is not None
+            why = rule.answer.note or exactness.unusable(ref_tensor, exact)
+            if not why:
+                return _compare_to_exact(ref_tensor, _as_tensor(custom), _as_tensor(exact), path)
+            return _with_note(_compare_tensors(ref_tensor, _as_tensor(custom), path, None, None), why)
+        return _compare_tensors(ref_tensor, _as_tensor(custom), path, rule.atol, rule.rtol)
     if ref_kind == "scalar":
-        return _compare_scalars(ref, custom, path, atol, rtol)
+        return _compare_scalars(ref, custom, path, rule.atol, rule.rtol)
     if ref_kind == "none":
         return OutputComparison(path=path, passed=True, detail=f"{path}: None, as in the reference")
     try:
@@ -131,6 +172,80 @@ def _compare_leaf(
     if equal:
         return OutputComparison(path=path, passed=True, detail=f"{path}: equal to the reference")
     return _failure(path, "values", f"got {_short_repr(custom)}, expected {_short_repr(ref)}")
+
+
+def _compare_to_exact(
+    ref: torch.Tensor, custom: torch.Tensor, exact: torch.Tensor, path: str
+) -> OutputComparison:
+    """The float64 rule of stages/exactness.py; shape, dtype, NaN and inf are checked as with tolerances."""
+    base = _compare_tensors(ref, custom, path, None, None)
+    if base.reason in ("shape", "dtype", "nan", "inf") or base.numel == 0:
+        return base
+    errors = exactness.measure(exact, ref, custom.to(ref.device))
+    if errors is None:
+        return _with_note(base, "the float64 answer is zero or not finite everywhere")
+    flat = errors.worst_index
+    ref_value, custom_value = ref.reshape(-1)[flat].item(), custom.reshape(-1)[flat].item()
+    exact_value = exact.reshape(-1)[flat].item()
+    result = attrs.evolve(
+        base,
+        passed=errors.passed,
+        reason="" if errors.passed else "values",
+        method="float64",
+        scale=errors.scale,
+        ref_error=errors.ref_error,
+        custom_error=errors.custom_error,
+        allowed_error=errors.allowed_error,
+        ref_norm_error=errors.ref_norm_error,
+        custom_norm_error=errors.custom_norm_error,
+        allowed_norm_error=errors.allowed_norm_error,
+        mismatch_count=errors.over_count,
+        mismatch_fraction=errors.over_count / base.numel,
+        worst_index=_unravel(flat, list(ref.shape)),
+        ref_value_at_worst=_json_float(ref_value),
+        custom_value_at_worst=_json_float(custom_value),
+    )
+    where = "" if ref.dim() == 0 else f" at {result.worst_index}"
+    values = f"got {_fmt(custom_value)}, expected {_fmt(ref_value)} (float64: {_fmt(exact_value)})"
+    return attrs.evolve(result, detail=f"{path}: {_exact_sentence(result, ref.dtype, where, values)}")
+
+
+def _exact_sentence(result: OutputComparison, dtype: torch.dtype, where: str, values: str) -> str:
+    assert result.custom_error is not None and result.ref_error is not None
+    assert result.custom_norm_error is not None and result.ref_norm_error is not None
+    times = f"{exactness.factor(dtype):g}×"
+    errors = (
+        f"error {_fmt_error(result.custom_error)} vs the reference's {_fmt_error(result.ref_error)}, "
+        f"norm-wise {_fmt_error(result.custom_norm_error)} vs {_fmt_error(result.ref_norm_error)}"
+    )
+    if result.passed:
+        return f"match against the float64 answer ({errors}; allowed {times} the reference's)"
+    count = f"{result.mismatch_count}/{result.numel}"
+    if result.mismatch_count:
+        head = f"{count} elements further from the float64 answer than {times} the reference's error"
+    else:
+        head = f"systematically further from the float64 answer than {times} the reference's error"
+    allowed = (
+        f"allowed {_fmt_error(result.allowed_error or 0)} and {_fmt_error(result.allowed_norm_error or 0)}"
+    )
+    return f"{head} ({errors}; {allowed}){_precision_hint(result, dtype)}; worst{where}: {values}"
+
+
+def _precision_hint(result: OutputComparison, dtype: torch.dtype) -> str:
+    """fp32 outputs whose error has the size of fp16/bf16/TF32 rounding usually come from exactly that."""
+    norm = result.custom_norm_error or 0.0
+    if dtype == torch.float32 and 2**-14 <= norm <= 2**-6:
+        return (
+            " — the size of fp16/bf16/TF32 rounding: keep operands in fp32 "
+            "(Triton's tl.dot rounds fp32 inputs to TF32 unless input_precision='ieee')"
+        )
+    return ""
+
+
+def _with_note(comparison: OutputComparison, why: str) -> OutputComparison:
+    """A floating leaf judged with tolerances because the float64 answer could not judge it."""
+    detail = f"{comparison.detail} (tolerance check: {why})"
+    return attrs.evolve(comparison, method="tolerance", note=why, detail=detail)
 
 
 def _as_tensor(value: Any) -> torch.Tensor:

@@ -54,6 +54,11 @@ def clone_tree(obj: Any) -> Any:
     return _map_tensors(obj, lambda t: t.detach().clone().requires_grad_(t.requires_grad))
 
 
+def to_float64(obj: Any) -> Any:
+    """obj with every real floating tensor converted to float64 (integer, bool and complex tensors kept)."""
+    return _map_tensors(obj, lambda t: t.to(torch.float64) if t.dtype.is_floating_point else t)
+
+
 def _map_tensors(obj: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
     if isinstance(obj, torch.Tensor):
         return fn(obj)
