@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass
 
@@ -74,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         if options.verbose and not options.json:
             err.print(f"[dim]{event.phase.value:>5} · {event.message}[/dim]")
 
-    with WorkerPool(spare=False) as pool:
-        result = pool.evaluate(options.to_request(), on_progress=show_progress)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwind: workers are stopped
+    try:
+        with WorkerPool(spare=False) as pool:
+            result = pool.evaluate(options.to_request(), on_progress=show_progress)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
     if options.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
