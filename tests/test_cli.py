@@ -76,7 +76,7 @@ def test_example_json_output(run_cli: RunCli) -> None:
     assert result.backend.value == "triton"
     assert result.device == "cpu"
     assert result.correctness is not None
-    assert result.correctness.num_trials == 2
+    assert (result.correctness.num_trials, result.correctness.num_secret_trials) == (3, 1)
 
 
 def test_example_timing_on_cpu_is_labelled_not_meaningful(run_cli: RunCli) -> None:

@@ -92,9 +92,10 @@ def test_triton_kernel_runs_through_the_interpreter_on_cpu(pool: WorkerPool, bui
     assert result.backend is Backend.TRITON
     assert result.device == "cpu"
     assert result.correctness is not None
-    assert result.correctness.num_trials == 3
+    assert result.correctness.num_trials == 4 and result.correctness.num_secret_trials == 1
     seeds = [t.seed for t in result.correctness.trials]
-    assert len(set(seeds)) == 3, f"each trial needs fresh inputs from its own seed, got {seeds}"
+    assert len(set(seeds)) == 4, f"each trial needs fresh inputs from its own seed, got {seeds}"
+    assert [t.secret for t in result.correctness.trials] == [False, False, False, True]
     assert result.timing is None
     assert same_file(result.custom.file, CPU / "model_new_add.py")
     assert result.custom.class_line == line_of(CPU / "model_new_add.py", "class ModelNew")

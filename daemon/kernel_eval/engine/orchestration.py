@@ -30,15 +30,18 @@ from kernel_eval.request import EvalRequest
 from kernel_eval.result import (
     Correctness,
     EvalResult,
+    Flag,
     Location,
     Message,
+    OutputComparison,
     Phase,
     Severity,
     Timing,
     TrialResult,
     Verdict,
 )
-from kernel_eval.stages import timing
+from kernel_eval.stages import kernels, timing
+from kernel_eval.stages.trials import plan_trials
 
 WORKER_START_TIMEOUT_S = 300.0
 R = TypeVar("R")
@@ -138,24 +141,61 @@ class Evaluation:
         return worker.wait_ready(WORKER_START_TIMEOUT_S, self._should_abort)
 
     def _check_correctness(self) -> bool:
-        """All trials in three round trips: inputs from the judge, outputs from the candidate, the judge's verdict."""
+        """All trials in three round trips: inputs from the judge, outputs from the candidate, the judge's verdict.
+
+        At least two trials on seeds derived from the request and one on a secret seed (stages/trials.py).
+        """
         request, result = self.request, self.result
-        seeds = [request.seed + 1 + trial for trial in range(request.num_correct_trials)]
-        correctness = result.correctness = Correctness(num_trials=len(seeds))
-        self._progress(Phase.CHECK, f"correctness: {len(seeds)} trial{'s' if len(seeds) > 1 else ''}")
+        plan = plan_trials(request.seed, request.num_correct_trials)
+        seeds = [trial.seed for trial in plan]
+        secret = [trial.seed for trial in plan if trial.secret]
+        correctness = result.correctness = Correctness(num_trials=len(plan), num_secret_trials=len(secret))
+        self._progress(Phase.CHECK, f"correctness: {len(seeds)} trials ({len(secret)} on a secret seed)")
         made = self._ask(self.judge, MakeInputsParams(seeds), self._remaining())
+        result.messages.extend(made.notes)
         self._timing_inputs = made.inputs[0]
         ran = self._ask(self.candidate, RunParams(made.inputs), self._remaining())
         judged = self._ask(
-            self.judge, CompareParams(seeds, ran.outputs, request.atol, request.rtol), self._remaining()
+            self.judge,
+            CompareParams(seeds[: len(ran.outputs)], ran.outputs, request.atol, request.rtol, forget=secret),
+            self._remaining(),
         )
-        for trial, (seed, comparisons) in enumerate(zip(seeds, judged.trials, strict=True)):
+        result.flags.extend(judged.flags)
+        self._kernels(made.kernels, ran.kernels)
+        for planned, comparisons in zip(plan, judged.trials, strict=False):
             passed = all(c.passed for c in comparisons)
-            correctness.trials.append(TrialResult(trial, seed, passed, comparisons))
+            correctness.trials.append(
+                TrialResult(planned.index, planned.seed, passed, comparisons, planned.secret)
+            )
             if not passed:
                 return False
             correctness.num_passed += 1
+        if ran.rejected:
+            rejected = plan[len(ran.outputs)]
+            failure = OutputComparison("output", False, reason="type", detail=ran.rejected)
+            correctness.trials.append(
+                TrialResult(rejected.index, rejected.seed, False, [failure], rejected.secret)
+            )
+            result.flags.append(
+                Flag("output_subclass", ran.rejected, Severity.ERROR, self._forward_location())
+            )
+            return False
         return True
+
+    def _kernels(self, reference: list[str] | None, custom: list[str] | None) -> None:
+        """Which GPU kernels each side launched (CUDA only), and a warning when none was the custom side's own."""
+        if reference is None or custom is None:
+            return
+        self.result.kernels = {"reference": reference, "custom": custom}
+        declared = kernels.declared_kernels(_read_text(self.request.custom_src))
+        flag = kernels.no_custom_kernel_flag(kernels.analyze(reference, custom, declared))
+        if flag is not None:
+            flag.location = self._forward_location()
+            self.result.flags.append(flag)
+
+    def _forward_location(self) -> Location:
+        custom = self.result.custom
+        return Location(custom.file, custom.forward_line or custom.class_line)
 
     def _measure(self) -> None:
         request, result = self.request, self.result
@@ -261,6 +301,14 @@ class Evaluation:
             hint="the process died without a Python error: a segfault, a CUDA fault, os._exit or the OOM killer; "
             "see the captured output",
         )
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return file.read()
+    except OSError:
+        return ""
 
 
 def _start_failure(worker: WorkerProcess, exc: WorkerDied) -> Message:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
-from kernel_eval.result import Backend, Message, OutputComparison
+from kernel_eval.result import Backend, Flag, Message, OutputComparison
 
 PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # where workers read and write payload files
 HELLO_ID = 0  # the id of the unasked first reply a worker sends when it is ready
@@ -63,6 +63,8 @@ class PrepareParams(Params[PrepareResult]):
 @attrs.define
 class MakeInputsResult:
     inputs: list[str]  # one payload per seed, in order
+    notes: list[Message] = attrs.Factory(list)  # e.g. inputs that do not change with the seed
+    kernels: list[str] | None = None  # GPU kernels of one reference forward (None: not on CUDA)
 
 
 @attrs.define
@@ -77,6 +79,7 @@ class MakeInputsParams(Params[MakeInputsResult]):
 @attrs.define
 class CompareResult:
     trials: list[list[OutputComparison]]  # per seed, per output leaf
+    flags: list[Flag] = attrs.Factory(list)  # e.g. a vacuous check
 
 
 @attrs.define
@@ -89,6 +92,7 @@ class CompareParams(Params[CompareResult]):
     outputs: list[str]
     atol: float | None = None
     rtol: float | None = None
+    forget: list[int] = attrs.Factory(list)  # seeds used once (secret ones): dropped after comparing
 
 
 @attrs.define
@@ -137,7 +141,9 @@ class LoadParams(Params[LoadResult]):
 
 @attrs.define
 class RunResult:
-    outputs: list[str]  # one payload per input payload, in order
+    outputs: list[str]  # one payload per input payload, in order, up to a rejected one
+    rejected: str = ""  # why the next trial's output was not plain data (it was not saved; runs stopped)
+    kernels: list[str] | None = None  # GPU kernels of one custom forward (None: not on CUDA)
 
 
 @attrs.define

@@ -1,5 +1,8 @@
 """The candidate worker: the disposable side. It builds and imports the custom module, runs it on the inputs the
-judge made, and times it. It holds no reference outputs and no comparison code, so there is nothing to fake."""
+judge made, and times it. It holds no reference outputs and no comparison code, so there is nothing to fake.
+
+What forward returns is checked to be plain data before anything reads it (a Tensor subclass could do its work
+when read, after the timed call); the judge checks again what it loads, which weights_only keeps plain."""
 
 from __future__ import annotations
 
@@ -15,13 +18,17 @@ from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
-from kernel_eval.stages import load, timing
+from kernel_eval.stages import kernels, load, timing
 from kernel_eval.stages.compile import cache
 from kernel_eval.stages.compile import inductor_compat as inductor
 from kernel_eval.stages.compile.compiler_output import messages_from_build_error, triton_error_location
 from kernel_eval.stages.inputs import clone_tree, seeded
+from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.worker import payload
 from kernel_eval.worker.runtime import Runtime
+
+_NON_PLAIN = non_plain_output  # bound before any user code is imported
+_PLAIN_TOP = (torch.Tensor,)
 
 
 class Candidate:
@@ -66,9 +73,16 @@ class Candidate:
         return LoadResult(backend=backend, notes=notes, cache_dir=str(key_dir))
 
     def run(self, params: RunParams) -> RunResult:
-        return RunResult(outputs=[self._run_once(path) for path in params.inputs])
+        outputs: list[str] = []
+        for path in params.inputs:
+            output = self._run_once(path)
+            rejected = _NON_PLAIN(output)
+            if rejected:
+                return RunResult(outputs=outputs, rejected=rejected)
+            outputs.append(payload.save_output(output, Phase.CHECK))
+        return RunResult(outputs=outputs, kernels=self._kernels(params.inputs[0]) if params.inputs else None)
 
-    def _run_once(self, inputs_path: str) -> str:
+    def _run_once(self, inputs_path: str) -> Any:
         inputs = payload.load(inputs_path, self.runtime.device)
         with UserCode(Phase.CHECK, "runtime_error", (self.file,)), torch.no_grad():
             try:
@@ -76,18 +90,41 @@ class Candidate:
                 self.runtime.sync()
             except Exception as exc:
                 raise self._triton_error(exc) or exc from None
-        return payload.save_output(output, Phase.CHECK)
+        return output
+
+    def _kernels(self, inputs_path: str) -> list[str] | None:
+        """The GPU kernels of one more forward on the first trial's inputs (None off CUDA)."""
+        if not self.runtime.is_cuda:
+            return None
+        inputs = payload.load(inputs_path, self.runtime.device)
+        call_args, call_kwargs = clone_tree(inputs["args"]), clone_tree(inputs["kwargs"])
+
+        def forward() -> object:
+            with torch.no_grad():
+                return self.model(*call_args, **call_kwargs)
+
+        with UserCode(Phase.CHECK, "runtime_error", (self.file,)):
+            return kernels.profile_kernels(forward, self.runtime.device)
 
     def time(self, params: TimeParams) -> TimeResult:
         inputs = payload.load(params.inputs, self.runtime.device)
         call_args, call_kwargs = inputs["args"], inputs["kwargs"]
 
+        rejected: list[str] = []
+
         def run() -> object:
             with torch.no_grad():
-                return self.model(*call_args, **call_kwargs)
+                output = self.model(*call_args, **call_kwargs)
+            if type(output) not in _PLAIN_TOP:  # a single plain tensor costs one type() in the timed call
+                problem = _NON_PLAIN(output)
+                if problem and not rejected:
+                    rejected.append(problem)
+            return output
 
         with UserCode(Phase.TIME, "runtime_error", (self.file,)):
             times = timing.benchmark(run, self.runtime.device, params.warmup, params.trials)
+        if rejected:
+            raise fail(Phase.TIME, "output_subclass", f"while timing, {rejected[0]}", Location(self.file))
         return TimeResult(times_ms=times)
 
     def _key_dir(self, params: LoadParams, source: bytes) -> Path:

@@ -3,6 +3,8 @@ outputs, compares what the candidate returns, and times the reference. Custom co
 
 While the reference file is unchanged, its model, inputs and outputs are kept: inputs come from per-trial seeds,
 so the same trial always gets the same fresh inputs, and re-evaluating a custom kernel costs no reference work.
+Each trial also keeps the reference's float64 answer (stages/exactness.py), computed once with the trial; trials
+on secret seeds are used once and forgotten after their comparison.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ from kernel_eval.protocol.messages import (
     TimeParams,
     TimeResult,
 )
-from kernel_eval.result import Phase
-from kernel_eval.stages import check, load, timing
+from kernel_eval.result import Flag, Message, OutputComparison, Phase, Severity
+from kernel_eval.stages import check, kernels, load, timing
+from kernel_eval.stages.exactness import Float64Answer, Float64Reference
 from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
+from kernel_eval.stages.plain_output import non_plain_output
+from kernel_eval.stages.trials import unchanged_inputs_note
+from kernel_eval.stages.vacuity import vacuity_flags
 from kernel_eval.worker import payload
 from kernel_eval.worker.runtime import Runtime
 
@@ -38,6 +44,7 @@ class _Trial:
     kwargs: dict[str, Any]
     output: Any
     inputs_path: str
+    exact: Float64Answer
 
 
 @attrs.define
@@ -47,7 +54,11 @@ class _Reference:
     model: Any
     get_inputs: Any
     init_path: str
+    float64: Float64Reference
     trials: dict[int, _Trial] = attrs.Factory(dict)  # by seed
+    vacuity: dict[tuple[float | None, float | None], list[Flag]] = attrs.Factory(dict)  # by (atol, rtol)
+    kernels: list[str] | None = None
+    profiled: bool = False
 
 
 class Judge:
@@ -75,11 +86,36 @@ class Judge:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             model = model.to(self.runtime.device)
         init_path = payload.save({"args": init_args, "kwargs": init_kwargs, "state_dict": state}, "init")
-        return _Reference(key, file, model, get_inputs, init_path)
+        return _Reference(key, file, model, get_inputs, init_path, Float64Reference(model))
 
     def make_inputs(self, params: MakeInputsParams) -> MakeInputsResult:
         """Fresh inputs from each trial's seed; the reference runs on its own clone of them."""
-        return MakeInputsResult(inputs=[self._trial(seed).inputs_path for seed in params.seeds])
+        trials = [self._trial(seed) for seed in params.seeds]
+        notes = []
+        if len(trials) >= 2:
+            first, second = trials[0], trials[1]
+            note = unchanged_inputs_note([first.args, first.kwargs], [second.args, second.kwargs])
+            if note:
+                notes.append(Message(Severity.WARNING, Phase.CHECK, "same_inputs", note))
+        return MakeInputsResult(
+            inputs=[trial.inputs_path for trial in trials],
+            notes=notes,
+            kernels=self._reference_kernels(trials[0]) if trials else None,
+        )
+
+    def _reference_kernels(self, trial: _Trial) -> list[str] | None:
+        ref = self._ref()
+        if not ref.profiled:
+            call_args, call_kwargs = clone_tree(trial.args), clone_tree(trial.kwargs)
+
+            def forward() -> object:
+                with torch.no_grad():
+                    return ref.model(*call_args, **call_kwargs)
+
+            with UserCode(Phase.CHECK, "reference_error", (ref.file,)):
+                ref.kernels = kernels.profile_kernels(forward, self.runtime.device)
+            ref.profiled = True
+        return ref.kernels
 
     def _trial(self, seed: int) -> _Trial:
         ref = self._ref()
@@ -93,16 +129,48 @@ class Judge:
                 with torch.no_grad():
                     output = ref.model(*clone_tree(call_args), **clone_tree(call_kwargs))
                 self.runtime.sync()
-            ref.trials[seed] = _Trial(call_args, call_kwargs, output, inputs_path)
+            exact = ref.float64.answer(call_args, call_kwargs)
+            self.runtime.sync()
+            ref.trials[seed] = _Trial(call_args, call_kwargs, output, inputs_path, exact)
         return ref.trials[seed]
 
     def compare(self, params: CompareParams) -> CompareResult:
-        trials = []
+        ref = self._ref()
+        trials, flags = [], []
         for seed, outputs in zip(params.seeds, params.outputs, strict=True):
-            custom_output = payload.load(outputs, self.runtime.device, remove=True)
-            expected = self._ref().trials[seed].output
-            trials.append(check.compare_outputs(expected, custom_output, params.atol, params.rtol))
-        return CompareResult(trials=trials)
+            trial = ref.trials[seed]
+            custom_output, problem = self._load_output(outputs)
+            if problem:
+                trials.append([OutputComparison("output", False, reason="type", detail=problem)])
+                continue
+            trials.append(
+                check.compare_outputs(trial.output, custom_output, params.atol, params.rtol, trial.exact)
+            )
+        if params.seeds:
+            flags = self._vacuity(ref.trials[params.seeds[0]], params.atol, params.rtol)
+        for seed in params.forget:
+            self._drop_trial(seed)
+        return CompareResult(trials=trials, flags=flags)
+
+    def _load_output(self, path: str) -> tuple[Any, str]:
+        """The candidate's output as plain data, or why it is not (weights_only refuses anything else)."""
+        try:
+            output = payload.load(path, self.runtime.device, remove=True)
+        except Exception as exc:
+            return None, f"output could not be read back as plain tensors ({type(exc).__name__}: {exc})"
+        return output, non_plain_output(output)
+
+    def _vacuity(self, trial: _Trial, atol: float | None, rtol: float | None) -> list[Flag]:
+        """Whether a constant would pass against this reference: once per reference and tolerance."""
+        ref = self._ref()
+        if (atol, rtol) not in ref.vacuity:
+            ref.vacuity[(atol, rtol)] = vacuity_flags(trial.output, atol, rtol, trial.exact)
+        return ref.vacuity[(atol, rtol)]
+
+    def _drop_trial(self, seed: int) -> None:
+        trial = self._ref().trials.pop(seed, None)
+        if trial is not None:
+            Path(trial.inputs_path).unlink(missing_ok=True)
 
     def time(self, params: TimeParams) -> TimeResult:
         ref = self._ref()
