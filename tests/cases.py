@@ -6,7 +6,7 @@ from pathlib import Path
 
 CPU_DATA = Path(__file__).resolve().parent / "test_data" / "cpu"
 # Cases without a reference of their own are judged against another case's (model_add.py unless named here).
-SHARED_REFERENCES = {"dict_wrong": "dict", "tuple_wrong": "tuple"}
+SHARED_REFERENCES = {"dict_wrong": "dict", "tuple_wrong": "tuple", "zeros": "tiny", "large_k_fp16": "large_k"}
 
 
 def cpu_case(case: str) -> tuple[Path, Path]:

@@ -79,4 +79,6 @@ def _why(kind: type) -> str:
 def _type_name(value: Any) -> str:
     kind = type(value)
     module = kind.__module__
-    return kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
+    user_file = module.startswith("kernel_eval_")  # the loader's private module name for the user's file
+    plain = module in ("builtins", "__main__") or user_file
+    return kind.__qualname__ if plain else f"{module}.{kind.__qualname__}"
