@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +109,28 @@ def test_incorrect_exits_1_with_a_mismatch_table(run_cli: RunCli) -> None:
     assert out.splitlines()[0].startswith("incorrect")
     assert "output['max']" in out
     assert "max abs err" in out
+
+
+def test_mismatch_table_shows_both_errors_against_the_float64_answer(run_cli: RunCli) -> None:
+    proc = run_cli(*pair("large_k_fp16"), "--device", "cpu")
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = human(proc)
+    assert "err vs float64 (custom / ref / allowed)" in out
+    assert re.search(r"max [0-9.e+-]+ / [0-9.e+-]+ / [0-9.e+-]+", out) and re.search(
+        r"rms [0-9.e+-]+ / ", out
+    )
+    assert "further from the float64 answer than 32× the reference's error" in out
+    assert "the size of fp16/bf16/TF32 rounding" in out
+
+
+def test_flagged_correct_result_exits_1_and_shows_the_flag(run_cli: RunCli) -> None:
+    proc = run_cli(*pair("zeros"), "--device", "cpu", "--atol", "1e-3", "--rtol", "1e-3")
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "flag vacuous_check (exit 1): vacuous check: a kernel returning constants would pass" in human(
+        proc
+    )
 
 
 def test_incorrect_json(run_cli: RunCli) -> None:

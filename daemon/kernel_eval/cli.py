@@ -33,7 +33,9 @@ class Options:
     clear_cache: bool = False  # rebuild from scratch: remove this file's cached build first
     json: bool = False  # print one machine-readable result on stdout, nothing else
     timeout: float = DEFAULT_TIMEOUT_S  # seconds allowed for running the kernels (the build is not counted)
-    atol: float | None = None  # absolute tolerance (default per dtype: fp32 1e-4, fp16/bf16 1e-2)
+    atol: float | None = (
+        None  # absolute tolerance (default: within 32×/8× the reference's own error against its float64 run; where that cannot run, per dtype: fp32 1e-4, fp16/bf16 1e-2)
+    )
     rtol: float | None = None  # relative tolerance (default per dtype, as atol)
 
     def to_request(self) -> EvalRequest:

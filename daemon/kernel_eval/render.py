@@ -7,7 +7,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from kernel_eval.result import EvalResult, Message, Severity, Timing, TrialResult, Verdict, format_speedup
+from kernel_eval.result import (
+    EvalResult,
+    Flag,
+    Message,
+    OutputComparison,
+    Severity,
+    Timing,
+    TrialResult,
+    Verdict,
+    format_speedup,
+)
 
 _STYLE = {Verdict.CORRECT: "bold green", Verdict.INCORRECT: "bold red", Verdict.ERROR: "bold yellow"}
 _SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
@@ -17,9 +27,16 @@ def render_result(result: EvalResult, console: Console, verbose: bool = False) -
     console.print(_verdict_line(result), style=_STYLE[result.verdict])
     for message in result.messages:
         _print_message(console, message, verbose)
+    for flag in result.flags:
+        _print_flag(console, flag)
     failing = result.correctness.first_failure if result.correctness else None
     if failing is not None:
         console.print(_mismatch_table(failing))
+        for out in failing.outputs:
+            if not out.passed:
+                console.print(out.detail, markup=False, highlight=False)
+    elif verbose and result.correctness and result.correctness.trials:
+        console.print(_mismatch_table(result.correctness.trials[0]))
     if result.timing is not None:
         console.print(_timing_table(result.timing, result.device))
     if verbose:
@@ -46,6 +63,17 @@ def _verdict_line(result: EvalResult) -> str:
         seed = f" on trial {failing.trial + 1} (seed {failing.seed})" if failing else ""
         return f"incorrect: {custom} differs from the reference{seed}"
     return f"error: could not evaluate {custom} ({result.phase.value} phase)"
+
+
+def _print_flag(console: Console, flag: Flag) -> None:
+    where = f"{flag.location.file}:{flag.location.line}: " if flag.location and flag.location.line else ""
+    blocks = " (exit 1)" if flag.severity is Severity.ERROR else ""
+    console.print(
+        f"{where}flag {flag.kind}{blocks}: {flag.message}",
+        style=_SEVERITY_STYLE[flag.severity],
+        markup=False,
+        highlight=False,
+    )
 
 
 def _print_message(console: Console, message: Message, verbose: bool) -> None:
@@ -80,6 +108,7 @@ def _mismatch_table(trial: TrialResult) -> Table:
         "max rel err",
         "mismatches",
         "worst at",
+        "err vs float64 (custom / ref / allowed)",
     ):
         table.add_column(column)
     for out in trial.outputs:
@@ -92,8 +121,24 @@ def _mismatch_table(trial: TrialResult) -> Table:
             f"{out.max_rel_error:.3g} (rtol {out.rtol:g})",
             f"{out.mismatch_count} ({out.mismatch_fraction:.1%})",
             "" if out.worst_index is None else str(out.worst_index),
+            _exact_errors(out),
         )
     return table
+
+
+def _exact_errors(out: OutputComparison) -> str:
+    """Both sides' errors against the float64 answer (max elementwise, then RMS), or why there are none."""
+    if out.method != "float64":
+        return f"tolerance: {out.note}" if out.note else "—"
+    rows = (
+        ("max", out.custom_error, out.ref_error, out.allowed_error),
+        ("rms", out.custom_norm_error, out.ref_norm_error, out.allowed_norm_error),
+    )
+    return "\n".join(f"{name} {_g(c)} / {_g(r)} / {_g(a)}" for name, c, r, a in rows)
+
+
+def _g(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2g}"
 
 
 def _pair(custom: object, ref: object) -> str:

@@ -10,6 +10,7 @@ from kernel_eval.lsp.diagnostics import diagnostics_for
 from kernel_eval.result import (
     Correctness,
     EvalResult,
+    Flag,
     Location,
     Message,
     OutputComparison,
@@ -122,3 +123,18 @@ def test_explicit_end_column_is_kept():
     [diagnostic] = diagnostics_for(result(Verdict.ERROR, messages=[message]), CUSTOM, REF, TEXT)[CUSTOM]
 
     assert diagnostic.range == types.Range(types.Position(5, 15), types.Position(5, 20))
+
+
+def test_flags_are_diagnostics_of_their_severity_at_their_line():
+    flags = [
+        Flag("vacuous_check", "vacuous check: a kernel returning constants would pass"),
+        Flag("no_custom_kernel", "no custom kernel ran", Severity.WARNING, Location(str(CUSTOM), 6)),
+    ]
+
+    vacuous, no_kernel = diagnostics_for(result(Verdict.CORRECT, flags=flags), CUSTOM, REF, TEXT)[CUSTOM]
+
+    assert (vacuous.code, vacuous.severity) == ("vacuous_check", types.DiagnosticSeverity.Error)
+    assert vacuous.range.start.line == 4  # the forward line when the flag names none
+    assert vacuous.message == "vacuous check: a kernel returning constants would pass"
+    assert (no_kernel.code, no_kernel.severity) == ("no_custom_kernel", types.DiagnosticSeverity.Warning)
+    assert no_kernel.range.start.line == 5

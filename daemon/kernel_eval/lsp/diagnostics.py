@@ -35,6 +35,12 @@ def diagnostics_for(
         target, diagnostic = _message_diagnostic(message, custom_path, ref_path, lines, anchor_line)
         by_file.setdefault(target, []).append(diagnostic)
 
+    forward_line = result.custom.forward_line or anchor_line
+    for flag in result.flags:  # a flag is shown like a message of its kind, at the forward line by default
+        as_message = Message(flag.severity, result.phase, flag.kind, flag.message, flag.location)
+        target, diagnostic = _message_diagnostic(as_message, custom_path, ref_path, lines, forward_line)
+        by_file.setdefault(target, []).append(diagnostic)
+
     if result.verdict is Verdict.ERROR and not any(
         d.severity == types.DiagnosticSeverity.Error for d in by_file[custom_path]
     ):
