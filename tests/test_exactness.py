@@ -201,3 +201,17 @@ def test_answer_is_walked_with_the_output_structure():
     results = compare_outputs(ref, {"y": (x * 3 * (1 + 1e-4), torch.arange(2))}, exact=answer)
     assert [r.method for r in results] == ["float64", "tolerance"]
     assert not results[0].passed and results[1].passed and results[1].note == ""
+
+
+def test_reference_check_run_has_no_tf32_or_reduced_precision_reductions():
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = (matmul.allow_tf32, cudnn.allow_tf32, matmul.allow_fp16_reduced_precision_reduction)
+    cudnn.allow_tf32 = True
+    try:
+        with exactness.full_precision():
+            assert not matmul.allow_tf32 and not cudnn.allow_tf32
+            assert not matmul.allow_fp16_reduced_precision_reduction
+            assert not matmul.allow_bf16_reduced_precision_reduction
+        assert cudnn.allow_tf32
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32, matmul.allow_fp16_reduced_precision_reduction = before

@@ -100,6 +100,37 @@ class Float64Reference:
         return self._wide
 
 
+_REDUCED_PRECISION_FLAGS: tuple[tuple[Any, str], ...] = (
+    (torch.backends.cuda.matmul, "allow_tf32"),
+    (torch.backends.cudnn, "allow_tf32"),
+    (torch.backends.cuda.matmul, "allow_fp16_reduced_precision_reduction"),
+    (torch.backends.cuda.matmul, "allow_bf16_reduced_precision_reduction"),
+)
+
+
+@contextlib.contextmanager
+def full_precision() -> Iterator[None]:
+    """The reference's own-dtype run for the check: no TF32 (cuDNN convolutions default to it) and no reduced-
+    precision GEMM reductions, so its error is its dtype's and not TF32's, which would widen the allowance 30x.
+
+    Flags set through torch's newer fp32_precision API cannot be read this way; they are then left alone.
+    """
+    try:
+        saved = [getattr(owner, name) for owner, name in _REDUCED_PRECISION_FLAGS]
+    except RuntimeError:
+        saved = None
+    if saved is None:
+        yield
+        return
+    try:
+        for owner, name in _REDUCED_PRECISION_FLAGS:
+            setattr(owner, name, False)
+        yield
+    finally:
+        for (owner, name), value in zip(_REDUCED_PRECISION_FLAGS, saved, strict=True):
+            setattr(owner, name, value)
+
+
 @contextlib.contextmanager
 def _float64_default() -> Iterator[None]:
     """Tensors the forward creates itself (torch.zeros(...)) are float64 too, like its inputs."""

@@ -29,7 +29,7 @@ from kernel_eval.protocol.messages import (
 )
 from kernel_eval.result import Flag, Message, OutputComparison, Phase, Severity
 from kernel_eval.stages import check, kernels, load, timing
-from kernel_eval.stages.exactness import Float64Answer, Float64Reference
+from kernel_eval.stages.exactness import Float64Answer, Float64Reference, full_precision
 from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
 from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.stages.trials import unchanged_inputs_note
@@ -126,9 +126,9 @@ class Judge:
                 call_args = to_device(call_args, self.runtime.device)
                 call_kwargs = to_device(call_kwargs, self.runtime.device)
                 inputs_path = payload.save({"args": call_args, "kwargs": call_kwargs}, "inputs")
-                with torch.no_grad():
+                with torch.no_grad(), full_precision():
                     output = ref.model(*clone_tree(call_args), **clone_tree(call_kwargs))
-                self.runtime.sync()
+                    self.runtime.sync()
             exact = ref.float64.answer(call_args, call_kwargs)
             self.runtime.sync()
             ref.trials[seed] = _Trial(call_args, call_kwargs, output, inputs_path, exact)
