@@ -82,3 +82,17 @@ def test_nan_everywhere_is_vacuous():
 def test_scalars_and_empty_tensors_are_not_leaves():
     assert vacuous_leaves((1.5, torch.zeros(0), randn(8)))[1] == 1
     assert vacuity_flags((2.0, None)) == []
+
+
+def test_a_value_that_changes_with_the_inputs_is_a_real_check():
+    loss, other_loss = torch.tensor(0.731), torch.tensor(0.694)  # a scalar loss in two trials
+    assert vacuity_flags(loss, other=other_loss) == []
+    assert vacuity_flags(loss) == []  # without another trial, one element is tried against zero only
+    assert vacuity_flags(torch.tensor(1.0), other=torch.tensor(1.0))[0].severity is Severity.ERROR
+
+
+def test_constants_come_from_the_other_trial():
+    ones = torch.ones(50)
+    assert vacuity_flags(ones, other=torch.full((50,), 2.0)) == []
+    [flag] = vacuity_flags(ones, other=torch.ones(50))
+    assert flag.severity is Severity.ERROR and "(the constant 1)" in flag.message

@@ -147,7 +147,8 @@ class Judge:
                 check.compare_outputs(trial.output, custom_output, params.atol, params.rtol, trial.exact)
             )
         if params.seeds:
-            flags = self._vacuity(ref.trials[params.seeds[0]], params.atol, params.rtol)
+            other = ref.trials[params.seeds[1]] if len(params.seeds) > 1 else None
+            flags = self._vacuity(ref.trials[params.seeds[0]], other, params.atol, params.rtol)
         for seed in params.forget:
             self._drop_trial(seed)
         return CompareResult(trials=trials, flags=flags)
@@ -160,11 +161,15 @@ class Judge:
             return None, f"output could not be read back as plain tensors ({type(exc).__name__}: {exc})"
         return output, non_plain_output(output)
 
-    def _vacuity(self, trial: _Trial, atol: float | None, rtol: float | None) -> list[Flag]:
-        """Whether a constant would pass against this reference: once per reference and tolerance."""
+    def _vacuity(
+        self, trial: _Trial, other: _Trial | None, atol: float | None, rtol: float | None
+    ) -> list[Flag]:
+        """Whether a constant (zero, or one taken from the other trial) would pass: once per reference and tolerance."""
         ref = self._ref()
+        if other is None:  # a run cut short after one trial: judged now, not kept for the next evaluation
+            return vacuity_flags(trial.output, atol, rtol, trial.exact)
         if (atol, rtol) not in ref.vacuity:
-            ref.vacuity[(atol, rtol)] = vacuity_flags(trial.output, atol, rtol, trial.exact)
+            ref.vacuity[(atol, rtol)] = vacuity_flags(trial.output, atol, rtol, trial.exact, other.output)
         return ref.vacuity[(atol, rtol)]
 
     def _drop_trial(self, seed: int) -> None:
