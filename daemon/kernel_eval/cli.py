@@ -12,7 +12,7 @@ from rich.console import Console
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
-from kernel_eval.request import DEFAULT_TIMEOUT_S, EvalRequest
+from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
 from kernel_eval.result import Verdict
 
 
@@ -33,27 +33,13 @@ class Options:
     clear_cache: bool = False  # rebuild from scratch: remove this file's cached build first
     json: bool = False  # print one machine-readable result on stdout, nothing else
     timeout: float = DEFAULT_TIMEOUT_S  # seconds allowed for running the kernels (the build is not counted)
-    atol: float | None = (
-        None  # absolute tolerance (default: within 32×/8× the reference's own error against its float64 run; where that cannot run, per dtype: fp32 1e-4, fp16/bf16 1e-2)
-    )
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT_S  # seconds allowed for loading and building
+    atol: float | None = None  # absolute tolerance (unset: the float64 rule of the README, else per dtype)
     rtol: float | None = None  # relative tolerance (default per dtype, as atol)
 
     def to_request(self) -> EvalRequest:
         return EvalRequest(
-            ref_src=self.ref_src,
-            custom_src=self.custom_src,
-            ref_entry_point=self.ref_entry_point,
-            custom_entry_point=self.custom_entry_point,
-            device=self.device,
-            measure_performance=self.measure_performance,
-            num_correct_trials=self.num_correct_trials,
-            num_perf_trials=self.num_perf_trials,
-            atol=self.atol,
-            rtol=self.rtol,
-            build_dir_prefix=self.build_dir_prefix,
-            clear_cache=self.clear_cache,
-            timeout_s=self.timeout,
-            verbose=self.verbose,
+            **{field.name: getattr(self, option) for option, field in options_for("cli").items()}
         )
 
 
