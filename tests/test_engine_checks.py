@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_engine import CPU, assert_correct, evaluate, failing_outputs, line_of
+import pytest
+from test_engine import CPU, CUDA, assert_correct, evaluate, evaluate_pair, failing_outputs, line_of
 
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.result import Severity, Verdict
@@ -78,3 +79,22 @@ def test_inputs_that_ignore_the_seed_are_noted(pool: WorkerPool, build_prefix: P
     assert (
         note.severity is Severity.WARNING and "returned the same values for different seeds" in note.message
     )
+
+
+@pytest.mark.gpu
+def test_gpu_own_cuda_kernel_is_listed_without_a_warning(pool: WorkerPool, build_prefix: Path) -> None:
+    ref, custom = CUDA / "model_ex_add.py", CUDA / "model_new_ex_add.py"
+    result = evaluate_pair(pool, build_prefix, ref, custom, device="cuda:0")
+
+    assert_correct(result)
+    assert result.kernels["reference"] and result.kernels["custom"]
+    assert not [f for f in result.flags if f.kind == "no_custom_kernel"]
+
+
+@pytest.mark.gpu
+def test_gpu_custom_module_of_plain_pytorch_ops_is_warned_about(pool: WorkerPool, build_prefix: Path) -> None:
+    result = evaluate(pool, build_prefix, "gelu", device="cuda:0")
+
+    assert_correct(result)  # a warning leaves the verdict and the exit status alone
+    [flag] = [f for f in result.flags if f.kind == "no_custom_kernel"]
+    assert flag.severity is Severity.WARNING and flag.message.startswith("no custom kernel ran")
