@@ -158,7 +158,8 @@ class Judge:
         try:
             output = payload.load(path, self.runtime.device, remove=True)
         except Exception as exc:
-            return None, f"output could not be read back as plain tensors ({type(exc).__name__}: {exc})"
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            return None, f"output could not be read back as plain tensors ({type(exc).__name__}: {first})"
         return output, non_plain_output(output)
 
     def _vacuity(
