@@ -151,7 +151,7 @@ class Evaluation:
         secret = [trial.seed for trial in plan if trial.secret]
         correctness = result.correctness = Correctness(num_trials=len(plan), num_secret_trials=len(secret))
         self._progress(Phase.CHECK, f"correctness: {len(seeds)} trials ({len(secret)} on a secret seed)")
-        made = self._ask(self.judge, MakeInputsParams(seeds), self._remaining())
+        made = self._ask(self.judge, MakeInputsParams(seeds, once=secret), self._remaining())
         result.messages.extend(made.notes)
         self._timing_inputs = made.inputs[0]
         ran = self._ask(self.candidate, RunParams(made.inputs), self._remaining())

@@ -74,6 +74,9 @@ class MakeInputsParams(Params[MakeInputsResult]):
     METHOD = "make_inputs"
     RESULT = MakeInputsResult
     seeds: list[int]
+    once: list[int] = attrs.Factory(
+        list
+    )  # seeds of this evaluation only (secret ones): never kept for the next
 
 
 @attrs.define

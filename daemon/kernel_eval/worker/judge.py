@@ -59,6 +59,9 @@ class _Reference:
     vacuity: dict[tuple[float | None, float | None], list[Flag]] = attrs.Factory(dict)  # by (atol, rtol)
     kernels: list[str] | None = None
     profiled: bool = False
+    once: set[int] = attrs.Factory(
+        set
+    )  # seeds of one evaluation: dropped after comparing, or by the next one
 
 
 class Judge:
@@ -90,6 +93,10 @@ class Judge:
 
     def make_inputs(self, params: MakeInputsParams) -> MakeInputsResult:
         """Fresh inputs from each trial's seed; the reference runs on its own clone of them."""
+        ref = self._ref()
+        for stale in ref.once - set(params.seeds):  # an evaluation that stopped before comparing left these
+            self._drop_trial(stale)
+        ref.once.update(params.once)
         trials = [self._trial(seed) for seed in params.seeds]
         notes = []
         if len(trials) >= 2:
@@ -174,6 +181,7 @@ class Judge:
         return ref.vacuity[(atol, rtol)]
 
     def _drop_trial(self, seed: int) -> None:
+        self._ref().once.discard(seed)
         trial = self._ref().trials.pop(seed, None)
         if trial is not None:
             Path(trial.inputs_path).unlink(missing_ok=True)

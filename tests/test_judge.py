@@ -1,10 +1,13 @@
-"""The judge reads the candidate's output only as plain data, whatever the candidate did to its own checks."""
+"""The judge in-process: it reads the candidate's output only as plain data, and keeps no one-off trial."""
 
 from __future__ import annotations
 
-import torch
+from pathlib import Path
 
-from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV
+import torch
+from cases import CPU_DATA
+
+from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV, CompareParams, MakeInputsParams, PrepareParams
 from kernel_eval.worker.judge import Judge
 from kernel_eval.worker.runtime import Runtime
 
@@ -38,3 +41,16 @@ def test_plain_outputs_load(tmp_path, monkeypatch):
     output, problem = judge._load_output(str(path))
 
     assert problem == "" and torch.equal(output["y"], torch.ones(2))
+
+
+def test_secret_trials_are_not_kept(tmp_path, monkeypatch):
+    judge = judge_with_payloads(tmp_path, monkeypatch)
+    judge.prepare(PrepareParams(str(CPU_DATA / "model_add.py"), "Model", 42))
+
+    first = judge.make_inputs(MakeInputsParams([43, 44, 9001], once=[9001]))
+    assert set(judge._ref().trials) == {43, 44, 9001}
+    judge.make_inputs(MakeInputsParams([43, 44, 9002], once=[9002]))  # the last evaluation never compared
+    assert set(judge._ref().trials) == {43, 44, 9002} and not Path(first.inputs[2]).exists()
+
+    judge.compare(CompareParams([], [], forget=[9002]))
+    assert set(judge._ref().trials) == {43, 44} and judge._ref().once == set()
