@@ -20,12 +20,15 @@ miss. Each is measured against the reference's error of the same kind, so one ba
 reference itself is far off widens the elementwise allowance only.
 
 floor is the dtype's unit roundoff (2^-24 fp32, 2^-11 fp16, 2^-8 bf16): the error a correctly rounded answer
-can have; it keeps exact references (relu, copies) from demanding bit-exact kernels. FACTOR is 32 for fp32
-(accumulation order dominates: a scalar sequential fp32 sum over K = 131,072 measured 14x the norm-wise error of
-torch's blocked matmul and 11x its elementwise error, fp16-rounded operands 600x, bf16-rounded 4800x, TF32-like
-truncation 1600x, a 1e-3 bias 2100x) and 8 for fp16/bf16 (output rounding dominates: correct kernels computing in
-fp32 or with a different formula measured 1-2.1x the reference; fp16 accumulation in blocks of 32 over K = 4096
-measured 17x elementwise). benchmarks/check_cost.py and tests/test_exactness.py hold the cases.
+can have; it keeps exact references (relu, copies) from demanding bit-exact kernels.
+
+FACTOR is 32 for fp32, where accumulation order dominates. Against torch's blocked CPU matmul over K = 131,072
+(norm-wise, elementwise multiples of the reference's error): split-K 0.9x/0.6x, tiles of 16 3.7x/2.1x, a scalar
+sequential sum 14-15x/7-11x (the worst correct order); fp16-rounded operands 600-670x, bf16-rounded 4100-5300x,
+TF32-truncated 590-1800x, a 1e-3 bias 560-2400x, one term skipped 7700x. FACTOR is 8 for fp16/bf16, where output
+rounding dominates: fp32 accumulation, or another formula in the output's dtype, measured 0.2-2.1x; accumulating
+a K = 4096 matmul in fp16/bf16 itself measured 8-9x the floor (and 17x the reference) elementwise.
+benchmarks/check_accuracy.py prints these ratios; tests/test_exactness.py holds the cases.
 
 Where the float64 answer cannot be had (integer outputs, an op without a float64 kernel, a reference that casts
 its result back to a low-precision dtype, a float64 reference, outputs identically zero), the caller falls back to
