@@ -271,3 +271,23 @@ def test_large_gpu_tensor_and_cross_device():
     result = only(compare_outputs(ref, custom))
     assert result.worst_index == [12_345_678] and result.mismatch_count == 1
     assert only(compare_outputs(ref[:1000], custom[:1000].cpu())).passed
+
+
+def test_without_a_float64_answer_values_are_judged_by_tolerance():
+    result = only(compare_outputs(torch.ones(3), torch.ones(3) + 1e-6))
+    assert result.method == "tolerance" and result.note == ""
+    assert result.ref_error is None and result.custom_error is None and result.scale is None
+
+
+def test_with_a_float64_answer_both_errors_are_reported():
+    from kernel_eval.stages.exactness import Float64Answer
+
+    x = torch.randn(100, generator=torch.Generator().manual_seed(0))
+    result = only(
+        compare_outputs(torch.exp(x), torch.exp(x) * (1 + 3e-7), exact=Float64Answer(torch.exp(x.double())))
+    )
+    assert result.passed and result.method == "float64"
+    assert 0 < result.ref_error <= result.allowed_error and 0 < result.custom_error <= result.allowed_error
+    assert result.scale == pytest.approx(torch.exp(x.double()).pow(2).mean().sqrt().item())
+    assert result.detail.startswith("output: match against the float64 answer (error ")
+    json.dumps(attrs.asdict(result), allow_nan=False)
