@@ -54,3 +54,17 @@ def test_secret_trials_are_not_kept(tmp_path, monkeypatch):
 
     judge.compare(CompareParams([], [], forget=[9002]))
     assert set(judge._ref().trials) == {43, 44} and judge._ref().once == set()
+
+
+def test_a_refused_output_fails_its_trial_with_a_flag(tmp_path, monkeypatch):
+    judge = judge_with_payloads(tmp_path, monkeypatch)
+    judge.prepare(PrepareParams(str(CPU_DATA / "model_add.py"), "Model", 42))
+    judge.make_inputs(MakeInputsParams([43]))
+    path = tmp_path / "output.pt"
+    torch.save(torch.Tensor._make_subclass(Sneaky, torch.ones(256, 256)), path)
+
+    judged = judge.compare(CompareParams([43], [str(path)]))
+
+    [[failure]] = judged.trials
+    assert not failure.passed and failure.reason == "type"
+    assert [(f.kind, f.severity.value) for f in judged.flags] == [("output_subclass", "error")]

@@ -143,19 +143,21 @@ class Judge:
 
     def compare(self, params: CompareParams) -> CompareResult:
         ref = self._ref()
-        trials, flags = [], []
+        trials: list[list[OutputComparison]] = []
+        flags: list[Flag] = []
         for seed, outputs in zip(params.seeds, params.outputs, strict=True):
             trial = ref.trials[seed]
             custom_output, problem = self._load_output(outputs)
-            if problem:
+            if problem:  # the candidate's own check was bypassed: not plain data after all
                 trials.append([OutputComparison("output", False, reason="type", detail=problem)])
+                flags.append(Flag("output_subclass", problem, Severity.ERROR))
                 continue
             trials.append(
                 check.compare_outputs(trial.output, custom_output, params.atol, params.rtol, trial.exact)
             )
         if params.seeds:
             other = ref.trials[params.seeds[1]] if len(params.seeds) > 1 else None
-            flags = self._vacuity(ref.trials[params.seeds[0]], other, params.atol, params.rtol)
+            flags += self._vacuity(ref.trials[params.seeds[0]], other, params.atol, params.rtol)
         for seed in params.forget:
             self._drop_trial(seed)
         return CompareResult(trials=trials, flags=flags)
