@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import simple_parsing
 from rich.console import Console
 
+from kernel_eval import history
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
@@ -66,7 +67,13 @@ def parse(argv: list[str] | None = None) -> Options:
     return options
 
 
+SUBCOMMANDS = ("batch", "history")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        return subcommand(argv[0], argv[1:])
     options = parse(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -76,11 +83,23 @@ def main(argv: list[str] | None = None) -> int:
 
     with WorkerPool(spare=False) as pool:
         result = pool.evaluate(options.to_request(), on_progress=show_progress)
+    history.record(result, "cli")
     if options.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
         render_result(result, Console(highlight=False, soft_wrap=True), verbose=options.verbose)
     return result.exit_code if result.verdict in Verdict else 2
+
+
+def subcommand(name: str, argv: list[str]) -> int:
+    """`kernel-eval batch ...` and `kernel-eval history ...` (imported only when asked for)."""
+    if name == "batch":
+        from kernel_eval.batch.cli import main as batch_main
+
+        return batch_main(argv)
+    from kernel_eval.history_cli import main as history_main
+
+    return history_main(argv)
 
 
 if __name__ == "__main__":

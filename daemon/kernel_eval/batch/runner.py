@@ -1,0 +1,121 @@
+"""The batch runner: lanes pull pairs whose build is ready while build-only loads fill the cache on every core.
+
+Each lane is a thread driving one device (a local WorkerPool, or a Ray actor holding one). Pairs that build at
+import (C++/CUDA load_inline) are first built by a pool of build-only processes, one per core; a lane takes the first
+pair whose build is done (plain PyTorch and Triton pairs are ready at once), so GPUs time kernels while the CPUs
+compile the next ones. Results are written and flushed as each pair finishes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import attrs
+
+from kernel_eval import history
+from kernel_eval.batch.lanes import Lane, LaneResult, failed
+from kernel_eval.batch.output import ResultWriter
+from kernel_eval.batch.spec import Pair
+
+Prebuild = Callable[[Pair], "float | None"]  # build-only load of one pair; seconds, or None when it failed
+
+
+@attrs.define
+class Outcome:
+    """A finished pair: its result plus where and how long (also written to the JSONL under "batch")."""
+
+    name: str
+    done: LaneResult
+    lane: str
+    prebuild_s: float | None = None
+
+    @property
+    def build_s(self) -> float:
+        return (self.prebuild_s or 0.0) + self.done.build_s
+
+    def extra(self) -> dict[str, object]:
+        return {
+            "lane": self.lane,
+            "build_s": round(self.build_s, 3),
+            "prebuild_s": self.prebuild_s,
+            "wall_s": self.done.wall_s,
+        }
+
+
+class Runner:
+    def __init__(
+        self,
+        lanes: Sequence[Lane],
+        writer: ResultWriter,
+        *,
+        prebuild: Prebuild | None = None,
+        needs_prebuild: Callable[[Pair], bool] = lambda pair: False,
+        build_jobs: int = 1,
+        pair_timeout_s: float = 0.0,
+        on_done: Callable[[Outcome], None] = lambda outcome: None,
+        record_history: bool = True,
+    ) -> None:
+        self.lanes = lanes
+        self.writer = writer
+        self.prebuild = prebuild
+        self.needs_prebuild = needs_prebuild
+        self.build_jobs = max(1, build_jobs)
+        self.pair_timeout_s = pair_timeout_s
+        self.on_done = on_done
+        self.record_history = record_history
+        self._ready = threading.Condition()
+        self._pending: list[Pair] = []
+        self._builds: dict[str, Future[float | None]] = {}
+        self.outcomes: list[Outcome] = []
+
+    def run(self, pairs: Sequence[Pair]) -> list[Outcome]:
+        self._pending = list(pairs)
+        with ThreadPoolExecutor(self.build_jobs, thread_name_prefix="kernel-eval-build") as builders:
+            if self.prebuild is not None:
+                for pair in pairs:
+                    if self.needs_prebuild(pair):
+                        future = builders.submit(self.prebuild, pair)
+                        future.add_done_callback(lambda _: self._notify())
+                        self._builds[pair.name] = future
+            threads = [
+                threading.Thread(target=self._lane_loop, args=(lane,), name=f"kernel-eval-lane-{lane.name}")
+                for lane in self.lanes
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        return self.outcomes
+
+    def _notify(self) -> None:
+        with self._ready:
+            self._ready.notify_all()
+
+    def _next(self) -> Pair | None:
+        """The first pending pair whose build is done (waiting for one); None when none is left."""
+        with self._ready:
+            while self._pending:
+                for index, pair in enumerate(self._pending):
+                    build = self._builds.get(pair.name)
+                    if build is None or build.done():
+                        return self._pending.pop(index)
+                self._ready.wait(timeout=1.0)
+            return None
+
+    def _lane_loop(self, lane: Lane) -> None:
+        while (pair := self._next()) is not None:
+            build = self._builds.get(pair.name)
+            prebuild_s = build.result() if build is not None and build.exception() is None else None
+            try:
+                done = lane.evaluate(pair.request, self.pair_timeout_s)
+            except Exception as exc:  # a lane failure costs this pair, never the batch
+                done = LaneResult(failed(pair.request, "batch_error", f"the lane failed: {exc!r}"), 0.0, 0.0)
+            outcome = Outcome(pair.name, done, lane.name, prebuild_s)
+            self.writer.write(pair.name, done.result, outcome.extra())
+            if self.record_history:
+                history.record(done.result, "batch")
+            with self._ready:
+                self.outcomes.append(outcome)
+            self.on_done(outcome)
