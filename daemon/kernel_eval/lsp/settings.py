@@ -24,6 +24,9 @@ class Settings:
     rtol: float | None = None
     timeout: float = DEFAULT_TIMEOUT_S
     references: tuple[ReferenceRule, ...] = ()
+    history: bool = (
+        True  # append each evaluation to the history database (KERNEL_EVAL_HISTORY=0 also turns it off)
+    )
 
 
 _FIELDS: dict[str, tuple[str, type | tuple[type, ...], bool]] = {
@@ -36,6 +39,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...], bool]] = {
     "atol": ("atol", (int, float), True),
     "rtol": ("rtol", (int, float), True),
     "timeout": ("timeout", (int, float), False),
+    "history": ("history", bool, False),
 }
 
 
