@@ -31,9 +31,13 @@ class ResultWriter:
 
     def __init__(self, path: Path, force: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not force and path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-            with open(path, "a") as repair:
-                repair.write("\n")  # a torn line from a killed run must not swallow the next result
+        if not force and path.exists():
+            data = path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with open(
+                    path, "r+b"
+                ) as repair:  # a torn line from a killed run: drop it (that pair runs again)
+                    repair.truncate(data.rfind(b"\n") + 1)
         self._file: IO[str] = open(path, "w" if force else "a")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()
 

@@ -1,0 +1,176 @@
+"""kernel-eval batch on the CPU: resume and --force, the summary, a crashing pair, layouts, and the Ray path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from cases import cpu_case
+
+from kernel_eval.batch.output import read_lines
+from kernel_eval.batch.spec import SpecError, discover
+from kernel_eval.batch.summary import summarize
+from kernel_eval.cli import main
+from kernel_eval.request import EvalRequest
+from kernel_eval.result import EvalResult, Flag, Phase, SourceInfo, Timing, TimingStats, Verdict
+
+TEMPLATE = EvalRequest(ref_src="", custom_src="")
+
+
+def make_pairs(root: Path, cases: list[str]) -> Path:
+    for case in cases:
+        ref, custom = cpu_case(case)
+        (root / case).mkdir(parents=True)
+        shutil.copy(ref, root / case / "ref.py")
+        shutil.copy(custom, root / case / "custom.py")
+    return root
+
+
+def batch(*args: str) -> int:
+    return main(["batch", *args, "--quiet", "--num-perf-trials", "10", "--build-jobs", "1"])
+
+
+def names(out: Path) -> list[str]:
+    return [json.loads(line)["name"] for line in out.read_text().splitlines()]
+
+
+def test_batch_resume_force_and_a_crash(tmp_path: Path) -> None:
+    pairs = make_pairs(tmp_path / "pairs", ["add", "wrong_shape", "segfault"])
+    out = tmp_path / "results.jsonl"
+    assert batch(str(pairs), "--out", str(out)) == 0
+    lines = read_lines(out)
+    assert sorted(lines) == ["add", "segfault", "wrong_shape"]
+    verdicts = {name: EvalResult.from_dict(data).verdict for name, data in lines.items()}
+    assert verdicts == {"add": Verdict.CORRECT, "wrong_shape": Verdict.INCORRECT, "segfault": Verdict.ERROR}
+    crash = EvalResult.from_dict(lines["segfault"])
+    assert any(m.kind == "crash" for m in crash.messages), crash.headline
+    assert lines["add"]["batch"]["lane"].startswith("cpu")
+    assert EvalResult.from_dict(lines["add"]).timing is not None
+
+    before = out.read_text()
+    assert batch(str(pairs), "--out", str(out)) == 0  # everything done: nothing runs again
+    assert out.read_text() == before
+
+    kept = [line for line in before.splitlines() if json.loads(line)["name"] != "add"]
+    out.write_text("\n".join(kept) + "\n" + '{"name": "torn')  # a run killed mid-line
+    assert batch(str(pairs), "--out", str(out), "--measure-performance", "false") == 0
+    assert sorted(names(out)) == ["add", "segfault", "wrong_shape"]  # only the missing pair ran again
+
+    assert batch(str(pairs), "--out", str(out), "--force", "--measure-performance", "false") == 0
+    assert sorted(names(out)) == ["add", "segfault", "wrong_shape"]
+
+
+def _result(verdict: Verdict, speedup: float | None = None, flagged: bool = False) -> dict[str, object]:
+    stats = TimingStats(1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 10)
+    result = EvalResult(
+        verdict=verdict,
+        phase=Phase.DONE,
+        ref=SourceInfo("ref.py", "Model"),
+        custom=SourceInfo("custom.py", "ModelNew"),
+        device="cpu",
+        timing=Timing(stats, stats, speedup, "test", True) if speedup else None,
+        flags=[Flag("vacuous_check", "outputs are all zero")] if flagged else [],
+    )
+    return result.to_dict()
+
+
+def test_summary_counts_and_geomean() -> None:
+    lines = {
+        "a": {**_result(Verdict.CORRECT, 2.0), "batch": {"build_s": 3.0}},
+        "b": {**_result(Verdict.CORRECT, 8.0), "batch": {"build_s": 9.5}},
+        "c": _result(Verdict.CORRECT, 100.0, flagged=True),  # a flagged speedup is not averaged
+        "d": _result(Verdict.INCORRECT),
+        "e": _result(Verdict.ERROR),
+        "f": _result(Verdict.ERROR),
+    }
+    summary = summarize(lines)
+    assert (summary.correct, summary.incorrect, summary.flagged, summary.error) == (2, 1, 1, 2)
+    assert summary.geomean_speedup == pytest.approx(4.0)
+    assert summary.slowest_builds(1) == [(9.5, "b")]
+
+
+def test_kernelbench_layout(tmp_path: Path) -> None:
+    references = tmp_path / "KernelBench"
+    (references / "level1").mkdir(parents=True)
+    (references / "level2").mkdir()
+    (references / "level1" / "1_Square_matrix_multiplication_.py").write_text("")
+    (references / "level1" / "19_ReLU.py").write_text("")
+    (references / "level2" / "1_Conv2D_ReLU_BiasAdd.py").write_text("")
+    run = tmp_path / "runs" / "my_run"
+    run.mkdir(parents=True)
+    for name in ("level_1_problem_19_sample_1", "level_1_problem_19_sample_0", "level_2_problem_1_sample_0"):
+        (run / f"{name}_kernel.py").write_text("")
+    pairs = discover(run, references, TEMPLATE)
+    assert [p.name for p in pairs] == [
+        "level_1_problem_19_sample_0",
+        "level_1_problem_19_sample_1",
+        "level_2_problem_1_sample_0",
+    ]
+    assert Path(pairs[0].request.ref_src).name == "19_ReLU.py"
+    assert Path(pairs[2].request.ref_src).name == "1_Conv2D_ReLU_BiasAdd.py"
+    with pytest.raises(SpecError, match="--references"):
+        discover(run, None, TEMPLATE)
+
+
+def test_one_reference_several_solutions_and_jsonl(tmp_path: Path) -> None:
+    problem = tmp_path / "pairs" / "relu"
+    problem.mkdir(parents=True)
+    for name in ("ref.py", "sample_0.py", "sample_1.py"):
+        (problem / name).write_text("")
+    assert [p.name for p in discover(tmp_path / "pairs", None, TEMPLATE)] == [
+        "relu/sample_0",
+        "relu/sample_1",
+    ]
+
+    spec = tmp_path / "requests.jsonl"
+    spec.write_text(
+        json.dumps({"ref_src": "pairs/relu/ref.py", "custom_src": "pairs/relu/sample_0.py", "atol": 0.1})
+        + "\n"
+        + json.dumps(
+            {"name": "second", "ref_src": "pairs/relu/ref.py", "custom_src": "pairs/relu/sample_1.py"}
+        )
+        + "\n"
+    )
+    pairs = discover(spec, None, TEMPLATE)
+    assert [p.name for p in pairs] == ["relu/sample_0", "second"]
+    assert pairs[0].request.atol == 0.1 and pairs[0].request.custom_src == str(problem / "sample_0.py")
+    spec.write_text(json.dumps({"ref_src": "a.py", "custom_src": "b.py", "bogus": 1}) + "\n")
+    with pytest.raises(SpecError, match="bogus"):
+        discover(spec, None, TEMPLATE)
+
+
+@pytest.mark.timeout(180)
+def test_ray_local_cpu_lanes(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from kernel_eval.batch import ray_lanes
+    from kernel_eval.batch.output import ResultWriter
+    from kernel_eval.batch.runner import Runner
+    from kernel_eval.batch.spec import discover as find
+
+    pairs = find(make_pairs(tmp_path / "pairs", ["add", "segfault"]), None, TEMPLATE)
+    out = tmp_path / "ray.jsonl"
+    try:
+        cluster = ray_lanes.start("auto", cpu_lanes=1, num_cpus=2)
+        writer = ResultWriter(out, force=True)
+        runner = Runner(
+            cluster.lanes,
+            writer,
+            prebuild=lambda pair: cluster.prebuild(pair.request, 120.0),
+            needs_prebuild=lambda pair: True,  # exercise the build task too
+            pair_timeout_s=120.0,
+            record_history=False,
+        )
+        outcomes = runner.run(pairs)
+        writer.close()
+        for lane in cluster.lanes:
+            lane.close()
+    finally:
+        ray.shutdown()
+    assert sorted(o.name for o in outcomes) == ["add", "segfault"]
+    lines = read_lines(out)
+    add, crash = EvalResult.from_dict(lines["add"]), EvalResult.from_dict(lines["segfault"])
+    assert add.verdict is Verdict.CORRECT, add.headline
+    assert add.custom.file == str(tmp_path / "pairs" / "add" / "custom.py")  # paths mapped back to ours
+    assert crash.verdict is Verdict.ERROR
