@@ -75,7 +75,8 @@ def run_loop(pairs: Path, work: Path, device: str, trials: int) -> tuple[float, 
     verdicts = {}
     started = time.perf_counter()
     for folder in sorted(p for p in pairs.iterdir() if p.is_dir()):
-        command = [sys.executable, "-m", "kernel_eval.cli", str(folder / "ref.py"), str(folder / "custom.py")]
+        command = [sys.executable, "-m", "kernel_eval.cli", "--ref_src", str(folder / "ref.py")]
+        command += ["--custom_src", str(folder / "custom.py")]
         command += ["--device", device, "--measure_performance", "--num_perf_trials", str(trials)]
         command += ["--build_dir_prefix", str(prefix), "--json"]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)

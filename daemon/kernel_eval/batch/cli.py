@@ -168,9 +168,13 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
             local_lane.warm_up()
         lanes = list(local)
 
+        # Build processes see no GPU (they build for the lanes' arch), so none of them touches a GPU being timed.
+        arch = prebuilds.gpu_arch(devices[0]) if devices[0].startswith("cuda") else "cpu"
+
         def prebuild(pair: Pair) -> float | None:
+            request = pair.request
             return prebuilds.prebuild(
-                pair.request.custom_src, pair.request.build_dir_prefix, devices[0], options.build_timeout
+                request.custom_src, request.build_dir_prefix, "cpu", options.build_timeout, arch
             )
 
     runner = Runner(
