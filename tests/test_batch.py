@@ -62,6 +62,16 @@ def test_batch_resume_force_and_a_crash(tmp_path: Path) -> None:
     assert sorted(names(out)) == ["add", "segfault", "wrong_shape"]
 
 
+def test_a_hanging_pair_costs_one_line(tmp_path: Path) -> None:
+    pairs = make_pairs(tmp_path / "pairs", ["hang", "add"])
+    out = tmp_path / "results.jsonl"
+    assert batch(str(pairs), "--out", str(out), "--timeout", "3", "--measure-performance", "false") == 0
+    lines = read_lines(out)
+    hang, add = EvalResult.from_dict(lines["hang"]), EvalResult.from_dict(lines["add"])
+    assert any(m.kind == "timeout" for m in hang.messages), hang.headline
+    assert add.verdict is Verdict.CORRECT, add.headline
+
+
 def _result(verdict: Verdict, speedup: float | None = None, flagged: bool = False) -> dict[str, object]:
     stats = TimingStats(1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 10)
     result = EvalResult(
