@@ -167,7 +167,8 @@ def test_ray_local_cpu_lanes(tmp_path: Path) -> None:
         runner = Runner(
             cluster.lanes,
             writer,
-            prebuild=lambda pair: cluster.prebuild(pair.request, 120.0),
+            prebuild=lambda pair: cluster.prebuild(pair.name, pair.request, 120.0),
+            home=lambda pair: cluster.home(pair.name),
             needs_prebuild=lambda pair: True,  # exercise the build task too
             pair_timeout_s=120.0,
             record_history=False,

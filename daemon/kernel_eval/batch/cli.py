@@ -79,8 +79,10 @@ def local_gpus(requested: str) -> list[str]:
     if requested:
         return [f"cuda:{index.strip()}" for index in requested.split(",") if index.strip()]
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None and not visible.strip():
-        return []
+    if visible is not None:
+        ids = [part.strip() for part in visible.split(",") if part.strip()]
+        if all(part.isdigit() for part in ids):  # the pool's cuda:N is physical GPU N: keep the user's choice
+            return [f"cuda:{part}" for part in ids]
     count = _gpu_count()
     return [f"cuda:{index}" for index in range(count)]
 
@@ -159,9 +161,13 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         lanes = list(cluster.lanes)
 
         def prebuild(pair: Pair) -> float | None:
-            return cluster.prebuild(pair.request, options.build_timeout)
+            return cluster.prebuild(pair.name, pair.request, options.build_timeout)
+
+        def home(pair: Pair) -> str:
+            return cluster.home(pair.name)
 
     else:
+        home = Runner.anywhere
         devices = local_gpus(options.gpus) or ["cpu"] * max(1, options.jobs)
         local = [LocalLane(device, f"{device}#{index}") for index, device in enumerate(devices)]
         for local_lane in local:
@@ -186,6 +192,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         pair_timeout_s=pair_timeout,
         on_done=on_done,
         record_history=history.enabled(),
+        home=home,
     )
     try:
         with progress:

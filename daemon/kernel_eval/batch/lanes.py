@@ -27,6 +27,7 @@ class LaneResult:
 
 class Lane(Protocol):
     name: str
+    node: str  # the machine it runs on ("" = this one)
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult: ...
 
@@ -58,6 +59,7 @@ class LocalLane:
     def __init__(self, device: str, name: str = "") -> None:
         self.device = device
         self.name = name or device
+        self.node = ""
         self.pool = WorkerPool(spare=True)
 
     def warm_up(self) -> None:

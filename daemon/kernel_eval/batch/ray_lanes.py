@@ -73,7 +73,12 @@ class PoolActor:
     def describe(self) -> dict[str, str]:
         import ray
 
-        return {"device": self.device, "node": ray.util.get_node_ip_address(), "arch": gpu_arch(self.device)}
+        return {
+            "device": self.device,
+            "node": ray.get_runtime_context().get_node_id(),
+            "address": ray.util.get_node_ip_address(),
+            "arch": gpu_arch(self.device),
+        }
 
     def evaluate(self, shipped: Shipped, request: dict[str, Any], pair_timeout_s: float) -> dict[str, Any]:
         ref, custom = shipped.write()
@@ -98,9 +103,10 @@ def prebuild_task(shipped: Shipped, build_dir_prefix: str, arch: str, timeout_s:
 class RayLane:
     """A lane backed by a PoolActor somewhere in the cluster."""
 
-    def __init__(self, actor: Any, name: str) -> None:
+    def __init__(self, actor: Any, name: str, node: str) -> None:
         self.actor = actor
         self.name = name
+        self.node = node
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
         import ray
@@ -124,13 +130,26 @@ class RayLane:
 
 @attrs.define
 class RayCluster:
+    """The lanes, and build tasks spread over the lanes' nodes (each pair's build stays on its home node, whose
+    lanes take it first, so the cache hit is local even without a shared build folder)."""
+
     lanes: list[RayLane]
     arch: str
+    homes: dict[str, str] = attrs.Factory(dict)  # pair name -> node id its build ran on
+    _next_node: int = 0
 
-    def prebuild(self, request: EvalRequest, timeout_s: float) -> float | None:
+    def home(self, name: str) -> str:
+        return self.homes.get(name, "")
+
+    def prebuild(self, name: str, request: EvalRequest, timeout_s: float) -> float | None:
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        task = ray.remote(num_cpus=1)(prebuild_task)
+        nodes = sorted({lane.node for lane in self.lanes})
+        node = nodes[self._next_node % len(nodes)]
+        self._next_node += 1
+        self.homes[name] = node
+        task = _remote_prebuild().options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
         try:
             seconds: float | None = ray.get(
                 task.remote(Shipped.of(request), request.build_dir_prefix, self.arch, timeout_s)
@@ -138,6 +157,18 @@ class RayCluster:
         except ray.exceptions.RayError:
             return None
         return seconds
+
+
+def _remote_prebuild() -> Any:
+    import ray
+
+    global _PREBUILD_TASK
+    if _PREBUILD_TASK is None:
+        _PREBUILD_TASK = ray.remote(num_cpus=1)(prebuild_task)
+    return _PREBUILD_TASK
+
+
+_PREBUILD_TASK: Any = None
 
 
 def start(address: str, cpu_lanes: int, num_cpus: int | None = None) -> RayCluster:
@@ -160,5 +191,8 @@ def start(address: str, cpu_lanes: int, num_cpus: int | None = None) -> RayClust
     )(PoolActor)
     actors: list[Any] = [actor_class.remote(use_gpu) for _ in range(gpus if use_gpu else max(1, cpu_lanes))]
     described = ray.get([actor.describe.remote() for actor in actors])
-    lanes = [RayLane(actor, f"{d['node']}/{d['device']}") for actor, d in zip(actors, described, strict=True)]
+    lanes = [
+        RayLane(actor, f"{d['address']}/{d['device']}", d["node"])
+        for actor, d in zip(actors, described, strict=True)
+    ]
     return RayCluster(lanes, described[0]["arch"])

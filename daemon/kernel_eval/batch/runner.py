@@ -56,6 +56,7 @@ class Runner:
         pair_timeout_s: float = 0.0,
         on_done: Callable[[Outcome], None] = lambda outcome: None,
         record_history: bool = True,
+        home: Callable[[Pair], str] | None = None,
     ) -> None:
         self.lanes = lanes
         self.writer = writer
@@ -65,6 +66,9 @@ class Runner:
         self.pair_timeout_s = pair_timeout_s
         self.on_done = on_done
         self.record_history = record_history
+        self.home = (
+            home or self.anywhere
+        )  # the node a pair was built on ("" = anywhere): its cache hit is there
         self._ready = threading.Condition()
         self._pending: list[Pair] = []
         self._builds: dict[str, Future[float | None]] = {}
@@ -89,23 +93,33 @@ class Runner:
                 thread.join()
         return self.outcomes
 
+    @staticmethod
+    def anywhere(pair: Pair) -> str:
+        """A pair's home when builds are local: any lane may take it."""
+        return ""
+
     def _notify(self) -> None:
         with self._ready:
             self._ready.notify_all()
 
-    def _next(self) -> Pair | None:
-        """The first pending pair whose build is done (waiting for one); None when none is left."""
+    def _next(self, lane: Lane) -> Pair | None:
+        """The first pending pair whose build is done, preferring one built on the lane's node (waiting for one);
+        None when none is left."""
         with self._ready:
             while self._pending:
-                for index, pair in enumerate(self._pending):
-                    build = self._builds.get(pair.name)
-                    if build is None or build.done():
-                        return self._pending.pop(index)
+                ready = [i for i, pair in enumerate(self._pending) if self._built(pair)]
+                if ready:
+                    here = [i for i in ready if self.home(self._pending[i]) in ("", lane.node)]
+                    return self._pending.pop((here or ready)[0])
                 self._ready.wait(timeout=1.0)
             return None
 
+    def _built(self, pair: Pair) -> bool:
+        build = self._builds.get(pair.name)
+        return build is None or build.done()
+
     def _lane_loop(self, lane: Lane) -> None:
-        while (pair := self._next()) is not None:
+        while (pair := self._next(lane)) is not None:
             build = self._builds.get(pair.name)
             prebuild_s = build.result() if build is not None and build.exception() is None else None
             try:
