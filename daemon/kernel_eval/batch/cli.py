@@ -38,7 +38,7 @@ class BatchOptions:
     references: str = ""  # KernelBench: the KernelBench/ folder holding level1/, level2/, ...
     gpus: str = ""  # GPUs to use, e.g. 0,1 (default: every local GPU; none: CPU lanes)
     jobs: int = 1  # CPU lanes when there is no GPU
-    build_jobs: int = 0  # build-only processes (default: one per CPU core)
+    build_jobs: int = 0  # build-only processes (default: one per CPU core, less one per lane)
     ray: str = ""  # run on Ray: auto (a running cluster, else a local one) or a cluster address
     measure_performance: bool = True  # time both sides and report the speedup
     num_correct_trials: int = 1  # correctness trials per pair
@@ -134,7 +134,6 @@ def main(argv: list[str]) -> int:
 def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) -> list[Outcome]:
     """Evaluate `todo` on local lanes or Ray actors, appending to `out`, with a progress bar."""
     pair_timeout = options.pair_timeout or options.timeout + options.build_timeout
-    build_jobs = options.build_jobs or os.cpu_count() or 1
     writer = ResultWriter(out, options.force)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -183,6 +182,8 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
                 request.custom_src, request.build_dir_prefix, "cpu", options.build_timeout, arch
             )
 
+    # Every core builds, less one per lane: the lanes' own processes launch kernels and read clocks.
+    build_jobs = options.build_jobs or max(1, (os.cpu_count() or 1) - len(lanes))
     runner = Runner(
         lanes,
         writer,
@@ -201,3 +202,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         writer.close()
         for lane in lanes:
             lane.close()
+        if options.ray:
+            import ray
+
+            ray.shutdown()
