@@ -65,11 +65,36 @@ def test_batch_resume_force_and_a_crash(tmp_path: Path) -> None:
 def test_a_hanging_pair_costs_one_line(tmp_path: Path) -> None:
     pairs = make_pairs(tmp_path / "pairs", ["hang", "add"])
     out = tmp_path / "results.jsonl"
-    assert batch(str(pairs), "--out", str(out), "--timeout", "3", "--measure-performance", "false") == 0
+    args = ["--out", str(out), "--timeout", "3", "--measure-performance", "false", "--jobs", "2"]
+    assert batch(str(pairs), *args) == 0
     lines = read_lines(out)
     hang, add = EvalResult.from_dict(lines["hang"]), EvalResult.from_dict(lines["add"])
     assert any(m.kind == "timeout" for m in hang.messages), hang.headline
     assert add.verdict is Verdict.CORRECT, add.headline
+    assert {lines["hang"]["batch"]["lane"], lines["add"]["batch"]["lane"]} == {
+        "cpu#0",
+        "cpu#1",
+    }  # two CPU lanes
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs a C++ compiler")
+def test_build_only_load_makes_the_lanes_load_a_cache_hit(tmp_path: Path) -> None:
+    pairs = make_pairs(tmp_path / "pairs", ["cpp_add"])
+    out, prefix = tmp_path / "results.jsonl", tmp_path / "builds"
+    assert (
+        batch(
+            str(pairs), "--out", str(out), "--build-dir-prefix", str(prefix), "--measure-performance", "false"
+        )
+        == 0
+    )
+    line = read_lines(out)["cpp_add"]
+    result = EvalResult.from_dict(line)
+    assert result.verdict is Verdict.CORRECT, result.headline
+    assert line["batch"]["prebuild_s"] is not None  # the C++ extension was built by a build-only process ...
+    assert result.cache_dir.startswith(str(prefix))
+    assert (
+        line["batch"]["build_s"] - line["batch"]["prebuild_s"] < line["batch"]["prebuild_s"]
+    )  # ... and reused
 
 
 def _result(verdict: Verdict, speedup: float | None = None, flagged: bool = False) -> dict[str, object]:
