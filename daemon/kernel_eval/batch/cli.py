@@ -120,7 +120,11 @@ def main(argv: list[str]) -> int:
         )
     started = time.monotonic()
     if todo:
-        run_batch(options, todo, out, err)
+        try:
+            run_batch(options, todo, out, err)
+        except KeyboardInterrupt:
+            err.print(f"interrupted: the finished pairs are in {out}; run the same command again to resume")
+            return 130
     lines = read_lines(out)
     summary = summarize({pair.name: lines[pair.name] for pair in pairs if pair.name in lines})
     summary.wall_s = time.monotonic() - started
@@ -199,9 +203,9 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         with progress:
             return runner.run(todo)
     finally:
-        writer.close()
         for lane in lanes:
-            lane.close()
+            lane.close()  # first: an interrupted lane's evaluation ends (its workers are killed) before the file closes
+        writer.close()
         if options.ray:
             import ray
 

@@ -73,6 +73,7 @@ class Runner:
         self._pending: list[Pair] = []
         self._builds: dict[str, Future[float | None]] = {}
         self.outcomes: list[Outcome] = []
+        self.stopping = False
 
     def run(self, pairs: Sequence[Pair]) -> list[Outcome]:
         self._pending = list(pairs)
@@ -89,8 +90,17 @@ class Runner:
             ]
             for thread in threads:
                 thread.start()
-            for thread in threads:
-                thread.join()
+            try:
+                for thread in threads:
+                    while thread.is_alive():
+                        thread.join(0.5)  # in steps, so Ctrl-C reaches this thread
+            except BaseException:
+                self.stopping = (
+                    True  # lanes take no more pairs, and what an interrupted pair "found" is not written
+                )
+                for future in self._builds.values():
+                    future.cancel()
+                raise
         return self.outcomes
 
     @staticmethod
@@ -106,7 +116,7 @@ class Runner:
         """The first pending pair whose build is done, preferring one built on the lane's node (waiting for one);
         None when none is left."""
         with self._ready:
-            while self._pending:
+            while self._pending and not self.stopping:
                 ready = [i for i, pair in enumerate(self._pending) if self._built(pair)]
                 if ready:
                     here = [i for i in ready if self.home(self._pending[i]) in ("", lane.node)]
@@ -126,8 +136,16 @@ class Runner:
                 done = lane.evaluate(pair.request, self.pair_timeout_s)
             except Exception as exc:  # a lane failure costs this pair, never the batch
                 done = LaneResult(failed(pair.request, "batch_error", f"the lane failed: {exc!r}"), 0.0, 0.0)
+            if self.stopping:
+                return
             outcome = Outcome(pair.name, done, lane.name, prebuild_s)
-            self.writer.write(pair.name, done.result, outcome.extra())
+            try:
+                self.writer.write(pair.name, done.result, outcome.extra())
+            except ValueError as exc:  # e.g. a value JSON cannot hold: the pair still gets its line
+                outcome.done.result = failed(
+                    pair.request, "batch_error", f"the result could not be written: {exc}"
+                )
+                self.writer.write(pair.name, outcome.done.result, outcome.extra())
             if self.record_history:
                 history.record(done.result, "batch")
             with self._ready:
