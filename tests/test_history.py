@@ -101,3 +101,14 @@ def test_history_setting() -> None:
     settings, warnings = parse_settings({"history": False})
     assert settings.history is False and not warnings
     assert parse_settings({"history": "no"})[1]
+
+
+def test_the_cli_records_its_evaluation(db: Path) -> None:
+    from cases import cpu_case
+
+    from kernel_eval.cli import main as cli_main
+
+    ref, custom = cpu_case("add")
+    assert cli_main(["--ref_src", str(ref), "--custom_src", str(custom), "--device", "cpu", "--json"]) == 0
+    [entry] = history.entries(str(custom))
+    assert entry.origin == "cli" and entry.verdict == "correct"
