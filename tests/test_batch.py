@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from cases import cpu_case
 
-from kernel_eval.batch.output import read_lines
-from kernel_eval.batch.spec import SpecError, discover
+from kernel_eval.batch.lanes import LaneResult, failed
+from kernel_eval.batch.output import ResultWriter, read_lines
+from kernel_eval.batch.runner import Runner
+from kernel_eval.batch.spec import Pair, SpecError, discover
 from kernel_eval.batch.summary import summarize
 from kernel_eval.cli import main
 from kernel_eval.request import EvalRequest
@@ -210,3 +213,68 @@ def test_ray_local_cpu_lanes(tmp_path: Path) -> None:
     assert add.verdict is Verdict.CORRECT, add.headline
     assert add.custom.file == str(tmp_path / "pairs" / "add" / "custom.py")  # paths mapped back to ours
     assert crash.verdict is Verdict.ERROR
+
+
+class FakeLane:
+    """Records what it evaluated; no workers."""
+
+    def __init__(self, name: str, node: str = "") -> None:
+        self.name, self.node = name, node
+        self.seen: list[str] = []
+
+    def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
+        self.seen.append(Path(request.custom_src).parent.name)
+        return LaneResult(failed(request, "fake", "not evaluated"), 0.0, 0.0)
+
+    def close(self) -> None:
+        pass
+
+
+def _fake_pairs(root: Path, names: list[str]) -> list[Pair]:
+    return [
+        Pair(name, EvalRequest(str(root / name / "ref.py"), str(root / name / "custom.py"))) for name in names
+    ]
+
+
+def test_lanes_take_pairs_whose_build_is_done_first(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def prebuild(pair: Pair) -> float | None:
+        release.wait(30)  # the CUDA build of "slow" takes a while ...
+        return 1.0
+
+    lane = FakeLane("cpu#0")
+    pairs = _fake_pairs(tmp_path, ["slow", "a", "b"])
+    writer = ResultWriter(tmp_path / "out.jsonl", force=True)
+    runner = Runner(
+        [lane],
+        writer,
+        prebuild=prebuild,
+        needs_prebuild=lambda pair: pair.name == "slow",
+        on_done=lambda outcome: release.set() if outcome.name == "b" else None,
+        record_history=False,
+    )
+    outcomes = runner.run(pairs)
+    writer.close()
+    assert lane.seen == ["a", "b", "slow"]  # ... so the lane evaluates the ready pairs meanwhile
+    assert {o.name: o.prebuild_s for o in outcomes}["slow"] == 1.0
+    assert sorted(read_lines(tmp_path / "out.jsonl")) == ["a", "b", "slow"]
+
+
+def test_lanes_prefer_pairs_built_on_their_node(tmp_path: Path) -> None:
+    lanes = [FakeLane("a/gpu0", "node-a"), FakeLane("b/gpu0", "node-b")]
+    homes = {"p0": "node-b", "p1": "node-b", "p2": "node-a", "p3": "node-a"}
+    writer = ResultWriter(tmp_path / "out.jsonl", force=True)
+    runner = Runner(
+        lanes[:1],
+        writer,
+        prebuild=lambda pair: 0.0,
+        needs_prebuild=lambda pair: True,
+        home=lambda pair: homes[pair.name],
+        record_history=False,
+    )
+    runner._pending = _fake_pairs(tmp_path, list(homes))
+    picked = runner._next(lanes[0])
+    assert picked is not None and picked.name == "p2"  # the first pair built on the lane's own node
+    assert [p.name for p in runner._pending] == ["p0", "p1", "p3"]
+    writer.close()
