@@ -7,7 +7,8 @@ with C++/CUDA sources) are worth it. A failed or hung prebuild is ignored: the e
 
 Run as `python -m kernel_eval.batch.prebuild CUSTOM_SRC BUILD_DIR_PREFIX` with CUDA_VISIBLE_DEVICES set to the
 GPU whose arch the build targets (empty: CPU), or KERNEL_EVAL_PREBUILD_ARCH=sm_XY to build for an arch with no GPU
-visible. `python -m kernel_eval.batch.prebuild --arch` prints the visible GPU's arch (cpu without one).
+visible (`sm_90:9.0+PTX`: the cache key's arch, then the arch list torch would build for on that GPU).
+`python -m kernel_eval.batch.prebuild --arch` prints that for the visible GPU (cpu without one).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def needs_prebuild(custom_src: str) -> bool:
 def prebuild(
     custom_src: str, build_dir_prefix: str, device: str, timeout_s: float, arch: str = ""
 ) -> float | None:
-    """Build `custom_src` into the cache for `device`'s GPU arch (or `arch`, e.g. sm_90, where no GPU is
-    visible, as in a Ray CPU task); seconds taken, or None if it failed."""
+    """Build `custom_src` into the cache for `device`'s GPU arch (or `arch` as gpu_arch gives it, where no GPU
+    is visible, as in a build process or a Ray CPU task); seconds taken, or None if it failed."""
     env = dict(os.environ)
     env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(device) or ""
     env[ARCH_ENV] = arch
@@ -63,11 +64,14 @@ def _main(custom_src: str, build_dir_prefix: str) -> int:
     from kernel_eval.stages import load
     from kernel_eval.stages.compile import cache
 
-    arch = os.environ.get(ARCH_ENV, "")
-    if arch.startswith("sm_"):  # build for that arch without a GPU: nvcc reads TORCH_CUDA_ARCH_LIST
-        os.environ["TORCH_CUDA_ARCH_LIST"] = f"{arch[3:-1]}.{arch[-1]}"
+    arch, _, arch_list = os.environ.get(ARCH_ENV, "").partition(":")
+    if arch.startswith("sm_"):
+        # Build for that arch without a GPU, with the flags torch would choose on the lane's GPU (a user's own
+        # TORCH_CUDA_ARCH_LIST reaches the lanes too, and stays): the same build command, so ninja has no work later.
+        if os.environ.get("TORCH_CUDA_ARCH_LIST", "native") == "native":
+            os.environ["TORCH_CUDA_ARCH_LIST"] = arch_list
     elif torch.cuda.is_available():
-        arch = "sm_{}{}".format(*torch.cuda.get_device_capability(0))
+        arch = _visible_arch()[0]
     else:
         arch = "cpu"
     if arch == "cpu":
@@ -82,7 +86,8 @@ def _main(custom_src: str, build_dir_prefix: str) -> int:
 
 
 def gpu_arch(device: str) -> str:
-    """The build arch of `device` (sm_XY, or cpu), asked of a throwaway process so the caller holds no CUDA context."""
+    """The build arch of `device` (`sm_XY:<TORCH_CUDA_ARCH_LIST>`, or cpu), asked of a throwaway process so the
+    caller holds no CUDA context."""
     env = dict(os.environ, CUDA_VISIBLE_DEVICES=cuda_visible_devices(device) or "")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
     done = subprocess.run(
@@ -96,10 +101,24 @@ def gpu_arch(device: str) -> str:
     return done.stdout.strip() or "cpu"
 
 
+def _visible_arch() -> tuple[str, str]:
+    """(sm_XY of visible GPU 0, the TORCH_CUDA_ARCH_LIST torch's cpp_extension picks for it when none is set)."""
+    import torch
+
+    capability = torch.cuda.get_device_capability(0)
+    supported = [
+        int("".join(c for c in a.split("_")[1] if c.isdigit()))
+        for a in torch.cuda.get_arch_list()
+        if "sm_" in a
+    ]
+    clamped = min(max((sm // 10, sm % 10) for sm in supported), capability) if supported else capability
+    return "sm_{}{}".format(*capability), f"{clamped[0]}.{clamped[1]}+PTX"
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--arch":
         import torch
 
-        print("sm_{}{}".format(*torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else "cpu")
+        print(":".join(_visible_arch()) if torch.cuda.is_available() else "cpu")
         sys.exit(0)
     sys.exit(_main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""))
