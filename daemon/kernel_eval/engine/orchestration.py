@@ -1,34 +1,52 @@
-"""One evaluation walked through its stages by the parent: load → build → check → time."""
+"""One evaluation walked through its stages by the parent: load → build → check → time.
+
+The judge and candidate are asked over typed requests (kernel_eval.protocol.messages); whatever stops a request
+(an error answer, a crash, a timeout, a cancel) ends the evaluation with a message that says where and why.
+"""
 
 from __future__ import annotations
 
+import re
+import sys
+import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
-from kernel_eval.engine.processes import WorkerProcess
+from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from kernel_eval.errors import EvalError
 from kernel_eval.progress import ProgressCallback, ProgressEvent
+from kernel_eval.protocol.channel import ChannelAborted
+from kernel_eval.protocol.messages import (
+    CompareParams,
+    Hello,
+    LoadParams,
+    MakeInputsParams,
+    Params,
+    PrepareParams,
+    RunParams,
+    TimeParams,
+)
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import (
-    Backend,
     Correctness,
     EvalResult,
+    Location,
     Message,
-    OutputComparison,
     Phase,
     Severity,
     Timing,
     TrialResult,
     Verdict,
-    from_data,
 )
 from kernel_eval.stages import timing
 
 WORKER_START_TIMEOUT_S = 300.0
+R = TypeVar("R")
 
 
 class Evaluation:
+    """Drives one request; `run()` fills `result` and never raises for anything the user's code does."""
+
     def __init__(
         self,
         request: EvalRequest,
@@ -36,49 +54,58 @@ class Evaluation:
         judge: WorkerProcess,
         candidate: WorkerProcess,
         on_progress: ProgressCallback,
-        is_cancelled: Callable[[], bool],
+        cancel: threading.Event,
     ) -> None:
         self.request, self.result = request, result
         self.judge, self.candidate = judge, candidate
-        self.on_progress, self.is_cancelled = on_progress, is_cancelled
-        self.waiting_on = "judge"
-        self.candidate_tainted = False
+        self.on_progress, self.cancel = on_progress, cancel
+        self.candidate_tainted = False  # ran failing user code: replaced even though it answered
         self.judge_tainted = False
-        self.deadline: float | None = None
+        self._deadline: float | None = None
         self._streaming = False
-        self.timing_inputs = ""  # both sides are timed on the first trial's inputs
+        self._waiting_on = judge  # the worker whose answer is awaited: the one to blame if none comes
+        self._timing_inputs = ""  # both sides are timed on the first trial's inputs
 
     def run(self) -> None:
+        try:
+            self._stages()
+        except EvalError as error:
+            self.result.messages.extend(error.messages)
+        except (WorkerDied, WorkerTimeout, ChannelAborted) as exc:
+            self.result.messages.append(self._failure_message(exc))
+        if self.result.errors:
+            self.result.verdict = Verdict.ERROR
+
+    def _stages(self) -> None:
         request, result = self.request, self.result
         self._progress(Phase.LOAD, "starting workers")
         self._start_workers()
         self._progress(Phase.LOAD, f"loading reference {result.ref.file}")
-        prepared = self._call(
+        prepared = self._ask(
             self.judge,
-            "prepare",
-            {"ref_src": request.ref_src, "entry_point": request.ref_entry_point, "seed": request.seed},
-            timeout=request.build_timeout_s,
+            PrepareParams(request.ref_src, request.ref_entry_point, request.seed),
+            request.build_timeout_s,
         )
         self._progress(Phase.BUILD, f"building {result.custom.file}")
         self._streaming = True
-        reply = self._call(
+        loaded = self._ask(
             self.candidate,
-            "load",
-            {
-                "custom_src": request.custom_src,
-                "entry_point": request.custom_entry_point,
-                "seed": request.seed,
-                "build_dir_prefix": request.build_dir_prefix,
-                "clear_cache": request.clear_cache,
-                "init": prepared["init"],
-            },
-            timeout=request.build_timeout_s,
+            LoadParams(
+                custom_src=request.custom_src,
+                entry_point=request.custom_entry_point,
+                seed=request.seed,
+                init=prepared.init,
+                backend=result.backend,
+                build_dir_prefix=request.build_dir_prefix,
+                clear_cache=request.clear_cache,
+            ),
+            request.build_timeout_s,
         )
         self._streaming = False
-        result.backend = Backend(reply["backend"])
-        result.cache_dir = reply["cache_dir"]
-        result.messages.extend(from_data(n, Message) for n in reply["notes"])
-        self.deadline = time.monotonic() + request.timeout_s
+        result.backend = loaded.backend
+        result.cache_dir = loaded.cache_dir
+        result.messages.extend(loaded.notes)
+        self._deadline = time.monotonic() + request.timeout_s
         if not self._check_correctness():
             result.verdict = Verdict.INCORRECT
             return
@@ -91,9 +118,9 @@ class Evaluation:
         hello = self._wait_ready(self.judge)
         self._wait_ready(self.candidate)
         result = self.result
-        result.torch_version = hello["torch_version"]
-        result.gpu_name = hello["gpu_name"]
-        if hello["device"] != result.device:
+        result.torch_version = hello.torch_version
+        result.gpu_name = hello.gpu_name
+        if hello.device != result.device:
             if self.request.device:  # asked for CUDA explicitly ("" takes whatever is there)
                 result.messages.append(
                     Message(
@@ -104,32 +131,25 @@ class Evaluation:
                         "(Triton kernels run in the interpreter)",
                     )
                 )
-            result.device = hello["device"]
+            result.device = hello.device
 
-    def _wait_ready(self, worker: WorkerProcess) -> dict[str, Any]:
-        self.waiting_on = worker.role
-        return worker.wait_ready(WORKER_START_TIMEOUT_S, self.is_cancelled)
+    def _wait_ready(self, worker: WorkerProcess) -> Hello:
+        self._waiting_on = worker
+        return worker.wait_ready(WORKER_START_TIMEOUT_S, self._should_abort)
 
     def _check_correctness(self) -> bool:
+        """All trials in three round trips: inputs from the judge, outputs from the candidate, the judge's verdict."""
         request, result = self.request, self.result
-        correctness = result.correctness = Correctness(num_trials=request.num_correct_trials)
-        for trial in range(request.num_correct_trials):
-            seed = request.seed + 1 + trial
-            self._progress(
-                Phase.CHECK,
-                f"correctness trial {trial + 1}/{request.num_correct_trials}",
-                int(100 * trial / max(request.num_correct_trials, 1)),
-            )
-            made = self._call(self.judge, "trial", {"seed": seed}, timeout=self._remaining())
-            self.timing_inputs = self.timing_inputs or made["inputs"]
-            ran = self._call(self.candidate, "run", {"inputs": made["inputs"]}, timeout=self._remaining())
-            reply = self._call(
-                self.judge,
-                "compare",
-                {"seed": seed, "outputs": ran["outputs"], "atol": request.atol, "rtol": request.rtol},
-                timeout=self._remaining(),
-            )
-            comparisons = [from_data(c, OutputComparison) for c in reply["outputs"]]
+        seeds = [request.seed + 1 + trial for trial in range(request.num_correct_trials)]
+        correctness = result.correctness = Correctness(num_trials=len(seeds))
+        self._progress(Phase.CHECK, f"correctness: {len(seeds)} trial(s)")
+        made = self._ask(self.judge, MakeInputsParams(seeds), self._remaining())
+        self._timing_inputs = made.inputs[0]
+        ran = self._ask(self.candidate, RunParams(made.inputs), self._remaining())
+        judged = self._ask(
+            self.judge, CompareParams(seeds, ran.outputs, request.atol, request.rtol), self._remaining()
+        )
+        for trial, (seed, comparisons) in enumerate(zip(seeds, judged.trials, strict=True)):
             passed = all(c.passed for c in comparisons)
             correctness.trials.append(TrialResult(trial, seed, passed, comparisons))
             if not passed:
@@ -142,33 +162,30 @@ class Evaluation:
         trials, raised = timing.effective_trials(request.num_perf_trials)
         if raised:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", raised))
-        args = {"warmup": request.num_warmup, "trials": trials, "seed": request.seed + 1}
         self._progress(Phase.TIME, "timing reference")
-        ref_reply = self._call(self.judge, "time", args, timeout=self._remaining())
+        ref = self._ask(
+            self.judge, TimeParams(request.num_warmup, trials, seed=request.seed + 1), self._remaining()
+        )
         self._progress(Phase.TIME, "timing custom")
         started = time.monotonic()
-        custom_args = {**args, "inputs": self.timing_inputs}
-        custom_reply = self._call(self.candidate, "time", custom_args, timeout=self._remaining())
-        custom_times = self._checked_times(custom_reply["times_ms"], time.monotonic() - started)
-        reference = timing.summarize(ref_reply["times_ms"])
-        custom = timing.summarize(custom_times)
+        custom = self._ask(
+            self.candidate,
+            TimeParams(request.num_warmup, trials, inputs=self._timing_inputs),
+            self._remaining(),
+        )
+        custom_times = self._checked_times(custom.times_ms, time.monotonic() - started)
+        reference_stats = timing.summarize(ref.times_ms)
+        custom_stats = timing.summarize(custom_times)
         result.timing = Timing(
-            reference=reference,
-            custom=custom,
-            speedup=timing.speedup(reference, custom),
-            method=ref_reply["method"],
-            meaningful=ref_reply["meaningful"],
+            reference=reference_stats,
+            custom=custom_stats,
+            speedup=timing.speedup(reference_stats, custom_stats),
+            method=ref.method,
+            meaningful=ref.meaningful,
             warmup=request.num_warmup,
         )
         if not result.timing.meaningful:
-            result.messages.append(
-                Message(
-                    Severity.INFO,
-                    Phase.TIME,
-                    "timing",
-                    "CPU timings (eager CPU / Triton interpreter) are not meaningful for GPU kernels",
-                )
-            )
+            result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", timing.CPU_TIMING_CAVEAT))
 
     def _checked_times(self, times: list[float], wall_s: float) -> list[float]:
         """The candidate reports its own times; they cannot add up to more than the wall time we saw."""
@@ -184,35 +201,91 @@ class Evaluation:
         return times
 
     def _remaining(self) -> float:
-        assert self.deadline is not None
-        return max(self.deadline - time.monotonic(), 0.001)
+        assert self._deadline is not None
+        return max(self._deadline - time.monotonic(), 0.001)
 
-    def _call(
-        self,
-        worker: WorkerProcess,
-        op: str,
-        args: dict[str, Any],
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        self.waiting_on = worker.role
-        if worker is self.candidate and op in ("run", "time"):
-            self.candidate_tainted = True  # until it answers cleanly: a hang or crash leaves it untrusted
-        reply = worker.call(op, args, timeout, self._should_abort)
-        if not reply.get("ok"):
-            messages = [from_data(m, Message) for m in reply["messages"]]
-            if worker is self.judge and op != "prepare":
+    def _ask(self, worker: WorkerProcess, params: Params[R], timeout: float) -> R:
+        self._waiting_on = worker
+        runs_user_code = worker is self.candidate and params.METHOD in (RunParams.METHOD, TimeParams.METHOD)
+        try:
+            return worker.request(params, timeout, self._should_abort)
+        except WorkerError as error:
+            if runs_user_code:
+                self.candidate_tainted = True
+            if worker is self.judge and params.METHOD != PrepareParams.METHOD:
                 self.judge_tainted = True
-            raise EvalError(*messages)
-        if worker is self.candidate and op in ("run", "time"):
-            self.candidate_tainted = False
-        return reply
+            raise EvalError(*error.messages) from None
 
     def _should_abort(self) -> bool:
         if self._streaming:
             for line in self.candidate.new_lines()[-20:]:
                 self._progress(Phase.BUILD, f"build: {line[:200]}")
-        return self.is_cancelled()
+        return self.cancel.is_set()
 
     def _progress(self, phase: Phase, message: str, percentage: int | None = None) -> None:
         self.result.phase = phase
         self.on_progress(ProgressEvent(phase, message, percentage))
+
+    def _failure_message(self, exc: Exception) -> Message:
+        """What the user reads when a worker did not answer: cancelled, timed out (and where), or crashed."""
+        request, result = self.request, self.result
+        phase = result.phase
+        worker = self._waiting_on
+        side = worker.role
+        source = result.ref if side == "judge" else result.custom
+        where = Location(source.file, source.forward_line or source.class_line)
+        if isinstance(exc, ChannelAborted):
+            return Message(Severity.ERROR, phase, "cancelled", "evaluation cancelled", where)
+        if isinstance(exc, WorkerTimeout):
+            where = _innermost_frame(exc.stack, where.file) or where
+            building = phase in (Phase.LOAD, Phase.BUILD)
+            limit = request.build_timeout_s if building else request.timeout_s
+            what = "the build" if building else "running the kernels"
+            return Message(
+                Severity.ERROR,
+                phase,
+                "timeout",
+                f"{what} took longer than {limit:g} s; the {side} worker was stopped",
+                where,
+                hint="look for an endless loop or a kernel that never finishes (or raise the timeout)",
+            )
+        assert isinstance(exc, WorkerDied)
+        if worker.hello is None:
+            return _start_failure(worker, exc)
+        return Message(
+            Severity.ERROR,
+            phase,
+            "crash",
+            f"{exc} during {phase.value} ({'reference' if side == 'judge' else 'custom'} side)",
+            where,
+            hint="the process died without a Python error: a segfault, a CUDA fault, os._exit or the OOM killer; "
+            "see the captured output",
+        )
+
+
+def _start_failure(worker: WorkerProcess, exc: WorkerDied) -> Message:
+    """A worker that died before it was ready: usually torch (or another import) missing from this Python."""
+    output = worker.tail()
+    last = output.splitlines()[-1] if output else str(exc)
+    hint = "see the worker's output in the detail"
+    if "No module named" in output:
+        hint = f"install what is missing into the interpreter kernel-eval runs with: {sys.executable} -m pip install torch ninja triton"
+    return Message(
+        Severity.ERROR,
+        Phase.LOAD,
+        "worker_start_failed",
+        f"the {worker.role} worker could not start ({exc}): {last}",
+        hint=hint,
+        detail=output,
+    )
+
+
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+def _innermost_frame(stack_dump: str, file: str) -> Location | None:
+    """faulthandler prints the most recent call first: the first frame in the user's file is where it hung."""
+    for match in _FRAME.finditer(stack_dump):
+        if match["file"] == file:
+            return Location(file, int(match["line"]))
+    return None

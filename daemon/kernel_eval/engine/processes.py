@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -11,15 +12,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import kernel_eval
 from kernel_eval.protocol import channel
-
-PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # kernel_eval.worker.payload reads it (that module needs torch)
+from kernel_eval.protocol.messages import HELLO_ID, PAYLOAD_DIR_ENV, Envelope, Hello, Params, R, Reply
+from kernel_eval.result import Message, from_data, to_data
 
 _PACKAGE_ROOT = str(Path(kernel_eval.__file__).resolve().parent.parent)
 MAX_CAPTURED_CHARS = 64_000
+DEFAULT_START_TIMEOUT_S = 300.0
 
 
 class WorkerDied(Exception):
@@ -50,7 +51,31 @@ def cuda_visible_devices(device: str) -> str | None:
     return None
 
 
+class WorkerError(Exception):
+    """The worker answered the request with an error (the user's code failed, or the input was bad)."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        super().__init__(messages[0].message if messages else "worker error")
+        self.messages = messages
+
+
+class ProtocolError(Exception):
+    """The worker answered something other than the reply to the request in flight."""
+
+
+class WorkerTimeout(Exception):
+    """No reply before the deadline; `stack` is the worker's Python stack at that moment (faulthandler)."""
+
+    def __init__(self, stack: str) -> None:
+        super().__init__("the worker did not answer in time")
+        self.stack = stack
+
+
 class WorkerProcess:
+    """One worker. Invariant: a worker with an unanswered request is killed, never reused. Whatever interrupts
+    a request (timeout, cancellation, a protocol error, an exception in the parent), the worker is dead after it.
+    """
+
     def __init__(self, role: str, device: str, payload_dir: str) -> None:
         self.role = role
         self.device = device
@@ -58,7 +83,8 @@ class WorkerProcess:
         self.log_path = self._dir / "output.log"
         self._log_offset = 0
         self._stream_offset = 0
-        self.hello: dict[str, Any] | None = None
+        self._ids = itertools.count(HELLO_ID + 1)
+        self.hello: Hello | None = None
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         env = dict(os.environ)
@@ -69,17 +95,11 @@ class WorkerProcess:
         visible = cuda_visible_devices(device)
         if visible is not None:
             env["CUDA_VISIBLE_DEVICES"] = visible
+        argv = [sys.executable, "-m", "kernel_eval.worker.main", role, device]
+        argv += [str(to_child_r), str(from_child_w), str(os.getpid())]
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "kernel_eval.worker.main",
-                    role,
-                    device,
-                    str(to_child_r),
-                    str(from_child_w),
-                ],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -99,40 +119,58 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def wait_ready(
-        self, timeout: float = 300.0, should_abort: Callable[[], bool] | None = None
-    ) -> dict[str, Any]:
+    def wait_ready(self, timeout: float, should_abort: Callable[[], bool] | None = None) -> Hello:
         if self.hello is None:
-            self.hello = self._recv(time.monotonic() + timeout, should_abort)
+            reply = self._exchange(None, HELLO_ID, time.monotonic() + timeout, should_abort)
+            self.hello = from_data(reply.result, Hello)
         return self.hello
 
-    def call(
+    def request(
         self,
-        op: str,
-        args: dict[str, Any] | None = None,
+        params: Params[R],
         timeout: float | None = None,
         should_abort: Callable[[], bool] | None = None,
-    ) -> dict[str, Any]:
-        """Send one request and wait for its reply (raises WorkerDied, ChannelTimeout, ChannelAborted)."""
+    ) -> R:
+        """Send one request and return its typed result.
+
+        Raises WorkerError (the worker answered with an error; it stays usable), or, after killing the worker:
+        WorkerDied, WorkerTimeout, channel.ChannelAborted, ProtocolError, or whatever interrupted the wait.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
-        self.wait_ready(timeout if timeout is not None else 300.0, should_abort)
-        try:
-            channel.send(self._to_child, {"op": op, **(args or {})})
-        except OSError as exc:
-            raise WorkerDied(self._proc.poll()) from exc
-        return self._recv(deadline, should_abort)
+        self.wait_ready(timeout if timeout is not None else DEFAULT_START_TIMEOUT_S, should_abort)
+        request_id = next(self._ids)
+        envelope = Envelope(request_id, params.METHOD, to_data(params))
+        reply = self._exchange(envelope, request_id, deadline, should_abort)
+        if reply.error is not None:
+            raise WorkerError(reply.error)
+        return from_data(reply.result, params.RESULT)  # type: ignore[no-any-return]
 
-    def _recv(self, deadline: float | None, should_abort: Callable[[], bool] | None) -> dict[str, Any]:
+    def _exchange(
+        self,
+        envelope: Envelope | None,
+        request_id: int,
+        deadline: float | None,
+        should_abort: Callable[[], bool] | None,
+    ) -> Reply:
         try:
-            return channel.recv(self._from_child, deadline, should_abort)
-        except channel.ChannelClosed as exc:
-            raise WorkerDied(self._wait_exit()) from exc
-
-    def _wait_exit(self) -> int | None:
-        try:
-            return self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return None
+            if envelope is not None:
+                channel.send(self._to_child, to_data(envelope))
+            reply = from_data(channel.recv(self._from_child, deadline, should_abort), Reply)
+            if reply.id != request_id:
+                raise ProtocolError(f"the {self.role} worker answered request {reply.id}, not {request_id}")
+            return reply
+        except channel.ChannelTimeout:
+            stack = self.stack_dump()
+            self.kill()
+            raise WorkerTimeout(stack) from None
+        except (channel.ChannelClosed, OSError) as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5)  # it is exiting: let it, so its own exit status is what we report
+            self.kill()
+            raise WorkerDied(self._proc.returncode) from exc
+        except BaseException:
+            self.kill()  # cancelled, malformed reply, or the parent failed: the reply is owed, so never reuse
+            raise
 
     def take_output(self) -> str:
         """What the worker (and anything it ran) wrote to stdout/stderr since the last call."""
@@ -187,16 +225,23 @@ class WorkerProcess:
             return 0
 
     def kill(self) -> None:
+        """Kill the worker and everything it started (its process group); its log stays readable."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(
+                self._proc.pid, signal.SIGKILL
+            )  # the group outlives its leader: kill it even if it exited
         if self.alive:
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self._proc.kill()
-        self._wait_exit()
+            self._proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
         for fd in (self._to_child, self._from_child):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._to_child = self._from_child = -1
+
+    def close(self) -> None:
+        """Kill the worker and remove its log."""
+        self.kill()
         for path in self._dir.glob("*"):
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):

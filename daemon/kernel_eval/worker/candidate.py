@@ -13,7 +13,8 @@ import torch
 
 from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
-from kernel_eval.result import Backend, Location, Message, Phase, Severity, to_data
+from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult
+from kernel_eval.result import Backend, Location, Message, Phase, Severity
 from kernel_eval.stages import load, timing
 from kernel_eval.stages.compile import cache
 from kernel_eval.stages.compile import inductor_compat as inductor
@@ -29,13 +30,13 @@ class Candidate:
         self.file = ""
         self.module: ModuleType | None = None
         self.module_key: tuple[str, bytes, dict[str, int]] | None = None
-        self.module_notes: list[dict[str, Any]] = []
+        self.module_notes: list[Message] = []
         self.model: Any = None
 
-    def load(self, args: dict[str, Any]) -> dict[str, Any]:
-        self.file = str(Path(args["custom_src"]).resolve())
+    def load(self, params: LoadParams) -> LoadResult:
+        self.file = str(Path(params.custom_src).resolve())
         source = Path(self.file).read_bytes()
-        backend = source_info.detect_backend(self.file)
+        backend = params.backend
         if backend is Backend.CUDA_EXTENSION and not self.runtime.is_cuda:
             raise fail(
                 Phase.BUILD,
@@ -44,10 +45,10 @@ class Candidate:
                 Location(self.file, source_info.line_of(self.file, "load_inline")),
                 hint="run on a machine with an NVIDIA GPU and a CUDA build of torch (--device cuda:0)",
             )
-        key_dir = self._key_dir(args, source)
+        key_dir = self._key_dir(params, source)
         folder = Path(self.file).parent
         unchanged = self.module_key == (self.file, source, load.local_module_stamps(folder))
-        if self.module is None or not unchanged or args["clear_cache"]:
+        if self.module is None or not unchanged or params.clear_cache:
             self.module = None  # an unchanged file is not imported (or built) again in this worker
             self.module_notes = self._install_compat(source.decode(errors="replace"))
             cache.point_builds_at(key_dir)
@@ -55,27 +56,30 @@ class Candidate:
                 self.module = self._import_with_build_errors()
             self.module_key = (self.file, source, load.local_module_stamps(folder))
         notes = list(self.module_notes)
-        cls = load.entry_point(self.module, args["entry_point"], self.file, "custom")
-        init = payload.load(args["init"], torch.device("cpu"))
+        cls = load.entry_point(self.module, params.entry_point, self.file, "custom")
+        init = payload.load(params.init, torch.device("cpu"))
         with UserCode(Phase.LOAD, "init_error", (self.file,)):
-            with seeded(args["seed"]):
+            with seeded(params.seed):
                 self.model = cls(*clone_tree(init["args"]), **clone_tree(init["kwargs"]))
             notes.extend(self._sync_weights(init["state_dict"]))
             self.model = self.model.to(self.runtime.device)
-        return {"backend": backend.value, "notes": notes, "cache_dir": str(key_dir)}
+        return LoadResult(backend=backend, notes=notes, cache_dir=str(key_dir))
 
-    def run(self, args: dict[str, Any]) -> dict[str, Any]:
-        inputs = payload.load(args["inputs"], self.runtime.device)
+    def run(self, params: RunParams) -> RunResult:
+        return RunResult(outputs=[self._run_once(path) for path in params.inputs])
+
+    def _run_once(self, inputs_path: str) -> str:
+        inputs = payload.load(inputs_path, self.runtime.device)
         with UserCode(Phase.CHECK, "runtime_error", (self.file,)), torch.no_grad():
             try:
                 output = self.model(*clone_tree(inputs["args"]), **clone_tree(inputs["kwargs"]))
                 self.runtime.sync()
             except Exception as exc:
                 raise self._triton_error(exc) or exc from None
-        return {"outputs": payload.save_output(output, Phase.CHECK)}
+        return payload.save_output(output, Phase.CHECK)
 
-    def time(self, args: dict[str, Any]) -> dict[str, Any]:
-        inputs = payload.load(args["inputs"], self.runtime.device)
+    def time(self, params: TimeParams) -> TimeResult:
+        inputs = payload.load(params.inputs, self.runtime.device)
         call_args, call_kwargs = inputs["args"], inputs["kwargs"]
 
         def run() -> object:
@@ -83,18 +87,18 @@ class Candidate:
                 return self.model(*call_args, **call_kwargs)
 
         with UserCode(Phase.TIME, "runtime_error", (self.file,)):
-            times = timing.benchmark(run, self.runtime.device, args["warmup"], args["trials"])
-        return {"times_ms": times}
+            times = timing.benchmark(run, self.runtime.device, params.warmup, params.trials)
+        return TimeResult(times_ms=times)
 
-    def _key_dir(self, args: dict[str, Any], source: bytes) -> Path:
-        info = self.runtime.describe()
-        key = cache.build_key(source, info["torch_version"], info["cuda_version"], info["gpu_arch"])
-        key_dir = cache.file_dir(cache.private_prefix(args["build_dir_prefix"]), self.file) / key
-        if args["clear_cache"]:
+    def _key_dir(self, params: LoadParams, source: bytes) -> Path:
+        info = self.runtime.hello()
+        key = cache.build_key(source, info.torch_version, info.cuda_version, info.gpu_arch)
+        key_dir = cache.file_dir(cache.private_prefix(params.build_dir_prefix), self.file) / key
+        if params.clear_cache:
             shutil.rmtree(key_dir, ignore_errors=True)
         return key_dir
 
-    def _install_compat(self, source: str) -> list[dict[str, Any]]:
+    def _install_compat(self, source: str) -> list[Message]:
         notes = []
         shims = (
             (inductor.supply_grid, "triton_heuristics"),
@@ -118,7 +122,7 @@ class Candidate:
             output = first.message + "\n" + _read_own_output(log_start)
             raise _compile_error(self.file, output) from None
 
-    def _sync_weights(self, ref_state: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+    def _sync_weights(self, ref_state: dict[str, torch.Tensor]) -> list[Message]:
         own = self.model.state_dict()
         if not own and not ref_state:
             return []
@@ -160,8 +164,8 @@ class Candidate:
         )
 
 
-def _note(severity: Severity, kind: str, text: str, location: Location | None = None) -> dict[str, Any]:
-    return to_data(Message(severity, Phase.BUILD, kind, text, location))  # type: ignore[no-any-return]
+def _note(severity: Severity, kind: str, text: str, location: Location | None = None) -> Message:
+    return Message(severity, Phase.BUILD, kind, text, location)
 
 
 def _read_own_output(start: int) -> str:

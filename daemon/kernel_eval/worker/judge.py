@@ -15,6 +15,16 @@ import attrs
 import torch
 
 from kernel_eval.errors import UserCode
+from kernel_eval.protocol.messages import (
+    CompareParams,
+    CompareResult,
+    MakeInputsParams,
+    MakeInputsResult,
+    PrepareParams,
+    PrepareResult,
+    TimeParams,
+    TimeResult,
+)
 from kernel_eval.result import Phase
 from kernel_eval.stages import check, load, timing
 from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
@@ -45,13 +55,13 @@ class Judge:
         self.runtime = runtime
         self.ref: _Reference | None = None
 
-    def prepare(self, args: dict[str, Any]) -> dict[str, Any]:
-        file = args["ref_src"]
-        key = (hashlib.sha256(Path(file).read_bytes()).hexdigest(), args["entry_point"], args["seed"])
+    def prepare(self, params: PrepareParams) -> PrepareResult:
+        file = params.ref_src
+        key = (hashlib.sha256(Path(file).read_bytes()).hexdigest(), params.entry_point, params.seed)
         if self.ref is None or self.ref.key != key:
             self._forget()
-            self.ref = self._load(file, key, args["entry_point"], args["seed"])
-        return {"init": self.ref.init_path}
+            self.ref = self._load(file, key, params.entry_point, params.seed)
+        return PrepareResult(init=self.ref.init_path)
 
     def _load(self, file: str, key: tuple[str, str, int], entry: str, seed: int) -> _Reference:
         module = load.import_file(file, "reference")
@@ -67,10 +77,12 @@ class Judge:
         init_path = payload.save({"args": init_args, "kwargs": init_kwargs, "state_dict": state}, "init")
         return _Reference(key, file, model, get_inputs, init_path)
 
-    def trial(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Fresh inputs from this trial's seed; the reference runs on its own clone of them."""
+    def make_inputs(self, params: MakeInputsParams) -> MakeInputsResult:
+        """Fresh inputs from each trial's seed; the reference runs on its own clone of them."""
+        return MakeInputsResult(inputs=[self._trial(seed).inputs_path for seed in params.seeds])
+
+    def _trial(self, seed: int) -> _Trial:
         ref = self._ref()
-        seed = args["seed"]
         if seed not in ref.trials:
             with UserCode(Phase.CHECK, "reference_error", (ref.file,)):
                 with seeded(seed):
@@ -82,17 +94,19 @@ class Judge:
                     output = ref.model(*clone_tree(call_args), **clone_tree(call_kwargs))
                 self.runtime.sync()
             ref.trials[seed] = _Trial(call_args, call_kwargs, output, inputs_path)
-        return {"inputs": ref.trials[seed].inputs_path}
+        return ref.trials[seed]
 
-    def compare(self, args: dict[str, Any]) -> dict[str, Any]:
-        custom_output = payload.load(args["outputs"], self.runtime.device, remove=True)
-        expected = self._ref().trials[args["seed"]].output
-        comparisons = check.compare_outputs(expected, custom_output, args["atol"], args["rtol"])
-        return {"outputs": [attrs.asdict(c) for c in comparisons]}
+    def compare(self, params: CompareParams) -> CompareResult:
+        trials = []
+        for seed, outputs in zip(params.seeds, params.outputs, strict=True):
+            custom_output = payload.load(outputs, self.runtime.device, remove=True)
+            expected = self._ref().trials[seed].output
+            trials.append(check.compare_outputs(expected, custom_output, params.atol, params.rtol))
+        return CompareResult(trials=trials)
 
-    def time(self, args: dict[str, Any]) -> dict[str, Any]:
+    def time(self, params: TimeParams) -> TimeResult:
         ref = self._ref()
-        first = ref.trials[args["seed"]]
+        first = ref.trials[params.seed]
         call_args, call_kwargs = clone_tree(first.args), clone_tree(first.kwargs)
 
         def run() -> object:
@@ -100,13 +114,13 @@ class Judge:
                 return ref.model(*call_args, **call_kwargs)
 
         with UserCode(Phase.TIME, "reference_error", (ref.file,)):
-            times = timing.benchmark(run, self.runtime.device, args["warmup"], args["trials"])
+            times = timing.benchmark(run, self.runtime.device, params.warmup, params.trials)
         device = self.runtime.device
-        return {
-            "times_ms": times,
-            "method": timing.method_description(device),
-            "meaningful": timing.timings_meaningful(device),
-        }
+        return TimeResult(
+            times_ms=times,
+            method=timing.method_description(device),
+            meaningful=timing.timings_meaningful(device),
+        )
 
     def _ref(self) -> _Reference:
         assert self.ref is not None, "prepare first"

@@ -1,28 +1,37 @@
-"""Worker process entry point: `python -m kernel_eval.worker.main ROLE DEVICE READ_FD WRITE_FD`.
+"""Worker process entry point: `python -m kernel_eval.worker.main ROLE DEVICE READ_FD WRITE_FD PARENT_PID`.
 
 stdout/stderr are the parent's capture file, so nothing the user's code prints (Python, C++ or nvcc) can reach
-the parent's stdout; replies travel only over the private pipe.
+the parent's stdout; replies travel only over the private pipe. A worker never outlives its parent: it exits when
+its channel closes, and a watchdog kills its whole process group (builds included) once the parent is gone.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from typing import Any
 
+PARENT_POLL_S = 0.1
+
 
 def main(argv: list[str]) -> int:
-    role, device, read_fd, write_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
+    role, device = argv[0], argv[1]
+    read_fd, write_fd, parent_pid = int(argv[2]), int(argv[3]), int(argv[4])
     for fd in (read_fd, write_fd):
         os.set_inheritable(fd, False)  # builds (ninja, nvcc) must not inherit the channel
+    _die_with_parent(parent_pid)
 
     import faulthandler
-    import signal
 
     faulthandler.register(signal.SIGUSR1)  # the parent asks for a stack dump before killing a hung worker
 
     from kernel_eval.protocol import channel
+    from kernel_eval.protocol.messages import HELLO_ID, Envelope, Reply
+    from kernel_eval.result import from_data, to_data
     from kernel_eval.worker.runtime import start_runtime
 
     runtime = start_runtime(device)
@@ -35,25 +44,26 @@ def main(argv: list[str]) -> int:
         from kernel_eval.worker.candidate import Candidate
 
         handler = Candidate(runtime)
-    channel.send(write_fd, {"hello": True, "pid": os.getpid(), **runtime.describe()})
+    channel.send(write_fd, to_data(Reply(HELLO_ID, to_data(runtime.hello()))))
     while True:
         try:
-            request = channel.recv(read_fd)
+            envelope = from_data(channel.recv(read_fd), Envelope)
         except channel.ChannelClosed:
             return 0
-        reply = _handle(handler, request)
+        reply = _handle(handler, envelope)
         sys.stdout.flush()
         sys.stderr.flush()
-        channel.send(write_fd, reply)
+        channel.send(write_fd, to_data(reply))
 
 
-def _handle(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
+def _handle(handler: Any, envelope: Any) -> Any:
     from kernel_eval.errors import EvalError
-    from kernel_eval.result import Message, Phase, Severity, to_data
+    from kernel_eval.protocol.messages import PARAMS_BY_METHOD, Reply
+    from kernel_eval.result import Message, Phase, Severity, from_data, to_data
 
-    op = request.pop("op")
     try:
-        return {"ok": True, **getattr(handler, op)(request)}
+        params = from_data(envelope.params, PARAMS_BY_METHOD[envelope.method])
+        return Reply(envelope.id, result=to_data(getattr(handler, envelope.method)(params)))
     except EvalError as error:
         messages = error.messages
     except BaseException as exc:
@@ -62,11 +72,22 @@ def _handle(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
                 Severity.ERROR,
                 Phase.LOAD,
                 "internal_error",
-                f"kernel-eval worker error in {op}: {exc!r}",
+                f"kernel-eval worker error in {envelope.method}: {exc!r}",
                 detail=traceback.format_exc(),
             )
         ]
-    return {"ok": False, "messages": [to_data(m) for m in messages]}
+    return Reply(envelope.id, error=messages)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Once the parent is gone (re-parented to init or a subreaper), kill this worker's process group."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="kernel-eval-parent-watchdog", daemon=True).start()
 
 
 if __name__ == "__main__":

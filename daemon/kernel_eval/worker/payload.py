@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from kernel_eval.engine.processes import PAYLOAD_DIR_ENV
 from kernel_eval.errors import fail
+from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV
 from kernel_eval.result import Phase
 from kernel_eval.stages.inputs import to_device
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
 
 import attrs
 import torch
+
+from kernel_eval.protocol.messages import Hello
 
 
 @attrs.define
@@ -27,17 +28,18 @@ class Runtime:
         if self.is_cuda:
             torch.cuda.synchronize()
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "device": self.label,
-            "torch_version": torch.__version__,
-            "cuda_version": torch.version.cuda or "",
-            "cuda_available": torch.cuda.is_available(),
-            "gpu_name": torch.cuda.get_device_name(self.device) if self.is_cuda else "",
-            "gpu_arch": "sm_{}{}".format(*torch.cuda.get_device_capability(self.device))
+    def hello(self) -> Hello:
+        return Hello(
+            pid=os.getpid(),
+            device=self.label,
+            torch_version=torch.__version__,
+            cuda_version=torch.version.cuda or "",
+            cuda_available=torch.cuda.is_available(),
+            gpu_name=torch.cuda.get_device_name(self.device) if self.is_cuda else "",
+            gpu_arch="sm_{}{}".format(*torch.cuda.get_device_capability(self.device))
             if self.is_cuda
             else "cpu",
-        }
+        )
 
 
 def start_runtime(requested: str) -> Runtime:

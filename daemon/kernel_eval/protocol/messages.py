@@ -1,0 +1,173 @@
+"""The typed messages between the engine (parent) and its judge and candidate workers (children).
+
+Both sides import this one module. Every request is an `Envelope` with an id and a method; the worker answers with
+a `Reply` carrying the same id and either the method's result or the error messages. Each operation is a
+Params/Result pair of attrs classes, converted to JSON by `kernel_eval.result`'s cattrs converter. Tensors never
+travel here: the messages carry paths of payload files (see kernel_eval.worker.payload).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Generic, TypeVar
+
+import attrs
+
+from kernel_eval.result import Backend, Message, OutputComparison
+
+PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # where workers read and write payload files
+HELLO_ID = 0  # the id of the unasked first reply a worker sends when it is ready
+
+R = TypeVar("R")
+
+
+@attrs.define
+class Hello:
+    """What a worker says once, when torch is imported and its device is ready."""
+
+    pid: int
+    device: str
+    torch_version: str
+    cuda_version: str
+    cuda_available: bool
+    gpu_name: str
+    gpu_arch: str
+
+
+@attrs.define
+class Params(Generic[R]):
+    """Base of every request's parameters; `METHOD` names the handler, `RESULT` the reply's type."""
+
+    METHOD: ClassVar[str] = ""
+    RESULT: ClassVar[type]
+
+
+# The judge's operations (trusted: reference side).
+
+
+@attrs.define
+class PrepareResult:
+    init: str  # payload: the reference's init args, kwargs and state_dict
+
+
+@attrs.define
+class PrepareParams(Params[PrepareResult]):
+    """Load the reference (kept while the file is unchanged) and build its model from `seed`."""
+
+    METHOD = "prepare"
+    RESULT = PrepareResult
+    ref_src: str
+    entry_point: str
+    seed: int
+
+
+@attrs.define
+class MakeInputsResult:
+    inputs: list[str]  # one payload per seed, in order
+
+
+@attrs.define
+class MakeInputsParams(Params[MakeInputsResult]):
+    """Fresh inputs from each seed; the judge runs the reference on its own copy and keeps the outputs."""
+
+    METHOD = "make_inputs"
+    RESULT = MakeInputsResult
+    seeds: list[int]
+
+
+@attrs.define
+class CompareResult:
+    trials: list[list[OutputComparison]]  # per seed, per output leaf
+
+
+@attrs.define
+class CompareParams(Params[CompareResult]):
+    """Judge the candidate's outputs (payloads, one per seed) against the kept reference outputs."""
+
+    METHOD = "compare"
+    RESULT = CompareResult
+    seeds: list[int]
+    outputs: list[str]
+    atol: float | None = None
+    rtol: float | None = None
+
+
+@attrs.define
+class TimeResult:
+    times_ms: list[float]
+    method: str = ""
+    meaningful: bool = True
+
+
+@attrs.define
+class TimeParams(Params[TimeResult]):
+    """Time forward on the inputs of trial `seed` (the judge) or on the payload `inputs` (the candidate)."""
+
+    METHOD = "time"
+    RESULT = TimeResult
+    warmup: int
+    trials: int
+    seed: int = 0
+    inputs: str = ""
+
+
+# The candidate's operations (disposable: runs the user's code).
+
+
+@attrs.define
+class LoadResult:
+    backend: Backend
+    notes: list[Message]
+    cache_dir: str
+
+
+@attrs.define
+class LoadParams(Params[LoadResult]):
+    """Build and import the custom file, and build its model from the reference's init payload."""
+
+    METHOD = "load"
+    RESULT = LoadResult
+    custom_src: str
+    entry_point: str
+    seed: int
+    init: str
+    backend: Backend
+    build_dir_prefix: str = ""
+    clear_cache: bool = False
+
+
+@attrs.define
+class RunResult:
+    outputs: list[str]  # one payload per input payload, in order
+
+
+@attrs.define
+class RunParams(Params[RunResult]):
+    """Run forward once on each input payload."""
+
+    METHOD = "run"
+    RESULT = RunResult
+    inputs: list[str]
+
+
+@attrs.define
+class Envelope:
+    """A request on the wire."""
+
+    id: int
+    method: str
+    params: dict[str, Any]
+
+
+@attrs.define
+class Reply:
+    """An answer on the wire: `result` on success, `error` (messages for the user) on failure."""
+
+    id: int
+    result: dict[str, Any] | None = None
+    error: list[Message] | None = None
+
+
+PARAMS_BY_METHOD: dict[str, type[Params[Any]]] = {
+    cls.METHOD: cls
+    for cls in (PrepareParams, MakeInputsParams, CompareParams, TimeParams, LoadParams, RunParams)
+}
