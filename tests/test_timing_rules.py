@@ -8,7 +8,7 @@ import random
 import pytest
 
 from kernel_eval.stages.timing import sampling
-from kernel_eval.stages.timing.assemble import Bytes, assemble, progress
+from kernel_eval.stages.timing.assemble import Bytes, assemble
 from kernel_eval.stages.timing.record import Round, SideRecord
 from kernel_eval.stages.timing.sampling import Side, StopRule, interleave, next_round, settled
 from kernel_eval.stages.timing.stats import median_ci, relative_half_width, speedup_ci95
@@ -95,28 +95,33 @@ def test_interleave_alternates_reference_first_and_meets_the_minimum():
     rng = random.Random(7)
 
     def measure(name: str, center: float):
-        def take(count: int) -> tuple[list[float], float]:
-            order.append(name)
-            return [center * (1 + rng.uniform(-0.05, 0.05)) for _ in range(count)], count * 1e-4
+        def take(count: int, first: bool) -> Round:
+            order.append(f"{name}{'*' if first else ''}")
+            samples = [center * (1 + rng.uniform(-0.05, 0.05)) for _ in range(count)]
+            return Round([s * 1.1 for s in samples], samples, count * 1e-4, warmup_calls=5 if first else 0)
 
         return take
 
     ref, custom, reason = interleave(measure("ref", 2.0), measure("custom", 1.0), StopRule(min_trials=12))
     assert reason == "precise"
-    assert order[:4] == ["ref", "custom", "ref", "custom"]
-    assert all(order[i] != order[i + 1] for i in range(len(order) - 1))
-    assert len(ref.samples_ms) >= 12 and len(custom.samples_ms) >= 12
-    assert relative_half_width(ref.samples_ms) <= 0.01 and relative_half_width(custom.samples_ms) <= 0.01
+    assert order[:4] == ["ref*", "custom*", "ref", "custom"]  # warm-up in each side's first round only
+    assert all(order[i][0] != order[i + 1][0] for i in range(len(order) - 1))
+    assert ref.gpu_ms is not None and custom.gpu_ms is not None
+    assert (
+        len(ref.gpu_ms) >= 12 and len(custom.gpu_ms) >= 12 and len(custom.end_to_end_ms) == len(custom.gpu_ms)
+    )
+    assert relative_half_width(ref.gpu_ms) <= 0.01 and relative_half_width(custom.gpu_ms) <= 0.01
+    assert ref.warmup_calls == 5
 
 
 def test_interleave_stops_on_budget_for_hopeless_noise():
     rng = random.Random(3)
 
-    def measure(count: int) -> tuple[list[float], float]:
-        return [rng.uniform(0.1, 10.0) for _ in range(count)], 0.05 * count
+    def measure(count: int, first: bool) -> Round:
+        return Round([rng.uniform(0.1, 10.0) for _ in range(count)], None, 0.05 * count)
 
     ref, _, reason = interleave(measure, measure, StopRule(min_trials=10, budget_s=1.0))
-    assert reason == "budget" and len(ref.samples_ms) >= 10
+    assert reason == "budget" and len(ref.headline_ms) >= 10 and ref.gpu_ms is None
 
 
 def test_warm_up_settles_when_batches_agree():
@@ -161,8 +166,8 @@ def test_assemble_flags_tampering_side_streams_and_the_floor():
     assert timing.floor.custom_percent == pytest.approx(50000.0)
 
 
-def test_progress_gives_the_stop_rule_the_headline_samples():
+def test_side_record_drops_device_times_once_a_round_lacks_them():
     side = record([1.0, 2.0], [3.0, 4.0])
-    assert progress(side).samples_ms == [1.0, 2.0] and progress(side).spent_s == pytest.approx(0.1)
+    assert side.headline_ms == [1.0, 2.0] and side.wall_s == pytest.approx(0.1)
     side.add(Round([5.0], None, 0.1))
-    assert side.gpu_ms is None and progress(side).samples_ms == [3.0, 4.0, 5.0]
+    assert side.gpu_ms is None and side.headline_ms == [3.0, 4.0, 5.0]

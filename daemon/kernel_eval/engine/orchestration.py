@@ -25,6 +25,7 @@ from kernel_eval.protocol.messages import (
     PrepareParams,
     RunParams,
     TimeParams,
+    TimeResult,
 )
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import (
@@ -34,11 +35,11 @@ from kernel_eval.result import (
     Message,
     Phase,
     Severity,
-    Timing,
     TrialResult,
     Verdict,
 )
 from kernel_eval.stages import timing
+from kernel_eval.stages.timing.record import Round
 
 WORKER_START_TIMEOUT_S = 300.0
 R = TypeVar("R")
@@ -158,47 +159,57 @@ class Evaluation:
         return True
 
     def _measure(self) -> None:
+        """Judge round, candidate round, … until the stop rule says stop (sampling.py), then one Timing."""
         request, result = self.request, self.result
         trials, raised = timing.effective_trials(request.num_perf_trials)
         if raised:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", raised))
-        self._progress(Phase.TIME, "timing reference")
-        ref = self._ask(
-            self.judge, TimeParams(request.num_warmup, trials, seed=request.seed + 1), self._remaining()
+        replies: dict[str, TimeResult] = {}
+
+        def reference_round(count: int, first: bool) -> Round:
+            self._progress(Phase.TIME, f"timing reference ({count} samples)")
+            params = TimeParams(count, request.num_warmup if first else 0, seed=request.seed + 1)
+            replies["reference"] = self._ask(self.judge, params, self._remaining())
+            return replies["reference"].measured
+
+        def custom_round(count: int, first: bool) -> Round:
+            self._progress(Phase.TIME, f"timing custom ({count} samples)")
+            params = TimeParams(count, request.num_warmup if first else 0, inputs=self._timing_inputs)
+            started = time.monotonic()
+            replies["custom"] = self._ask(self.candidate, params, self._remaining())
+            return self._checked(replies["custom"].measured, time.monotonic() - started)
+
+        reference, custom, reason = timing.interleave(
+            reference_round, custom_round, timing.StopRule(min_trials=trials)
         )
-        self._progress(Phase.TIME, "timing custom")
-        started = time.monotonic()
-        custom = self._ask(
-            self.candidate,
-            TimeParams(request.num_warmup, trials, inputs=self._timing_inputs),
-            self._remaining(),
+        ref_reply, custom_reply = replies["reference"], replies["custom"]
+        result.timing, flags = timing.assemble(
+            reference,
+            custom,
+            ref_reply.meaningful,
+            reason,
+            timing.Bytes(ref_reply.bytes_moved, custom_reply.bytes_moved, ref_reply.copy_bandwidth),
+            tampered=custom_reply.tampered,
         )
-        custom_times = self._checked_times(custom.times_ms, time.monotonic() - started)
-        reference_stats = timing.summarize(ref.times_ms)
-        custom_stats = timing.summarize(custom_times)
-        result.timing = Timing(
-            reference=reference_stats,
-            custom=custom_stats,
-            speedup=timing.speedup(reference_stats, custom_stats),
-            method=ref.method,
-            meaningful=ref.meaningful,
-            warmup=request.num_warmup,
-        )
+        result.flags.extend(flags)
+        if custom_reply.tampered:
+            self.candidate_tainted = True  # its clocks stay replaced: the next evaluation gets a fresh worker
         if not result.timing.meaningful:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", timing.CPU_TIMING_CAVEAT))
 
-    def _checked_times(self, times: list[float], wall_s: float) -> list[float]:
+    def _checked(self, measured: Round, wall_s: float) -> Round:
         """The candidate reports its own times; they cannot add up to more than the wall time we saw."""
-        if sum(times) > wall_s * 1000.0 * 1.05 + 1.0:
+        reported = max(sum(measured.end_to_end_ms), sum(measured.gpu_ms or []))
+        if reported > wall_s * 1000.0 * 1.05 + 1.0:
             raise EvalError(
                 Message(
                     Severity.ERROR,
                     Phase.TIME,
                     "timing_inconsistent",
-                    f"the custom side reported {sum(times):.1f} ms of kernel time in {wall_s * 1000:.1f} ms of wall time",
+                    f"the custom side reported {reported:.1f} ms of kernel time in {wall_s * 1000:.1f} ms of wall time",
                 )
             )
-        return times
+        return measured
 
     def _remaining(self) -> float:
         assert self._deadline is not None

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import attrs
 
 from kernel_eval.result import Backend, Message, OutputComparison
+from kernel_eval.stages.timing.record import Round
 
 PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # where workers read and write payload files
 HELLO_ID = 0  # the id of the unasked first reply a worker sends when it is ready
@@ -93,19 +94,23 @@ class CompareParams(Params[CompareResult]):
 
 @attrs.define
 class TimeResult:
-    times_ms: list[float]
+    measured: Round  # this round's samples (see kernel_eval.stages.timing.record)
     method: str = ""
     meaningful: bool = True
+    bytes_moved: int = 0  # inputs + parameters + outputs of one forward (the physical floor's numerator)
+    copy_bandwidth: float = 0.0  # bytes/s of a device-to-device copy, measured once per worker (0 on the CPU)
+    tampered: list[str] = attrs.Factory(list)  # timing functions replaced since the worker bound its clocks
 
 
 @attrs.define
 class TimeParams(Params[TimeResult]):
-    """Time forward on the inputs of trial `seed` (the judge) or on the payload `inputs` (the candidate)."""
+    """One round of `count` samples of forward on the inputs of trial `seed` (the judge) or on the payload
+    `inputs` (the candidate); with `warmup` > 0 (a side's first round) it first warms up until times settle."""
 
     METHOD = "time"
     RESULT = TimeResult
-    warmup: int
-    trials: int
+    count: int
+    warmup: int = 0
     seed: int = 0
     inputs: str = ""
 

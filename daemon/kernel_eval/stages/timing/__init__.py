@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kernel_eval.request import MIN_PERF_TRIALS
-from kernel_eval.stages.timing.assemble import assemble, method
+from kernel_eval.stages.timing.assemble import Bytes, assemble, method
+from kernel_eval.stages.timing.sampling import StopRule, interleave
 from kernel_eval.stages.timing.stats import median_ci, speedup, speedup_ci95, summarize
 
 if TYPE_CHECKING:
@@ -23,9 +24,12 @@ CPU_TIMING_CAVEAT = "CPU timings (Triton interpreter / eager CPU) are not meanin
 
 __all__ = [
     "CPU_TIMING_CAVEAT",
+    "Bytes",
+    "StopRule",
     "assemble",
     "benchmark",
     "effective_trials",
+    "interleave",
     "median_ci",
     "method",
     "method_description",

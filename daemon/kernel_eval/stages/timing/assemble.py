@@ -11,7 +11,6 @@ from __future__ import annotations
 import attrs
 
 from kernel_eval.result import Flag, Floor, Timing
-from kernel_eval.stages.timing import sampling
 from kernel_eval.stages.timing.clocks import tamper_message
 from kernel_eval.stages.timing.floor import FloorCheck, below_floor_message
 from kernel_eval.stages.timing.record import SideRecord
@@ -28,11 +27,6 @@ class Bytes:
     reference: int = 0
     custom: int = 0
     bandwidth_bytes_per_s: float = 0.0
-
-
-def progress(record: SideRecord) -> sampling.Side:
-    """A side as the stop rule sees it: the headline samples and the wall time spent."""
-    return sampling.Side(list(record.headline_ms), record.wall_s)
 
 
 def assemble(

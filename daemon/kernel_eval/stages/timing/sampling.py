@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import attrs
 
+from kernel_eval.stages.timing.record import Round, SideRecord
 from kernel_eval.stages.timing.stats import relative_half_width
 
 TARGET_HALF_WIDTH = 0.01  # ±1 % of the median, 95 % confidence
@@ -102,19 +103,29 @@ def settled(batch_medians_ms: list[float], tolerance: float = SETTLE_TOLERANCE) 
     return abs(last - previous) <= tolerance * max(min(last, previous), 1e-9)
 
 
-Measure = Callable[[int], tuple[list[float], float]]  # samples to take -> (samples in ms, wall seconds spent)
+Measure = Callable[[int, bool], Round]  # (samples to take, first round?) -> what the side measured
 
 
-def interleave(measure_reference: Measure, measure_custom: Measure, rule: StopRule) -> tuple[Side, Side, str]:
-    """Alternate rounds (reference first) until `next_round` says stop; returns both sides and why it stopped."""
-    reference, custom = Side(), Side()
+def interleave(
+    measure_reference: Measure, measure_custom: Measure, rule: StopRule
+) -> tuple[SideRecord, SideRecord, str]:
+    """Alternate rounds (reference first) until `next_round` says stop; both sides' records and why it stopped.
+
+    The rule watches each side's headline samples (device kernel time when measured, else end-to-end)."""
+    reference, custom = SideRecord(), SideRecord()
     counts = (first_round(rule), first_round(rule))
+    first = True
     while True:
         if counts[0]:
-            reference.add(*measure_reference(counts[0]))
+            reference.add(measure_reference(counts[0], first))
         if counts[1]:
-            custom.add(*measure_custom(counts[1]))
-        decision = next_round(reference, custom, rule)
+            custom.add(measure_custom(counts[1], first))
+        first = False
+        decision = next_round(_side(reference), _side(custom), rule)
         if decision.stop:
             return reference, custom, decision.reason
         counts = (decision.reference_count, decision.custom_count)
+
+
+def _side(record: SideRecord) -> Side:
+    return Side(list(record.headline_ms), record.wall_s)

@@ -1,0 +1,54 @@
+"""Timing through the WorkerPool: interleaved adaptive rounds, the minimum trial count, and a clock cheat caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cases import cpu_case
+
+from kernel_eval.engine.pool import WorkerPool
+from kernel_eval.request import EvalRequest
+from kernel_eval.result import EvalResult, Verdict
+
+
+def evaluate(pool: WorkerPool, build_prefix: Path, case: str, **options: object) -> EvalResult:
+    ref, custom = cpu_case(case)
+    request = EvalRequest(
+        ref_src=str(ref),
+        custom_src=str(custom),
+        build_dir_prefix=str(build_prefix),
+        device="cpu",
+        timeout_s=120.0,
+        measure_performance=True,
+        **options,  # type: ignore[arg-type]
+    )
+    return pool.evaluate(request)
+
+
+def test_adaptive_rounds_take_at_least_the_asked_trials(pool: WorkerPool, build_prefix: Path) -> None:
+    result = evaluate(pool, build_prefix, "gelu", num_perf_trials=25)
+
+    assert result.verdict is Verdict.CORRECT and result.exit_code == 0, result.headline
+    timing = result.timing
+    assert timing is not None and not timing.meaningful
+    assert timing.reference.trials >= 25 and timing.custom.trials >= 25
+    assert (
+        len(timing.speedup_ci95) == 2 and timing.speedup_ci95[0] <= timing.speedup <= timing.speedup_ci95[1]
+    )
+    assert timing.figure == "end_to_end" and "perf_counter" in timing.method
+    assert timing.warmup >= 3 and result.flags == []
+
+
+def test_perf_counter_patched_at_import_is_flagged_and_exits_1(pool: WorkerPool, build_prefix: Path) -> None:
+    result = evaluate(pool, build_prefix, "clock_cheat")
+
+    assert result.verdict is Verdict.CORRECT
+    assert [f.kind for f in result.flags] == ["clock_tampered"]
+    assert "time.perf_counter" in result.flags[0].message
+    assert result.exit_code == 1 and result.headline.startswith("⚑ flagged")
+    assert result.timing is not None and "not valid" in result.timing.method
+    # the bound clock measured: a 1000x cheat would show as a speedup far beyond what an add can gain
+    assert result.timing.speedup < 50
+
+    clean = evaluate(pool, build_prefix, "add")  # the tampered worker was replaced
+    assert clean.flags == [], [f.message for f in clean.flags]
