@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from cases import cpu_case
 
 from kernel_eval.engine.pool import WorkerPool
@@ -52,3 +53,56 @@ def test_perf_counter_patched_at_import_is_flagged_and_exits_1(pool: WorkerPool,
 
     clean = evaluate(pool, build_prefix, "add")  # the tampered worker was replaced
     assert clean.flags == [], [f.message for f in clean.flags]
+
+
+# --- GPU -----------------------------------------------------------------------------------------------------
+
+CUDA_REF = Path(__file__).resolve().parent / "test_data" / "cuda" / "model_ex_add.py"
+CUDA_TIMING = Path(__file__).resolve().parent / "test_data" / "cuda_timing"
+
+
+def evaluate_cuda(pool: WorkerPool, build_prefix: Path, custom: Path, **options: object) -> EvalResult:
+    request = EvalRequest(
+        ref_src=str(CUDA_REF),
+        custom_src=str(custom),
+        build_dir_prefix=str(build_prefix),
+        device="cuda:0",
+        timeout_s=120.0,
+        measure_performance=True,
+        **options,  # type: ignore[arg-type]
+    )
+    return pool.evaluate(request)
+
+
+@pytest.mark.gpu
+def test_gpu_identical_add_reads_both_figures_and_about_one(pool: WorkerPool, build_prefix: Path) -> None:
+    result = evaluate_cuda(pool, build_prefix, CUDA_TIMING / "model_new_torch_add.py")
+
+    assert result.verdict is Verdict.CORRECT and result.exit_code == 0, (result.headline, result.flags)
+    timing = result.timing
+    assert timing is not None and timing.meaningful and timing.figure == "gpu_kernel_time"
+    assert 0.95 <= timing.speedup <= 1.05, timing
+    assert timing.speedup_ci95[0] <= timing.speedup <= timing.speedup_ci95[1]
+    assert timing.reference_end_to_end is not None and timing.custom_end_to_end is not None
+    assert timing.floor is not None and 20 < timing.floor.custom_percent < 150
+    assert timing.reference.trials >= 10 and result.flags == []
+
+
+@pytest.mark.gpu
+def test_gpu_side_stream_forward_is_flagged(pool: WorkerPool, build_prefix: Path) -> None:
+    result = evaluate_cuda(pool, build_prefix, CUDA_TIMING / "model_new_side_stream.py")
+
+    assert result.verdict is Verdict.CORRECT, result.headline
+    assert "side_stream" in [f.kind for f in result.flags]
+    assert result.exit_code == 1
+
+
+@pytest.mark.gpu
+def test_gpu_patched_cuda_event_is_flagged(pool: WorkerPool, build_prefix: Path) -> None:
+    result = evaluate_cuda(pool, build_prefix, CUDA_TIMING / "model_new_event_cheat.py")
+
+    assert result.verdict is Verdict.CORRECT, result.headline
+    tampered = [f for f in result.flags if f.kind == "clock_tampered"]
+    assert tampered and "torch.cuda.Event.elapsed_time" in tampered[0].message
+    assert result.exit_code == 1
+    assert result.timing is not None and result.timing.speedup < 3  # the bound clocks measured an add

@@ -103,6 +103,26 @@ def test_cpu_timer_hands_each_output_to_the_after_hook():
     assert seen == [(0, 3, 7), (1, 3, 7), (2, 3, 7)]
 
 
+def test_profiler_records_read_as_activities_on_the_cpu():
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    from kernel_eval.stages.timing.cuda import read_activities
+    from kernel_eval.stages.timing.trace import FORWARD_RANGE, MARKER_RANGE, calls
+
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        with record_function(FORWARD_RANGE):
+            torch.ones(4).add_(1)
+        with record_function(MARKER_RANGE):
+            pass
+    activities = read_activities(profiler)
+    forward = next(a for a in activities if a.name == FORWARD_RANGE)
+    assert forward.kind == "user_annotation" and not forward.on_device and forward.correlation > 0
+    assert forward.end_ns > forward.start_ns > 0
+    assert any(a.kind == "cpu_op" and a.name == "aten::add_" for a in activities)
+    (call,) = calls(activities)
+    assert not call.marker_found and call.device_ns == 0  # no device here: the GPU figure is reported missing
+
+
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 

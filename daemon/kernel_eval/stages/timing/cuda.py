@@ -106,12 +106,17 @@ def read_activities(profiler: Any) -> list[Activity]:
     activities = []
     for event in results.events():
         on_device = event.device_type() != cpu
+        kind = (
+            event.activity_type()
+            if hasattr(event, "activity_type")
+            else ("kernel" if on_device else "cpu_op")
+        )
+        if on_device and getattr(event, "is_user_annotation", lambda: False)():
+            kind = "gpu_user_annotation"
         activities.append(
             Activity(
                 name=event.name(),
-                kind="gpu_user_annotation"
-                if on_device and event.is_user_annotation()
-                else event.activity_type(),
+                kind=kind,
                 start_ns=int(event.start_ns()),
                 end_ns=int(event.end_ns()),
                 on_device=on_device,

@@ -18,6 +18,8 @@ FORWARD_RANGE = "kernel_eval::forward"
 MARKER_RANGE = "kernel_eval::marker"
 MARKER_KERNEL = "spin_kernel"  # what torch.cuda._sleep launches: the marker, unlikely in user code
 DEVICE_WORK = frozenset({"kernel", "gpu_memcpy", "gpu_memset"})
+# host records whose ids device records link to (runtime and driver calls number their own, separate sequence)
+HOST_SCOPES = frozenset({"cpu_op", "user_annotation"})
 
 
 @attrs.define(frozen=True)
@@ -51,8 +53,14 @@ def calls(activities: list[Activity]) -> list[CallTrace]:
     """One CallTrace per forward range (each paired with the marker range that follows it), in order."""
     host = sorted((a for a in activities if not a.on_device), key=lambda a: a.start_ns)
     host_starts = [a.start_ns for a in host]
+    # the device twin of a kernel_eval range is an annotation, not work, whatever kind an older profiler gives it
     device = sorted(
-        (a for a in activities if a.on_device and a.kind in DEVICE_WORK), key=lambda a: a.start_ns
+        (
+            a
+            for a in activities
+            if a.on_device and a.kind in DEVICE_WORK and not a.name.startswith("kernel_eval::")
+        ),
+        key=lambda a: a.start_ns,
     )
     device_starts = [a.start_ns for a in device]
     forwards = [a for a in host if a.name == FORWARD_RANGE]
@@ -84,7 +92,11 @@ def calls(activities: list[Activity]) -> list[CallTrace]:
 
 def _marker_kernel(window: list[Activity], inside: list[Activity], marker_range: Activity) -> Activity | None:
     """The marker: launched from inside the marker range (by correlation), else the spin kernel started in it."""
-    launched_here = {a.correlation for a in inside if a.correlation and a.end_ns <= marker_range.end_ns}
+    launched_here = {
+        a.correlation
+        for a in inside
+        if a.kind in HOST_SCOPES and a.correlation and a.end_ns <= marker_range.end_ns
+    }
     linked = [a for a in window if a.linked and a.linked in launched_here]
     if linked:
         return linked[-1]
