@@ -91,6 +91,10 @@ def test_floor_arithmetic():
     check = FloorCheck(2 * 10**9, 2.0, 2e12)
     assert check.floor_ms == pytest.approx(1.0) and check.percent_of_copy_bandwidth == pytest.approx(50.0)
     assert not check.below
+    zero = FloorCheck(
+        10**6, 0.0, 1e12
+    )  # no device work at all: below, and still a finite number for the JSON
+    assert zero.below and zero.percent_of_copy_bandwidth == pytest.approx(1e5)
 
 
 def test_floor_flag_only_when_the_reference_respects_it():
