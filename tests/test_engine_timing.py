@@ -55,6 +55,15 @@ def test_perf_counter_patched_at_import_is_flagged_and_exits_1(pool: WorkerPool,
     assert clean.flags == [], [f.message for f in clean.flags]
 
 
+def test_result_remembered_across_timed_calls_is_flagged(pool: WorkerPool, build_prefix: Path) -> None:
+    result = evaluate(pool, build_prefix, "remembers")
+
+    assert result.verdict is Verdict.CORRECT, result.headline  # each checked call had fresh tensors
+    assert [f.kind for f in result.flags] == ["remembered_result"]
+    assert "2 of 3 input sets" in result.flags[0].message
+    assert result.exit_code == 1
+
+
 # --- GPU -----------------------------------------------------------------------------------------------------
 
 CUDA_REF = Path(__file__).resolve().parent / "test_data" / "cuda" / "model_ex_add.py"

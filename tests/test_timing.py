@@ -97,10 +97,18 @@ def test_cpu_timer_uses_the_bound_clock_not_a_patched_one(monkeypatch):
     assert timer.copy_bandwidth() == 0.0
 
 
-def test_cpu_timer_hands_each_output_to_the_after_hook():
-    seen = []
-    Timer(CPU, Clocks.bind()).round(lambda: 7, 3, after=lambda i, n, out: seen.append((i, n, out)))
-    assert seen == [(0, 3, 7), (1, 3, 7), (2, 3, 7)]
+def test_cpu_timer_runs_the_hooks_around_each_call():
+    seen: list[object] = []
+
+    class Hooks:
+        def before(self) -> None:
+            seen.append("before")
+
+        def after(self, index: int, count: int, output: object) -> None:
+            seen.append((index, count, output))
+
+    Timer(CPU, Clocks.bind()).round(lambda: 7, 2, hooks=Hooks())
+    assert seen == ["before", (0, 2, 7), "before", (1, 2, 7)]
 
 
 def test_profiler_records_read_as_activities_on_the_cpu():

@@ -157,19 +157,33 @@ def test_trace_without_a_marker_is_reported_as_such():
     assert not call.marker_found and not call.outlived and call.device_ns == 4
 
 
-def test_rotation_cycles_sets_and_keeps_the_last_pass_as_copies():
-    sets = [([torch.tensor([float(i)])], {}) for i in range(3)]
-    buffer = torch.zeros(1)
+def test_rotation_refreshes_the_same_tensors_in_place_and_keeps_the_last_pass():
+    sets = [([torch.full((2,), float(i))], {"scale": torch.tensor(float(i + 1))}) for i in range(3)]
+    seen_ids = set()
+    buffer = torch.zeros(2)
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        buffer.copy_(x * 2)  # returns the same buffer each time: kept outputs must be copies
+    def forward(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        seen_ids.add(id(x))
+        buffer.copy_(x * scale)  # the same buffer each time: what is kept must be a copy
         return buffer
 
     rotation = Rotation(forward, sets)
+    rotation.keep = True
     for i in range(7):
+        rotation.before()
         rotation.after(i, 7, rotation())
-    assert rotation.calls == 7
+    assert rotation.calls == 7 and len(seen_ids) == 1  # one live tensor, fresh values
     assert sorted(rotation.kept) == [0, 1, 2]  # calls 4, 5, 6 used sets 1, 2, 0
-    assert [rotation.kept[i].item() for i in range(3)] == [0.0, 2.0, 4.0]
-    with pytest.raises(ValueError):
-        Rotation(forward, [])
+    assert [rotation.kept[i][0].item() for i in range(3)] == [0.0, 2.0, 6.0]
+    assert sets[0][0][0][0].item() == 0.0  # the sets themselves are never written
+
+
+def test_rotation_keeps_nothing_unless_asked_and_refuses_mismatched_sets():
+    rotation = Rotation(lambda x: x + 1, [([torch.zeros(2)], {})])
+    rotation.before()
+    rotation.after(0, 1, rotation())
+    assert rotation.kept == {}
+    with pytest.raises(ValueError, match="at least one"):
+        Rotation(lambda x: x, [])
+    with pytest.raises(ValueError, match="shape or dtype"):
+        Rotation(lambda x: x, [([torch.zeros(2)], {}), ([torch.zeros(3)], {})])

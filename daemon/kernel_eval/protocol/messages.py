@@ -100,19 +100,24 @@ class TimeResult:
     bytes_moved: int = 0  # inputs + parameters + outputs of one forward (the physical floor's numerator)
     copy_bandwidth: float = 0.0  # bytes/s of a device-to-device copy, measured once per worker (0 on the CPU)
     tampered: list[str] = attrs.Factory(list)  # timing functions replaced since the worker bound its clocks
+    kept: list[str] = attrs.Factory(
+        list
+    )  # with `keep`: payloads of outputs made while timing, one per input set
 
 
 @attrs.define
 class TimeParams(Params[TimeResult]):
-    """One round of `count` samples of forward on the inputs of trial `seed` (the judge) or on the payload
-    `inputs` (the candidate); with `warmup` > 0 (a side's first round) it first warms up until times settle."""
+    """One round of `count` samples of forward, rotating the values of several input sets through the same tensors:
+    the inputs of trials `seeds` (the judge) or the payloads `inputs` (the candidate). With `warmup` > 0 (a side's
+    first round) it first warms up until times settle; with `keep` it returns outputs made while timing."""
 
     METHOD = "time"
     RESULT = TimeResult
     count: int
     warmup: int = 0
-    seed: int = 0
-    inputs: str = ""
+    seeds: list[int] = attrs.Factory(list)
+    inputs: list[str] = attrs.Factory(list)
+    keep: bool = False
 
 
 # The candidate's operations (disposable: runs the user's code).

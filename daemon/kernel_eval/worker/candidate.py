@@ -81,12 +81,13 @@ class Candidate:
         return payload.save_output(output, Phase.CHECK)
 
     def time(self, params: TimeParams) -> TimeResult:
-        """One round of the custom model's timing, on the payload `inputs` (loaded once per model and payload)."""
-        key = params.inputs
+        """One round of the custom model's timing, on the payloads `inputs` (loaded once per model and payloads)."""
+        key = tuple(params.inputs)
         with UserCode(Phase.TIME, "runtime_error", (self.file,)):
             if self._timing is None or self._timing.key != key:
-                inputs = payload.load(params.inputs, self.runtime.device)
-                self._timing = timing_rounds.session(key, self.model, inputs["args"], inputs["kwargs"])
+                loaded = [payload.load(path, self.runtime.device) for path in params.inputs]
+                sets = [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
+                self._timing = timing_rounds.session(key, self.model, sets)
             return timing_rounds.measure(self.runtime, self._timing, params)
 
     def _key_dir(self, params: LoadParams, source: bytes) -> Path:

@@ -106,14 +106,14 @@ class Judge:
         return CompareResult(trials=trials)
 
     def time(self, params: TimeParams) -> TimeResult:
-        """One round of the reference's timing, on its own copy of trial `seed`'s inputs."""
+        """One round of the reference's timing, on its own copies of trials `seeds`' inputs."""
         ref = self._ref()
         with UserCode(Phase.TIME, "reference_error", (ref.file,)):
-            key = (ref.key, params.seed)
+            key = (ref.key, tuple(params.seeds))
             if self._timing is None or self._timing.key != key:
-                first = ref.trials[params.seed]
-                args, kwargs = clone_tree(first.args), clone_tree(first.kwargs)
-                self._timing = timing_rounds.session(key, ref.model, args, kwargs)
+                trials = [self._trial(seed) for seed in params.seeds]
+                sets = [(t.args, t.kwargs) for t in trials]
+                self._timing = timing_rounds.session(key, ref.model, sets)
             return timing_rounds.measure(self.runtime, self._timing, params)
 
     def _ref(self) -> _Reference:

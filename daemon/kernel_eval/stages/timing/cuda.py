@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -21,9 +21,14 @@ _flush_buffers: dict[int, torch.Tensor] = {}
 _bandwidths: dict[int, float] = {}
 
 Call = Callable[[], object]
-After = Callable[
-    [int, int, object], None
-]  # (call index, calls in the round, output): outside the timed region
+
+
+class Hooks(Protocol):
+    """What the timer runs around each call, outside the timed region (see rotation.py)."""
+
+    def before(self) -> None: ...
+
+    def after(self, index: int, count: int, output: object) -> None: ...
 
 
 def device_index(device: torch.device) -> int:
@@ -44,7 +49,7 @@ def flush_l2(index: int) -> None:
     _flush_buffers[index].zero_()
 
 
-def event_loop(clocks: Clocks, index: int, call: Call, count: int, after: After | None = None) -> list[float]:
+def event_loop(clocks: Clocks, index: int, call: Call, count: int, hooks: Hooks | None = None) -> list[float]:
     """End-to-end milliseconds per call: the device idle, the flush, then events on the caller's stream around
     the forward, with no host synchronize between them (the start event follows the flush, so it is not counted)."""
     event_cls = clocks.original("torch.cuda.Event")
@@ -53,6 +58,8 @@ def event_loop(clocks: Clocks, index: int, call: Call, count: int, after: After 
     synchronize = clocks.original("torch.cuda.synchronize")
     pairs = []
     for i in range(count):
+        if hooks is not None:
+            hooks.before()
         synchronize()
         flush_l2(index)
         start, end = event_cls(enable_timing=True), event_cls(enable_timing=True)
@@ -60,13 +67,15 @@ def event_loop(clocks: Clocks, index: int, call: Call, count: int, after: After 
         output = call()
         record(end)
         pairs.append((start, end))
-        if after is not None:
-            after(i, count, output)
+        if hooks is not None:
+            hooks.after(i, count, output)
     synchronize()
     return [float(elapsed(start, end)) for start, end in pairs]
 
 
-def profiled_loop(clocks: Clocks, index: int, call: Call, count: int) -> list[CallTrace]:
+def profiled_loop(
+    clocks: Clocks, index: int, call: Call, count: int, hooks: Hooks | None = None
+) -> list[CallTrace]:
     """Per call, what CUPTI saw the device run for it (see trace.py for the layout of a profiled call)."""
     profile_cls = clocks.original("torch.profiler.profile")
     activity = clocks.original("torch.profiler.ProfilerActivity")
@@ -75,6 +84,8 @@ def profiled_loop(clocks: Clocks, index: int, call: Call, count: int) -> list[Ca
     mark = _marker(clocks)
     with profile_cls(activities=[activity.CPU, activity.CUDA]) as profiler:
         for _ in range(count):
+            if hooks is not None:
+                hooks.before()
             flush_l2(index)
             synchronize()
             with record_function(FORWARD_RANGE):

@@ -19,7 +19,7 @@ def count_bytes(*trees: Any) -> int:
     counted once (an output aliasing an input, a tied weight, or views of one tensor are not counted twice)."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    for tensor in _tensors(trees):
+    for tensor in _walk(trees):
         storage = tensor.untyped_storage()
         key = (storage.data_ptr(), storage.nbytes())
         if key in seen:
@@ -30,7 +30,12 @@ def count_bytes(*trees: Any) -> int:
     return total
 
 
-def _tensors(value: Any) -> Iterable[Any]:
+def tensors(*trees: Any) -> list[Any]:
+    """The tensors in nested lists, tuples and dicts, in order (module parameters and buffers included)."""
+    return list(_walk(trees))
+
+
+def _walk(value: Any) -> Iterable[Any]:
     import torch
 
     if isinstance(value, torch.Tensor):
@@ -40,10 +45,10 @@ def _tensors(value: Any) -> Iterable[Any]:
         yield from value.buffers()
     elif isinstance(value, Mapping):
         for item in value.values():
-            yield from _tensors(item)
+            yield from _walk(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _tensors(item)
+            yield from _walk(item)
 
 
 @attrs.define(frozen=True)

@@ -14,10 +14,10 @@ import torch
 
 from kernel_eval.stages.timing import sampling
 from kernel_eval.stages.timing.clocks import Clocks
+from kernel_eval.stages.timing.cuda import Hooks
 from kernel_eval.stages.timing.record import Round
 
 Call = Callable[[], object]
-After = Callable[[int, int, object], None]
 
 
 class Timer:
@@ -34,17 +34,18 @@ class Timer:
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
-    def round(self, call: Call, count: int, warmup: int = 0, after: After | None = None) -> Round:
-        """`warmup` > 0 first calls untimed until times settle (at least that many calls); then `count` samples."""
+    def round(self, call: Call, count: int, warmup: int = 0, hooks: Hooks | None = None) -> Round:
+        """`warmup` > 0 first calls untimed until times settle (at least that many calls); then `count` samples.
+        `hooks` run around each timed call, outside the timed region."""
         warmed = self._warm_up(call, warmup) if warmup > 0 else 0
         started = self.clocks.perf_counter()
         if not self.is_cuda:
-            samples = self._perf_counter_loop(call, count, after)
+            samples = self._perf_counter_loop(call, count, hooks)
             return Round(samples, None, self.clocks.perf_counter() - started, 0, warmed)
         from kernel_eval.stages.timing import cuda
 
-        traces = cuda.profiled_loop(self.clocks, self.index, call, count)
-        end_to_end = cuda.event_loop(self.clocks, self.index, call, count, after)
+        traces = cuda.profiled_loop(self.clocks, self.index, call, count, hooks)
+        end_to_end = cuda.event_loop(self.clocks, self.index, call, count, hooks)
         wall = self.clocks.perf_counter() - started
         traced = [t for t in traces if t.marker_found]  # a call without its marker was not fully recorded
         gpu = [t.device_ns / 1e6 for t in traced] if len(traced) * 2 > len(traces) else None
@@ -85,13 +86,15 @@ class Timer:
 
         return cuda.event_loop(self.clocks, self.index, call, count)
 
-    def _perf_counter_loop(self, call: Call, count: int, after: After | None) -> list[float]:
+    def _perf_counter_loop(self, call: Call, count: int, hooks: Hooks | None) -> list[float]:
         clock = self.clocks.perf_counter
         samples = []
         for i in range(count):
+            if hooks is not None:
+                hooks.before()
             start = clock()
             output = call()
             samples.append((clock() - start) * 1e3)
-            if after is not None:
-                after(i, count, output)
+            if hooks is not None:
+                hooks.after(i, count, output)
         return samples
