@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
-from kernel_eval.request import DEFAULT_TIMEOUT_S, EvalRequest
+from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
 from kernel_eval.result import Verdict
 
 
@@ -32,25 +33,13 @@ class Options:
     clear_cache: bool = False  # rebuild from scratch: remove this file's cached build first
     json: bool = False  # print one machine-readable result on stdout, nothing else
     timeout: float = DEFAULT_TIMEOUT_S  # seconds allowed for running the kernels (the build is not counted)
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT_S  # seconds allowed for loading and building
     atol: float | None = None  # absolute tolerance (default per dtype: fp32 1e-4, fp16/bf16 1e-2)
     rtol: float | None = None  # relative tolerance (default per dtype, as atol)
 
     def to_request(self) -> EvalRequest:
         return EvalRequest(
-            ref_src=self.ref_src,
-            custom_src=self.custom_src,
-            ref_entry_point=self.ref_entry_point,
-            custom_entry_point=self.custom_entry_point,
-            device=self.device,
-            measure_performance=self.measure_performance,
-            num_correct_trials=self.num_correct_trials,
-            num_perf_trials=self.num_perf_trials,
-            atol=self.atol,
-            rtol=self.rtol,
-            build_dir_prefix=self.build_dir_prefix,
-            clear_cache=self.clear_cache,
-            timeout_s=self.timeout,
-            verbose=self.verbose,
+            **{field.name: getattr(self, option) for option, field in options_for("cli").items()}
         )
 
 
@@ -74,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         if options.verbose and not options.json:
             err.print(f"[dim]{event.phase.value:>5} · {event.message}[/dim]")
 
-    with WorkerPool(spare=False) as pool:
-        result = pool.evaluate(options.to_request(), on_progress=show_progress)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwind: workers are stopped
+    try:
+        with WorkerPool(spare=False) as pool:
+            result = pool.evaluate(options.to_request(), on_progress=show_progress)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
     if options.json:
         sys.stdout.write(result.to_json() + "\n")
     else:

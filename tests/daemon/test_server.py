@@ -49,7 +49,7 @@ async def test_run_reports_correct_result_progress_and_notifications(client: Ker
     assert reports[0].title == "kernel-eval: model_new_add.py"
     messages = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport)]
     assert any(m.startswith("build: building") for m in messages)
-    assert "check: correctness trial 1/1" in messages
+    assert "check: correctness: 1 trial" in messages
     assert isinstance(reports[-1], types.WorkDoneProgressEnd) and reports[-1].message == "✓ correct"
     assert not errors(client.diagnostics_for(custom))
 

@@ -5,28 +5,8 @@ export function formatMs(ms: number): string {
   return `${Number(ms.toPrecision(3))} ms`;
 }
 
-/** 2.31×, 0.25×; tiny ratios (a CPU interpreter against PyTorch) keep two significant digits: 0.00043×. */
-export function formatSpeedup(speedup: number): string {
-  return `${speedup >= 0.1 ? speedup.toFixed(2) : speedup.toPrecision(2)}×`;
-}
-
-export function headline(result: EvalResult): string {
-  if (result.verdict === 'correct') {
-    const timing = result.timing;
-    if (!timing) {
-      return '✓ correct';
-    }
-    const direction = timing.speedup >= 1 ? 'faster' : 'slower';
-    return `✓ correct · ${formatSpeedup(timing.speedup)} ${direction}`;
-  }
-  if (result.verdict === 'incorrect') {
-    const failing = result.correctness?.trials.find((trial) => !trial.passed);
-    const output = failing?.outputs.find((o) => !o.passed);
-    return output?.detail ? `✗ incorrect — ${output.detail}` : '✗ incorrect';
-  }
-  const firstError = result.messages?.find((m) => m.severity === 'error');
-  const reason = firstError ? ` — ${firstError.message.split('\n')[0]}` : '';
-  return `⚠ ${result.phase} error${reason}`;
+function flagLines(result: EvalResult): string[] {
+  return (result.flags ?? []).map((flag) => `- ⚑ **${flag.kind}** (${flag.severity}): ${flag.message}`);
 }
 
 function timingRow(side: string, stats: TimingStats): string {
@@ -44,7 +24,11 @@ export function timingTable(timing: Timing): string {
 
 /** The status bar tooltip: verdict, timing table, device, and a caveat when timings mean little. */
 export function tooltipMarkdown(result: EvalResult): string {
-  const parts = [`**${headline(result)}**`];
+  const parts = [`**${result.headline}**`];
+  const flags = flagLines(result);
+  if (flags.length > 0) {
+    parts.push(flags.join('\n'));
+  }
   if (result.timing) {
     parts.push(timingTable(result.timing));
   }
@@ -59,7 +43,11 @@ export function tooltipMarkdown(result: EvalResult): string {
 
 /** The read-only document behind "click the status bar item": everything the daemon returned. */
 export function resultDocument(fileName: string, result: EvalResult): string {
-  const lines = [`# Kernel Eval: ${fileName}`, '', `**${headline(result)}**`, ''];
+  const lines = [`# Kernel Eval: ${fileName}`, '', `**${result.headline}**`, ''];
+  const flags = flagLines(result);
+  if (flags.length > 0) {
+    lines.push('## Flags', '', ...flags, '');
+  }
   if (result.timing) {
     lines.push('## Timing', '', timingTable(result.timing), '', `Method: ${result.timing.method}`, '');
   }

@@ -63,10 +63,22 @@ export interface SourceInfo {
   entry_point: string;
 }
 
+/** Something that makes the verdict or the speedup untrustworthy (a cheat, a vacuous check, tampered clocks). */
+export interface Flag {
+  kind: string;
+  message: string;
+  severity: 'error' | 'warning' | 'info';
+}
+
 export interface EvalResult {
   verdict: Verdict;
   phase: Phase;
   device: string;
+  /** The one line to show first, written by the server (never re-derived here). */
+  headline: string;
+  /** The speedup as the server formats it ("2.31×"), "" when not timed. */
+  speedup_text: string;
+  flags?: Flag[];
   ref?: SourceInfo;
   custom?: SourceInfo;
   backend?: string;

@@ -1,6 +1,6 @@
 // One status bar item showing the active kernel file's last verdict, or its evaluation in progress.
 import * as vscode from 'vscode';
-import { formatSpeedup, tooltipMarkdown } from './markdown';
+import { tooltipMarkdown } from './markdown';
 import type { EvalResult, EvaluatingNotification } from './result';
 
 export const SHOW_RESULT_COMMAND = 'kernelEval.showResult';
@@ -21,8 +21,11 @@ const PHASE_VERBS: Record<string, string> = {
 
 export function resultView(result: EvalResult): StatusView {
   const tooltip = tooltipMarkdown(result);
-  if (result.verdict === 'correct' && result.timing) {
-    const speedup = formatSpeedup(result.timing.speedup);
+  if ((result.flags ?? []).some((flag) => flag.severity === 'error')) {
+    return { text: '$(warning) flagged', label: 'Kernel flagged', tooltip };
+  }
+  if (result.verdict === 'correct' && result.speedup_text) {
+    const speedup = result.speedup_text;
     return { text: `$(pulse) ${speedup}`, label: `Kernel speedup ${speedup}`, tooltip };
   }
   if (result.verdict === 'correct') {

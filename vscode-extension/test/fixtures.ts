@@ -12,11 +12,14 @@ function stats(median: number, trials = 10): TimingStats {
   };
 }
 
-export function correctTimed(speedup = 2.3145): EvalResult {
+/** As the server sends it: the headline and the speedup text are written there (kernel_eval.result). */
+export function correctTimed(speedup = 2.3145, speedupText = '2.31×'): EvalResult {
   return {
     verdict: 'correct',
     phase: 'done',
     device: 'cuda:0',
+    headline: `✓ correct · ${speedupText} faster (1.23 ms vs 2.86 ms)`,
+    speedup_text: speedupText,
     backend: 'triton',
     correctness: { num_trials: 1, num_passed: 1, trials: [{ trial: 0, seed: 42, passed: true, outputs: [] }] },
     timing: {
@@ -31,7 +34,21 @@ export function correctTimed(speedup = 2.3145): EvalResult {
 }
 
 export function correctUntimed(): EvalResult {
-  return { ...correctTimed(), timing: null };
+  return { ...correctTimed(), timing: null, headline: '✓ correct', speedup_text: '' };
+}
+
+export function flagged(): EvalResult {
+  return {
+    ...correctTimed(12.8, '12.80×'),
+    headline: '⚑ flagged — forward returned a LazyTensor, not a plain torch.Tensor',
+    flags: [
+      {
+        kind: 'output_subclass',
+        message: 'forward returned a LazyTensor, not a plain torch.Tensor',
+        severity: 'error',
+      },
+    ],
+  };
 }
 
 export function incorrect(): EvalResult {
@@ -39,6 +56,8 @@ export function incorrect(): EvalResult {
     verdict: 'incorrect',
     phase: 'check',
     device: 'cpu',
+    headline: '✗ incorrect — max abs error 3.0 at [0, 1]',
+    speedup_text: '',
     correctness: {
       num_trials: 1,
       num_passed: 0,
@@ -61,6 +80,8 @@ export function buildError(): EvalResult {
     verdict: 'error',
     phase: 'build',
     device: 'cuda:0',
+    headline: "⚠ build error — expected ';' before '}' token",
+    speedup_text: '',
     messages: [
       {
         severity: 'error',

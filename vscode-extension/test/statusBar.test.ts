@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { resultDocument, tooltipMarkdown } from '../src/markdown';
 import { evaluatingView, KernelStatusBar, resultView, SHOW_RESULT_COMMAND } from '../src/statusBar';
 import { resetMock, setActiveEditor, statusBarItems, Uri } from './vscode.mock';
-import { buildError, correctTimed, correctUntimed, incorrect } from './fixtures';
+import { buildError, correctTimed, correctUntimed, flagged, incorrect } from './fixtures';
 
 describe('resultView', () => {
   it('shows the speedup after a correct timed evaluation', () => {
@@ -11,9 +11,15 @@ describe('resultView', () => {
     expect(view.label).toBe('Kernel speedup 2.31×');
   });
 
-  it('keeps two significant digits of tiny speedups', () => {
-    expect(resultView(correctTimed(0.000431)).text).toBe('$(pulse) 0.00043×');
-    expect(resultView(correctTimed(0.25)).text).toBe('$(pulse) 0.25×');
+  it("shows the server's speedup text as it is", () => {
+    expect(resultView(correctTimed(0.000431, '0.00043×')).text).toBe('$(pulse) 0.00043×');
+    expect(resultView(correctTimed(0.25, '0.25×')).text).toBe('$(pulse) 0.25×');
+  });
+
+  it('shows a flagged result as flagged, whatever its speedup', () => {
+    expect(resultView(flagged())).toMatchObject({ text: '$(warning) flagged', label: 'Kernel flagged' });
+    expect(tooltipMarkdown(flagged())).toContain('⚑ **output_subclass** (error)');
+    expect(resultDocument('model_new.py', flagged())).toContain('## Flags');
   });
 
   it('shows "correct" without timing', () => {

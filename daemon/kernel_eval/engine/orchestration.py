@@ -145,7 +145,7 @@ class Evaluation:
         request, result = self.request, self.result
         seeds = [request.seed + 1 + trial for trial in range(request.num_correct_trials)]
         correctness = result.correctness = Correctness(num_trials=len(seeds))
-        self._progress(Phase.CHECK, f"correctness: {len(seeds)} trial(s)")
+        self._progress(Phase.CHECK, f"correctness: {len(seeds)} trial{'s' if len(seeds) > 1 else ''}")
         made = self._ask(self.judge, MakeInputsParams(seeds), self._remaining())
         ran = self._ask(self.candidate, RunParams(made.inputs), self._remaining())
         judged = self._ask(

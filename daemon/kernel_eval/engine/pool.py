@@ -89,6 +89,7 @@ class WorkerPool:
                     "custom": self._candidate.take_output(),
                 }
                 self._retire(evaluation)
+            self._ensure_workers(device)  # the spare takes over now, and a new spare starts warming up
             result.duration_s = round(time.monotonic() - started, 4)
             return result
 
@@ -139,4 +140,3 @@ class WorkerPool:
         if self._judge is not None and (evaluation.judge_tainted or not self._judge.alive):
             self._judge.close()
             self._judge = None
-        self._ensure_workers(self._device)

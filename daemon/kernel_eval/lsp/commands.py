@@ -40,8 +40,8 @@ async def run_command(ls: KernelEvalServer, *arguments: Any) -> dict[str, Any]:
 
 async def _run(ls: KernelEvalServer, options: RunParams) -> dict[str, Any]:
     uri = options.custom_uri
-    resolve_reference(ls, uri, ls.document_text(uri), options)  # fail fast, before waiting for the pool
-    result = await ls.scheduler.run(uri, options)
+    reference = resolve_reference(ls, uri, ls.document_text(uri), options)  # fail fast, before the queue
+    result = await ls.scheduler.run(uri, options, reference)
     if result is None:
         raise JsonRpcRequestCancelled(f"evaluation of {path_of(uri).name} was cancelled")
     return result.to_dict()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -21,14 +21,13 @@ from kernel_eval.references import (
     explicit_reference,
     looks_like_kernel_file,
 )
-from kernel_eval.request import EvalRequest
+from kernel_eval.request import EvalRequest, options_for
 from kernel_eval.result import EvalResult
 
 if TYPE_CHECKING:
     from kernel_eval.lsp.language_server import KernelEvalServer
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class NoReference(RequestFailed):
@@ -71,25 +70,15 @@ def build_request(
     ls: KernelEvalServer, custom_path: Path, match: ReferenceMatch, options: RunParams | None
 ) -> EvalRequest:
     """The engine's request: the run's own values where it gave them, else the settings."""
-    settings = ls.settings
-    run = options or RunParams(custom_uri="")
-    return EvalRequest(
-        ref_src=str(match.ref_path),
-        custom_src=str(custom_path),
-        ref_entry_point=match.ref_entry_point,
-        custom_entry_point=match.custom_entry_point,
-        device=_given(run.device, settings.device),
-        measure_performance=_given(run.measure_performance, settings.measure_performance),
-        num_correct_trials=_given(run.num_correct_trials, settings.num_correct_trials),
-        num_perf_trials=_given(run.num_perf_trials, settings.num_perf_trials),
-        atol=_given(run.atol, settings.atol),
-        rtol=_given(run.rtol, settings.rtol),
-        timeout_s=settings.timeout,
-    )
-
-
-def _given(value: T | None, default: T) -> T:
-    return default if value is None else value
+    values: dict[str, Any] = {
+        field.name: getattr(ls.settings, option) for option, field in options_for("settings").items()
+    }
+    for option, field in options_for("run").items():
+        given = getattr(options, option, None)
+        if given is not None:
+            values[field.name] = given
+    values.update(ref_entry_point=match.ref_entry_point, custom_entry_point=match.custom_entry_point)
+    return EvalRequest(ref_src=str(match.ref_path), custom_src=str(custom_path), **values)
 
 
 async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
@@ -98,7 +87,7 @@ async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
     options: RunParams | None = job.options
     custom_path = path_of(uri)
     text = ls.document_text(uri)
-    match = resolve_reference(ls, uri, text, options)
+    match: ReferenceMatch = job.reference or resolve_reference(ls, uri, text, options)
     if ls.pool is None:
         raise RequestFailed("the kernel-eval server is not initialized (no worker pool)")
     request = build_request(ls, custom_path, match, options)
@@ -146,17 +135,17 @@ async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
     return result
 
 
-def has_reference(ls: KernelEvalServer, uri: str) -> bool:
-    """True when `uri` has a usable reference; else kernel-looking files get told how to add one."""
+def usable_reference(ls: KernelEvalServer, uri: str) -> ReferenceMatch | None:
+    """The reference of `uri`, or None; kernel-looking files without one get told how to add one."""
     text = ls.document_text(uri)
     try:
-        if ls.find_reference(uri, text) is not None:
-            return True
-        if looks_like_kernel_file(text):
+        match = ls.find_reference(uri, text)
+        if match is None and looks_like_kernel_file(text):
             show_reference_problem(ls, uri, text, no_reference_found(uri))
+        return match
     except ReferenceProblem as problem:
         show_reference_problem(ls, uri, text, problem)
-    return False
+    return None
 
 
 def no_reference_found(uri: str) -> ReferenceProblem:

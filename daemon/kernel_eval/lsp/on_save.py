@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from kernel_eval.lsp.evaluate import has_reference
+from kernel_eval.lsp.evaluate import usable_reference
 
 if TYPE_CHECKING:
     from kernel_eval.lsp.language_server import KernelEvalServer
@@ -15,15 +15,18 @@ if TYPE_CHECKING:
 def did_save(ls: KernelEvalServer, params: types.DidSaveTextDocumentParams) -> None:
     """`textDocument/didSave`: debounce, supersede the running evaluation of the file, evaluate."""
     uri = params.text_document.uri
-    if ls.settings.evaluate_on_save and _is_python_file(uri) and has_reference(ls, uri):
-        ls.scheduler.save(uri)
+    if not (ls.settings.evaluate_on_save and _is_python_file(uri)):
+        return
+    reference = usable_reference(ls, uri)
+    if reference is not None:
+        ls.scheduler.save(uri, reference)
 
 
 def did_open(ls: KernelEvalServer, params: types.DidOpenTextDocumentParams) -> None:
     """`textDocument/didOpen`: a kernel file without a reference gets a diagnostic saying how to add one."""
     uri = params.text_document.uri
     if _is_python_file(uri) and uri not in ls.files:
-        has_reference(ls, uri)
+        usable_reference(ls, uri)
 
 
 def did_close(ls: KernelEvalServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -31,6 +31,7 @@ DEFAULT_DEBOUNCE_S = 0.2
 class Job:
     uri: str
     options: Any = None  # what the requester asked for (kernelEval/run params), None for saves
+    reference: Any = None  # the reference it was resolved against when queued (resolved once per job)
     cancel: threading.Event = attrs.field(factory=threading.Event)
     superseded: bool = False
     done: asyncio.Future[EvalResult | None] = attrs.field(
@@ -58,20 +59,22 @@ class Scheduler:
     def is_busy(self, uri: str) -> bool:
         return uri in self._latest or uri in self._timers
 
-    def save(self, uri: str) -> None:
+    def save(self, uri: str, reference: Any = None) -> None:
         """A save of `uri`: stop its evaluation now, evaluate again after the debounce delay."""
         self._supersede(uri)
         timer = self._timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
-        self._timers[uri] = asyncio.get_running_loop().call_later(self.debounce_s, self._start, uri, None)
+        self._timers[uri] = asyncio.get_running_loop().call_later(
+            self.debounce_s, self._start, uri, None, reference
+        )
 
-    async def run(self, uri: str, options: Any = None) -> EvalResult | None:
+    async def run(self, uri: str, options: Any = None, reference: Any = None) -> EvalResult | None:
         """Evaluate now and wait for the result (None when cancelled without a successor).
 
         Cancelling the awaiting task stops the job (and kills its kernel).
         """
-        job = self._start(uri, options)
+        job = self._start(uri, options, reference)
         try:
             return await asyncio.shield(job.done)
         except asyncio.CancelledError:
@@ -102,12 +105,12 @@ class Scheduler:
             job.stop()
             self._orphans.setdefault(uri, []).append(job)
 
-    def _start(self, uri: str, options: Any) -> Job:
+    def _start(self, uri: str, options: Any, reference: Any = None) -> Job:
         timer = self._timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
         self._supersede(uri)
-        job = Job(uri=uri, options=options)
+        job = Job(uri=uri, options=options, reference=reference)
         for orphan in self._orphans.pop(uri, []):
             _chain(job.done, orphan.done)
         self._latest[uri] = job

@@ -8,7 +8,7 @@ from typing import Any, cast
 import attrs
 
 from kernel_eval.references import ReferenceRule
-from kernel_eval.request import DEFAULT_TIMEOUT_S
+from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S
 
 SECTION = "kernelEval"
 
@@ -23,6 +23,7 @@ class Settings:
     atol: float | None = None
     rtol: float | None = None
     timeout: float = DEFAULT_TIMEOUT_S
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT_S
     references: tuple[ReferenceRule, ...] = ()
 
 
@@ -36,6 +37,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...], bool]] = {
     "atol": ("atol", (int, float), True),
     "rtol": ("rtol", (int, float), True),
     "timeout": ("timeout", (int, float), False),
+    "buildTimeout": ("build_timeout", (int, float), False),
 }
 
 
@@ -75,9 +77,10 @@ def parse_settings(data: Any, base: Settings | None = None) -> tuple[Settings, l
         if name in changes and changes[name] < 1:
             warnings.append(f"{SECTION}.{_client_key(name)} must be at least 1, got {changes[name]}; ignored")
             del changes[name]
-    if "timeout" in changes and changes["timeout"] <= 0:
-        warnings.append(f"{SECTION}.timeout must be positive, got {changes['timeout']}; ignored")
-        del changes["timeout"]
+    for name in ("timeout", "build_timeout"):
+        if name in changes and changes[name] <= 0:
+            warnings.append(f"{SECTION}.{_client_key(name)} must be positive, got {changes[name]}; ignored")
+            del changes[name]
     return attrs.evolve(settings, **changes), warnings
 
 
