@@ -20,7 +20,7 @@ from kernel_eval.stages.timing.floor import (
     floor_ms,
 )
 from kernel_eval.stages.timing.rotation import Rotation
-from kernel_eval.stages.timing.trace import FORWARD_RANGE, MARKER_RANGE, Activity, calls
+from kernel_eval.stages.timing.trace import FORWARD_RANGE, MARKER_RANGE, PREPARE_RANGE, Activity, calls
 
 CHEAT = """
 import time
@@ -149,6 +149,29 @@ def test_trace_flags_work_that_outlives_the_marker_on_another_stream():
     first, second = calls(activities)
     assert first.outlived and first.device_ns == 795
     assert not second.outlived and second.device_ns == 795 and second.marker_found
+
+
+def test_trace_follows_launch_links_whatever_the_device_clock_says():
+    skew = 10_000  # device clock 10 µs late: every device record lands in the next range by time
+    activities = [
+        host(PREPARE_RANGE, 0, 90, 1),
+        host("aten::copy_", 1, 5, 2),
+        gpu("copy_fresh_values", 80 + skew, 85 + skew, linked=2, kind="gpu_memcpy"),
+        host(FORWARD_RANGE, 100, 120, 3),
+        host("aten::mm", 101, 110, 4),
+        gpu("gemm", 115 + skew, 215 + skew, linked=4),
+        host(MARKER_RANGE, 121, 300, 5),
+        gpu("spin_kernel", 226 + skew, 228 + skew, linked=5),
+        host(PREPARE_RANGE, 301, 400, 6),
+        host("aten::fill_", 302, 305, 7),
+        gpu("flush", 310 + skew, 390 + skew, linked=7),
+        host(FORWARD_RANGE, 401, 410, 8),
+        host(MARKER_RANGE, 411, 500, 9),
+        gpu("spin_kernel", 420 + skew, 421 + skew, linked=9),
+    ]
+    first, second = calls(activities)
+    assert first.device_ns == 100 and first.marker_found and first.kernels == 1
+    assert second.device_ns == 0 and second.marker_found  # the flush linked to its prepare range: nobody's
 
 
 def test_trace_without_a_marker_is_reported_as_such():

@@ -11,7 +11,14 @@ from typing import Any, Protocol
 import torch
 
 from kernel_eval.stages.timing.clocks import Clocks
-from kernel_eval.stages.timing.trace import FORWARD_RANGE, MARKER_RANGE, Activity, CallTrace, calls
+from kernel_eval.stages.timing.trace import (
+    FORWARD_RANGE,
+    MARKER_RANGE,
+    PREPARE_RANGE,
+    Activity,
+    CallTrace,
+    calls,
+)
 
 MIN_L2_FLUSH_BYTES = 64 * 1024 * 1024
 BANDWIDTH_BYTES = 256 * 1024 * 1024
@@ -84,10 +91,11 @@ def profiled_loop(
     mark = _marker(clocks)
     with profile_cls(activities=[activity.CPU, activity.CUDA]) as profiler:
         for _ in range(count):
-            if hooks is not None:
-                hooks.before()
-            flush_l2(index)
-            synchronize()
+            with record_function(PREPARE_RANGE):
+                if hooks is not None:
+                    hooks.before()
+                flush_l2(index)
+                synchronize()
             with record_function(FORWARD_RANGE):
                 call()
             with record_function(MARKER_RANGE):

@@ -1,11 +1,15 @@
 """Reading a profiler trace (CUPTI activity records) into per-call device time (pure; no torch).
 
-A profiled round runs, per call: the L2 flush then a device synchronize (outside any call window), the forward inside
-a `kernel_eval::forward` range, then a `kernel_eval::marker` range that launches a tiny marker kernel on the caller's
-stream and synchronizes the device. A call's window runs from its forward range's start to its marker range's end,
-so everything the device ran for that forward, on any stream, starts inside it. Device time of the call is the sum
-of its kernel, memcpy and memset durations, marker excluded. Work on another stream that ends after the marker ran
-on the caller's stream outlived the forward: the caller could not have waited for it.
+A profiled round runs, per call: a `kernel_eval::prepare` range (fresh input values, the L2 flush, a device
+synchronize), the forward inside a `kernel_eval::forward` range, then a `kernel_eval::marker` range that launches a
+tiny marker kernel on the caller's stream and synchronizes the device.
+
+A device record belongs to the range of the host op that launched it (its link; host records are compared with
+host records only, so no clock alignment is assumed). A record without a known link (launched from a thread the
+profiler did not see) falls back to time: it belongs to the call whose forward start and marker end enclose its
+start. Device time of a call is the sum of its kernel, memcpy and memset durations, on every stream, marker
+excluded. Work on another stream that ends after the marker ran on the caller's stream outlived the forward: the
+caller could not have waited for it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from bisect import bisect_left, bisect_right
 
 import attrs
 
+PREPARE_RANGE = "kernel_eval::prepare"
 FORWARD_RANGE = "kernel_eval::forward"
 MARKER_RANGE = "kernel_eval::marker"
 MARKER_KERNEL = "spin_kernel"  # what torch.cuda._sleep launches: the marker, unlikely in user code
@@ -52,7 +57,6 @@ class CallTrace:
 def calls(activities: list[Activity]) -> list[CallTrace]:
     """One CallTrace per forward range (each paired with the marker range that follows it), in order."""
     host = sorted((a for a in activities if not a.on_device), key=lambda a: a.start_ns)
-    host_starts = [a.start_ns for a in host]
     # the device twin of a kernel_eval range is an annotation, not work, whatever kind an older profiler gives it
     device = sorted(
         (
@@ -62,43 +66,64 @@ def calls(activities: list[Activity]) -> list[CallTrace]:
         ),
         key=lambda a: a.start_ns,
     )
-    device_starts = [a.start_ns for a in device]
-    forwards = [a for a in host if a.name == FORWARD_RANGE]
-    markers = [a for a in host if a.name == MARKER_RANGE]
-    traces = []
-    for forward, marker_range in zip(forwards, markers, strict=False):
-        window = device[
-            bisect_left(device_starts, forward.start_ns) : bisect_right(device_starts, marker_range.end_ns)
-        ]
-        inside = host[
-            bisect_left(host_starts, marker_range.start_ns) : bisect_right(host_starts, marker_range.end_ns)
-        ]
-        marker = _marker_kernel(window, inside, marker_range)
-        work = [a for a in window if a is not marker]
-        outlived = marker is not None and any(
-            a.stream != marker.stream and a.end_ns > marker.end_ns for a in work
+    pairs = list(
+        zip(
+            [a for a in host if a.name == FORWARD_RANGE],
+            [a for a in host if a.name == MARKER_RANGE],
+            strict=False,
         )
-        traces.append(
-            CallTrace(
-                device_ns=sum(a.duration_ns for a in work),
-                kernels=len(work),
-                streams=frozenset(a.stream for a in work),
-                marker_found=marker is not None,
-                outlived=outlived,
-            )
-        )
-    return traces
+    )
+    owners = _owners(host, pairs)
+    work: list[list[Activity]] = [[] for _ in pairs]
+    markers: list[Activity | None] = [None for _ in pairs]
+    forward_starts = [forward.start_ns for forward, _ in pairs]
+    for record in device:
+        owner = owners.get(record.linked) if record.linked else None
+        if owner is None:
+            owner = _by_time(record, pairs, forward_starts)
+        if owner is None or owner[1] == PREPARE_RANGE:
+            continue
+        index, scope = owner
+        if scope == MARKER_RANGE:
+            markers[index] = record
+        else:
+            work[index].append(record)
+    return [_call(records, marker) for records, marker in zip(work, markers, strict=True)]
 
 
-def _marker_kernel(window: list[Activity], inside: list[Activity], marker_range: Activity) -> Activity | None:
-    """The marker: launched from inside the marker range (by correlation), else the spin kernel started in it."""
-    launched_here = {
-        a.correlation
-        for a in inside
-        if a.kind in HOST_SCOPES and a.correlation and a.end_ns <= marker_range.end_ns
-    }
-    linked = [a for a in window if a.linked and a.linked in launched_here]
-    if linked:
-        return linked[-1]
-    named = [a for a in window if MARKER_KERNEL in a.name and a.start_ns >= marker_range.start_ns]
-    return named[-1] if named else None
+def _owners(host: list[Activity], pairs: list[tuple[Activity, Activity]]) -> dict[int, tuple[int, str]]:
+    """Host record id -> (call index, range name) for every op or range inside a call's ranges; ops inside a
+    prepare range (fresh values, the flush) get index -1: their device work is nobody's."""
+    starts = [a.start_ns for a in host]
+    scopes = [(index, scope) for index, pair in enumerate(pairs) for scope in pair]
+    scopes += [(-1, a) for a in host if a.name == PREPARE_RANGE]
+    owners: dict[int, tuple[int, str]] = {}
+    for index, scope in scopes:
+        for record in host[bisect_left(starts, scope.start_ns) : bisect_right(starts, scope.end_ns)]:
+            if record.kind in HOST_SCOPES and record.correlation and record.end_ns <= scope.end_ns:
+                owners.setdefault(record.correlation, (index, scope.name))
+    return owners
+
+
+def _by_time(
+    record: Activity, pairs: list[tuple[Activity, Activity]], forward_starts: list[int]
+) -> tuple[int, str] | None:
+    index = bisect_right(forward_starts, record.start_ns) - 1
+    if index < 0 or record.start_ns > pairs[index][1].end_ns:
+        return None
+    marker_range = pairs[index][1]
+    is_marker = MARKER_KERNEL in record.name and record.start_ns >= marker_range.start_ns
+    return index, MARKER_RANGE if is_marker else FORWARD_RANGE
+
+
+def _call(work: list[Activity], marker: Activity | None) -> CallTrace:
+    outlived = marker is not None and any(
+        a.stream != marker.stream and a.end_ns > marker.end_ns for a in work
+    )
+    return CallTrace(
+        device_ns=sum(a.duration_ns for a in work),
+        kernels=len(work),
+        streams=frozenset(a.stream for a in work),
+        marker_found=marker is not None,
+        outlived=outlived,
+    )
