@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 
 from kernel_eval.result import Flag, Floor, Timing
+from kernel_eval.stages.timing import sampling
 from kernel_eval.stages.timing.clocks import tamper_message
 from kernel_eval.stages.timing.floor import FloorCheck, below_floor_message
 from kernel_eval.stages.timing.record import SideRecord
@@ -91,7 +92,7 @@ def _floor(timing: Timing, moved: Bytes) -> tuple[Floor, Flag | None]:
 
 def method(meaningful: bool, gpu: bool, stop_reason: str) -> str:
     stop = {
-        "precise": "until each median's 95 % interval was within ±1 %",
+        "precise": f"until each median's 95 % interval was within ±{sampling.TARGET_HALF_WIDTH * 100:g} %",
         "budget": "until a side's time budget ran out",
     }.get(stop_reason, "")
     rounds = f"reference and custom alternating in rounds {stop}".rstrip()
