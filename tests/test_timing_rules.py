@@ -3,6 +3,7 @@ the user's Timing and flags are assembled."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -171,3 +172,17 @@ def test_side_record_drops_device_times_once_a_round_lacks_them():
     assert side.headline_ms == [1.0, 2.0] and side.wall_s == pytest.approx(0.1)
     side.add(Round([5.0], None, 0.1))
     assert side.gpu_ms is None and side.headline_ms == [3.0, 4.0, 5.0]
+
+
+def test_a_gpu_timing_survives_the_json_round_trip():
+    from kernel_eval.result import EvalResult, Phase, SourceInfo, Verdict
+
+    ref, custom = record([1.0] * 10, [1.1] * 10), record([0.5] * 10, [0.6] * 10, outlived=1)
+    timing, flags = assemble(ref, custom, True, "precise", Bytes(10**6, 10**6, 2e12))
+    result = EvalResult(
+        Verdict.CORRECT, Phase.DONE, SourceInfo("r.py", "Model"), SourceInfo("c.py", "ModelNew"), "cuda:0"
+    )
+    result.timing, result.flags = timing, flags
+    again = EvalResult.from_dict(json.loads(result.to_json()))
+    assert again == result and again.timing is not None and again.timing.floor is not None
+    assert again.exit_code == 1 and again.flags[0].kind == "side_stream"
