@@ -167,6 +167,18 @@ def test_assemble_flags_tampering_side_streams_and_the_floor():
     assert timing.floor.custom_percent == pytest.approx(50000.0)
 
 
+def test_host_work_hidden_from_kernel_time_is_warned_about():
+    ref = record([1.0] * 10, [1.05] * 10)
+    host_bound = record([0.1] * 10, [2.0] * 10)  # 0.1 ms of kernels, 2 ms end to end: computed on the CPU
+    timing, flags = assemble(ref, host_bound, True, "precise")
+    assert timing.speedup == pytest.approx(10.0) and timing.end_to_end_speedup == pytest.approx(0.525)
+    assert [(f.kind, f.severity.value) for f in flags] == [("host_time", "warning")]
+    _, flags = assemble(ref, record([0.5] * 10, [0.52] * 10), True, "precise")
+    assert flags == []  # end to end agrees with kernel time
+    _, flags = assemble(record([0.01] * 10, [0.02] * 10), record([0.005] * 10, [0.03] * 10), True, "precise")
+    assert flags == []  # a launch-sized gap (25 µs) is not reported
+
+
 def test_side_record_drops_device_times_once_a_round_lacks_them():
     side = record([1.0, 2.0], [3.0, 4.0])
     assert side.headline_ms == [1.0, 2.0] and side.wall_s == pytest.approx(0.1)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import attrs
 
-from kernel_eval.result import Flag, Floor, Timing
+from kernel_eval.result import Flag, Floor, Severity, Timing, format_speedup
 from kernel_eval.stages.timing import sampling
 from kernel_eval.stages.timing.clocks import tamper_message
 from kernel_eval.stages.timing.floor import FloorCheck, below_floor_message
 from kernel_eval.stages.timing.record import SideRecord
 from kernel_eval.stages.timing.stats import speedup, speedup_ci95, summarize
 
+HOST_GAP_RATIO = 1.5  # kernel-time speedup over end-to-end speedup beyond which host time is reported
+HOST_GAP_MIN_MS = 0.05
 GPU_FIGURE = "gpu_kernel_time"
 END_TO_END_FIGURE = "end_to_end"
 
@@ -72,7 +74,28 @@ def assemble(
         timing.floor, floor_flag = _floor(timing, bytes_moved)
         if floor_flag is not None:
             flags.append(floor_flag)
+    host_flag = _host_time(timing)
+    if host_flag is not None:
+        flags.append(host_flag)
     return timing, flags
+
+
+def _host_time(timing: Timing) -> Flag | None:
+    """Kernel time cannot see work done on the host (a CPU computation copied to the device afterwards): when the
+    end-to-end speedup is far below the kernel-time speedup, say so (a warning: launch overhead also does this)."""
+    e2e = timing.end_to_end_speedup
+    if e2e is None or timing.custom_end_to_end is None or e2e * HOST_GAP_RATIO >= timing.speedup:
+        return None
+    gap_ms = timing.custom_end_to_end.median_ms - timing.custom.median_ms
+    if gap_ms < HOST_GAP_MIN_MS:
+        return None
+    return Flag(
+        "host_time",
+        f"the custom forward takes {timing.custom_end_to_end.median_ms:.3g} ms end to end but only "
+        f"{timing.custom.median_ms:.3g} ms of kernels: end-to-end speedup {format_speedup(e2e)} vs "
+        f"{format_speedup(timing.speedup)} on kernel time (host work or launch overhead the kernel figure cannot see)",
+        severity=Severity.WARNING,
+    )
 
 
 def _floor(timing: Timing, moved: Bytes) -> tuple[Floor, Flag | None]:
