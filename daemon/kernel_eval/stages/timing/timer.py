@@ -12,9 +12,8 @@ from collections.abc import Callable
 
 import torch
 
-from kernel_eval.stages.timing import sampling
+from kernel_eval.stages.timing import cuda, sampling
 from kernel_eval.stages.timing.clocks import Clocks
-from kernel_eval.stages.timing.cuda import Hooks
 from kernel_eval.stages.timing.record import Round
 
 Call = Callable[[], object]
@@ -26,15 +25,13 @@ class Timer:
         self.clocks = clocks
         self.index = 0
         if device.type == "cuda":
-            from kernel_eval.stages.timing import cuda
-
             self.index = cuda.device_index(device)
 
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
-    def round(self, call: Call, count: int, warmup: int = 0, hooks: Hooks | None = None) -> Round:
+    def round(self, call: Call, count: int, warmup: int = 0, hooks: cuda.Hooks | None = None) -> Round:
         """`warmup` > 0 first calls untimed until times settle (at least that many calls); then `count` samples.
         `hooks` run around each timed call, outside the timed region."""
         warmed = self._warm_up(call, warmup) if warmup > 0 else 0
@@ -42,8 +39,6 @@ class Timer:
         if not self.is_cuda:
             samples = self._perf_counter_loop(call, count, hooks)
             return Round(samples, None, self.clocks.perf_counter() - started, 0, warmed)
-        from kernel_eval.stages.timing import cuda
-
         traces = cuda.profiled_loop(self.clocks, self.index, call, count, hooks)
         end_to_end = cuda.event_loop(self.clocks, self.index, call, count, hooks)
         wall = self.clocks.perf_counter() - started
@@ -55,8 +50,6 @@ class Timer:
         """Device copy bandwidth in bytes/s (0 on the CPU: no floor there)."""
         if not self.is_cuda:
             return 0.0
-        from kernel_eval.stages.timing import cuda
-
         return cuda.copy_bandwidth(self.clocks, self.index)
 
     def _warm_up(self, call: Call, at_least: int) -> int:
@@ -71,8 +64,6 @@ class Timer:
             if calls >= at_least and self.clocks.monotonic() - started > sampling.WARMUP_BUDGET_S:
                 break
         if self.is_cuda:
-            from kernel_eval.stages.timing import cuda
-
             cuda.profiled_loop(
                 self.clocks, self.index, call, 1
             )  # the first profiler session pays CUPTI's set-up
@@ -82,11 +73,9 @@ class Timer:
     def _samples(self, call: Call, count: int) -> list[float]:
         if not self.is_cuda:
             return self._perf_counter_loop(call, count, None)
-        from kernel_eval.stages.timing import cuda
-
         return cuda.event_loop(self.clocks, self.index, call, count)
 
-    def _perf_counter_loop(self, call: Call, count: int, hooks: Hooks | None) -> list[float]:
+    def _perf_counter_loop(self, call: Call, count: int, hooks: cuda.Hooks | None) -> list[float]:
         clock = self.clocks.perf_counter
         samples = []
         for i in range(count):
