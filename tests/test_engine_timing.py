@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 from cases import cpu_case
 
 from kernel_eval.engine.pool import WorkerPool
+from kernel_eval.progress import ProgressCallback, ProgressEvent, ignore_progress
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Verdict
 
 
-def evaluate(pool: WorkerPool, build_prefix: Path, case: str, **options: object) -> EvalResult:
+def evaluate(
+    pool: WorkerPool,
+    build_prefix: Path,
+    case: str,
+    on_progress: ProgressCallback = ignore_progress,
+    **options: object,
+) -> EvalResult:
     ref, custom = cpu_case(case)
     request = EvalRequest(
         ref_src=str(ref),
@@ -23,7 +31,7 @@ def evaluate(pool: WorkerPool, build_prefix: Path, case: str, **options: object)
         measure_performance=True,
         **options,  # type: ignore[arg-type]
     )
-    return pool.evaluate(request)
+    return pool.evaluate(request, on_progress)
 
 
 def test_adaptive_rounds_take_at_least_the_asked_trials(pool: WorkerPool, build_prefix: Path) -> None:
@@ -38,6 +46,18 @@ def test_adaptive_rounds_take_at_least_the_asked_trials(pool: WorkerPool, build_
     )
     assert timing.figure == "end_to_end" and "perf_counter" in timing.method
     assert timing.warmup >= 3 and result.flags == []
+
+
+def test_timing_rounds_alternate_reference_first(pool: WorkerPool, build_prefix: Path) -> None:
+    events: list[ProgressEvent] = []
+    result = evaluate(pool, build_prefix, "gelu", events.append, num_perf_trials=40)
+
+    assert result.timing is not None
+    sides = [
+        e.message.split()[1] for e in events if e.message.startswith("timing ") and "samples" in e.message
+    ]
+    assert sides[:2] == ["reference", "custom"] and len(sides) >= 2
+    assert all(a != b for a, b in itertools.pairwise(sides)), sides
 
 
 def test_perf_counter_patched_at_import_is_flagged_and_exits_1(pool: WorkerPool, build_prefix: Path) -> None:
