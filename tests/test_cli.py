@@ -281,3 +281,20 @@ def test_gpu_triton_example(run_cli: RunCli) -> None:
     assert result.device.startswith("cuda")
     assert result.timing is not None
     assert result.timing.meaningful is True
+
+
+def test_reference_is_found_by_the_same_rules_as_the_editor(run_cli: RunCli, tmp_path: Path) -> None:
+    ref, custom = cpu_case("add")
+    (tmp_path / "model_relu.py").write_text(ref.read_text())
+    (tmp_path / "model_new_relu.py").write_text(custom.read_text())
+    done = run_cli("--custom_src", tmp_path / "model_new_relu.py", "--device", "cpu", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ref"]["file"] == str(tmp_path / "model_relu.py")
+
+
+def test_no_reference_found_says_how_to_name_one(run_cli: RunCli, tmp_path: Path) -> None:
+    lonely = tmp_path / "kernel.py"
+    lonely.write_text(cpu_case("add")[1].read_text())
+    done = run_cli("--custom_src", lonely, "--device", "cpu")
+    assert done.returncode == 2
+    assert f"{lonely}:1: error: no reference found for kernel.py: pass --ref_src" in done.stderr

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import simple_parsing
 from rich.console import Console
 
+from kernel_eval import references
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
@@ -20,8 +23,10 @@ from kernel_eval.result import Verdict
 class Options:
     """Check a custom kernel (ModelNew) against a reference model (Model), and time both."""
 
-    ref_src: str  # path to the reference file (defines Model, get_inputs, get_init_inputs)
     custom_src: str  # path to the custom file (defines ModelNew)
+    # path to the reference file (defines Model, get_inputs, get_init_inputs); default: found as the editor finds
+    # it (a `# kernel-eval: ref=...` comment, pyproject.toml, or model_new_X.py -> model_X.py)
+    ref_src: str = ""
     ref_entry_point: str = "Model"  # class to use in the reference file
     custom_entry_point: str = "ModelNew"  # class to use in the custom file
     device: str = "cuda:0"  # cuda:N, or cpu (the default falls back to cpu when CUDA is absent)
@@ -55,9 +60,37 @@ def parse(argv: list[str] | None = None) -> Options:
     return options
 
 
+def with_found_reference(options: Options) -> Options:
+    """Options whose ref_src (and entry points left at their defaults) come from the reference rules."""
+    custom = Path(options.custom_src)
+    text = custom.read_text(errors="replace") if custom.is_file() else ""
+    match = references.find_reference(custom, text, workspace_root=Path.cwd())
+    if match is None:
+        raise references.ReferenceProblem(
+            f"no reference found for {custom.name}: pass --ref_src, or {references.HOW_TO_CONFIGURE}"
+        )
+    defaults = Options(custom_src="")
+    return dataclasses.replace(
+        options,
+        ref_src=str(match.ref_path),
+        ref_entry_point=match.ref_entry_point
+        if options.ref_entry_point == defaults.ref_entry_point
+        else options.ref_entry_point,
+        custom_entry_point=match.custom_entry_point
+        if options.custom_entry_point == defaults.custom_entry_point
+        else options.custom_entry_point,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not options.ref_src:
+        try:
+            options = with_found_reference(options)
+        except references.ReferenceProblem as problem:
+            err.print(f"{options.custom_src}:{problem.line or 1}: error: {problem}", markup=False)
+            return 2
 
     def show_progress(event: ProgressEvent) -> None:
         if options.verbose and not options.json:
