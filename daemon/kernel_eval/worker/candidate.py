@@ -15,12 +15,12 @@ from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
-from kernel_eval.stages import load, timing
+from kernel_eval.stages import load
 from kernel_eval.stages.compile import cache
 from kernel_eval.stages.compile import inductor_compat as inductor
 from kernel_eval.stages.compile.compiler_output import messages_from_build_error, triton_error_location
 from kernel_eval.stages.inputs import clone_tree, seeded
-from kernel_eval.worker import payload
+from kernel_eval.worker import payload, timing_rounds
 from kernel_eval.worker.runtime import Runtime
 
 
@@ -32,8 +32,10 @@ class Candidate:
         self.module_key: tuple[str, bytes, dict[str, int]] | None = None
         self.module_notes: list[Message] = []
         self.model: Any = None
+        self._timing: timing_rounds.Session | None = None
 
     def load(self, params: LoadParams) -> LoadResult:
+        self._timing = None  # a new model: its timing starts over
         self.file = str(Path(params.custom_src).resolve())
         source = Path(self.file).read_bytes()
         backend = params.backend
@@ -79,16 +81,14 @@ class Candidate:
         return payload.save_output(output, Phase.CHECK)
 
     def time(self, params: TimeParams) -> TimeResult:
-        inputs = payload.load(params.inputs, self.runtime.device)
-        call_args, call_kwargs = inputs["args"], inputs["kwargs"]
-
-        def run() -> object:
-            with torch.no_grad():
-                return self.model(*call_args, **call_kwargs)
-
+        """One round of the custom model's timing, on the payloads `inputs` (loaded once per model and payloads)."""
+        key = tuple(params.inputs)
         with UserCode(Phase.TIME, "runtime_error", (self.file,)):
-            times = timing.benchmark(run, self.runtime.device, params.warmup, params.trials)
-        return TimeResult(times_ms=times)
+            if self._timing is None or self._timing.key != key:
+                loaded = [payload.load(path, self.runtime.device) for path in params.inputs]
+                sets = [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
+                self._timing = timing_rounds.session(key, self.model, sets)
+            return timing_rounds.measure(self.runtime, self._timing, params)
 
     def _key_dir(self, params: LoadParams, source: bytes) -> Path:
         info = self.runtime.hello()
