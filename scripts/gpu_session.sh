@@ -4,6 +4,9 @@
 #   bash scripts/gpu_session.sh tests   -> GPU-marked tests of the engine, CLI and diagnostics
 #   bash scripts/gpu_session.sh daemon  -> GPU-marked daemon tests, benchmarks/daemon_latency.py
 #   bash scripts/gpu_session.sh all     -> all three (over 10 minutes cold: split it across calls)
+#   bash scripts/gpu_session.sh batch   -> benchmarks/batch_throughput.py: batch on GPU 0, on GPUs 0,1, vs a CLI loop (< 8 min)
+#   bash scripts/gpu_session.sh timing  -> GPU-marked timing tests, then benchmarks/timing_truth.py (issue 9, ~9 min)
+#   bash scripts/gpu_session.sh timing-tests / timing-truth -> either half alone
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -29,6 +32,19 @@ all)
   ;;
 tests)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests --ignore=tests/daemon 2>&1 | tee "$OUT/gpu-tests.log"
+  ;;
+batch)
+  KERNEL_EVAL_HISTORY=0 python3 benchmarks/batch_throughput.py 2>&1 | tee "$OUT/batch_throughput.log"
+  ;;
+timing)
+  bash "$0" timing-tests
+  bash "$0" timing-truth
+  ;;
+timing-tests)
+  python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/test_timing.py tests/test_engine_timing.py 2>&1 | tee "$OUT/gpu-timing-tests.log"
+  ;;
+timing-truth)
+  python3 benchmarks/timing_truth.py 2>&1 | tee "$OUT/timing_truth.log"
   ;;
 daemon)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/daemon 2>&1 | tee "$OUT/gpu-daemon-tests.log"

@@ -32,6 +32,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Evaluations in tests (CLI, daemon, batch) record to a throwaway history, never the user's own."""
+    data_home = tmp_path_factory.mktemp("xdg-data")
+    saved = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(data_home)
+    yield data_home
+    if saved is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = saved
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -11,7 +11,7 @@ from pathlib import Path
 import simple_parsing
 from rich.console import Console
 
-from kernel_eval import references
+from kernel_eval import history, references
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
@@ -82,7 +82,13 @@ def with_found_reference(options: Options) -> Options:
     )
 
 
+SUBCOMMANDS = ("batch", "history")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        return subcommand(argv[0], argv[1:])
     options = parse(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if not options.ref_src:
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with WorkerPool(spare=False) as pool:
             result = pool.evaluate(options.to_request(), on_progress=show_progress)
+        history.record(result, "cli")
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
@@ -108,6 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         render_result(result, Console(highlight=False, soft_wrap=True), verbose=options.verbose)
     return result.exit_code if result.verdict in Verdict else 2
+
+
+def subcommand(name: str, argv: list[str]) -> int:
+    """`kernel-eval batch ...` and `kernel-eval history ...` (imported only when asked for)."""
+    if name == "batch":
+        from kernel_eval.batch.cli import main as batch_main
+
+        return batch_main(argv)
+    from kernel_eval.history_cli import main as history_main
+
+    return history_main(argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from kernel_eval.result import (
     EvalResult,
-    Flag,
     Message,
     OutputComparison,
     Severity,
@@ -28,7 +27,7 @@ def render_result(result: EvalResult, console: Console, verbose: bool = False) -
     for message in result.messages:
         _print_message(console, message, verbose)
     for flag in result.flags:
-        _print_flag(console, flag)
+        console.print(f"⚑ {flag.kind}: {flag.message}", style=_SEVERITY_STYLE[flag.severity], markup=False)
     failing = result.correctness.first_failure if result.correctness else None
     if failing is not None:
         console.print(_mismatch_table(failing))
@@ -63,17 +62,6 @@ def _verdict_line(result: EvalResult) -> str:
         seed = f" on trial {failing.trial + 1} (seed {failing.seed})" if failing else ""
         return f"incorrect: {custom} differs from the reference{seed}"
     return f"error: could not evaluate {custom} ({result.phase.value} phase)"
-
-
-def _print_flag(console: Console, flag: Flag) -> None:
-    where = f"{flag.location.file}:{flag.location.line}: " if flag.location and flag.location.line else ""
-    blocks = " (exit 1)" if flag.severity is Severity.ERROR else ""
-    console.print(
-        f"{where}flag {flag.kind}{blocks}: {flag.message}",
-        style=_SEVERITY_STYLE[flag.severity],
-        markup=False,
-        highlight=False,
-    )
 
 
 def _print_message(console: Console, message: Message, verbose: bool) -> None:
@@ -147,18 +135,33 @@ def _pair(custom: object, ref: object) -> str:
 
 def _timing_table(timing: Timing, device: str) -> Table:
     caveat = "" if timing.meaningful else " — not meaningful on the CPU"
-    table = Table(title=f"timing on {device}, ms{caveat}", title_justify="left", caption=timing.method)
-    for column in ("side", "median", "IQR", "mean", "std", "min", "trials"):
-        table.add_column(column, justify="right" if column != "side" else "left")
-    for side, stats in (("reference", timing.reference), ("custom", timing.custom)):
-        table.add_row(
-            side,
-            f"{stats.median_ms:.4g}",
-            f"{stats.iqr_ms:.3g}",
-            f"{stats.mean_ms:.4g}",
-            f"{stats.std_ms:.3g}",
-            f"{stats.min_ms:.4g}",
-            str(stats.trials),
+    caption = timing.method
+    if timing.floor is not None:
+        f = timing.floor
+        caption += (
+            f"\nbandwidth vs a {f.copy_bandwidth_gbs:.0f} GB/s device copy: "
+            f"reference {f.reference_percent:.0f} %, custom {f.custom_percent:.0f} %"
         )
-    table.add_row("speedup", format_speedup(timing.speedup), "", "", "", "", "")
+    table = Table(title=f"timing on {device}, ms{caveat}", title_justify="left", caption=caption)
+    for column in ("figure", "side", "median", "95% CI", "IQR", "min", "trials"):
+        table.add_column(column, justify="left" if column in ("figure", "side") else "right")
+    headline = "GPU kernel" if timing.figure == "gpu_kernel_time" else "end-to-end"
+    rows = [(headline, timing.reference, timing.custom, timing.speedup, timing.speedup_ci95)]
+    if timing.reference_end_to_end is not None and timing.custom_end_to_end is not None:
+        e2e_speedup = timing.end_to_end_speedup or 0.0
+        rows.append(("end-to-end", timing.reference_end_to_end, timing.custom_end_to_end, e2e_speedup, []))
+    for figure, reference, custom, speedup, interval in rows:
+        for side, stats in (("reference", reference), ("custom", custom)):
+            ci = f"{stats.ci95_ms[0]:.4g}–{stats.ci95_ms[1]:.4g}" if len(stats.ci95_ms) == 2 else ""
+            table.add_row(
+                figure,
+                side,
+                f"{stats.median_ms:.4g}",
+                ci,
+                f"{stats.iqr_ms:.3g}",
+                f"{stats.min_ms:.4g}",
+                str(stats.trials),
+            )
+        ci = f"{format_speedup(interval[0])}–{format_speedup(interval[1])}" if len(interval) == 2 else ""
+        table.add_row(figure, "speedup", format_speedup(speedup), ci, "", "", "", end_section=True)
     return table

@@ -143,16 +143,37 @@ class TimingStats:
     min_ms: float
     max_ms: float
     trials: int
+    ci95_ms: list[float] = attrs.Factory(list)  # [low, high]: distribution-free 95 % interval of the median
+
+
+@attrs.define
+class Floor:
+    """The least time each side could take: bytes it must move (inputs, parameters, outputs) over the device's
+    measured copy bandwidth. A time below it means work was skipped or done elsewhere."""
+
+    copy_bandwidth_gbs: float  # device-to-device copy, GB/s (read + write bytes)
+    reference_bytes: int
+    custom_bytes: int
+    reference_percent: float  # achieved bandwidth as % of the copy bandwidth
+    custom_percent: float
 
 
 @attrs.define
 class Timing:
-    reference: TimingStats
+    reference: (
+        TimingStats  # the headline figure (see method): device kernel time when measured, else end-to-end
+    )
     custom: TimingStats
-    speedup: float  # reference median / custom median
-    method: str  # how it was measured, one line
+    speedup: float  # reference median / custom median of the headline figure
+    method: str  # how it was measured and which figure is the headline, one line
     meaningful: bool  # False on CPU / interpreter
     warmup: int = 0
+    speedup_ci95: list[float] = attrs.Factory(list)  # [low, high] of the headline speedup
+    figure: str = "end_to_end"  # the headline: "gpu_kernel_time" or "end_to_end"
+    reference_end_to_end: TimingStats | None = None  # CUDA events on the caller's stream (GPU only)
+    custom_end_to_end: TimingStats | None = None
+    end_to_end_speedup: float | None = None
+    floor: Floor | None = None
 
 
 @attrs.define

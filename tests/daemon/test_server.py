@@ -62,7 +62,7 @@ async def test_timing_is_measured_when_enabled(client: KernelEvalClient):
     result = await client.run(custom)
 
     assert result["verdict"] == "correct"
-    assert result["timing"]["custom"]["trials"] == 12 and result["timing"]["speedup"] > 0
+    assert result["timing"]["custom"]["trials"] >= 12 and result["timing"]["speedup"] > 0
     [lens] = await client.code_lenses(custom)
     assert (
         lens.command is not None

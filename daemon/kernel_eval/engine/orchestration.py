@@ -25,6 +25,7 @@ from kernel_eval.protocol.messages import (
     PrepareParams,
     RunParams,
     TimeParams,
+    TimeResult,
 )
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import (
@@ -36,14 +37,16 @@ from kernel_eval.result import (
     OutputComparison,
     Phase,
     Severity,
-    Timing,
     TrialResult,
     Verdict,
 )
 from kernel_eval.stages import kernels, timing
+from kernel_eval.stages.timing.record import Round
 from kernel_eval.stages.trials import plan_trials
 
 WORKER_START_TIMEOUT_S = 300.0
+ROTATED_SETS = 3  # input sets whose values rotate through the timed calls
+TIMING_SEEDS_FROM = 1001  # past the correctness trials' seeds (seed + 1 …), so timing sets are fresh
 R = TypeVar("R")
 
 
@@ -67,7 +70,6 @@ class Evaluation:
         self._deadline: float | None = None
         self._streaming = False
         self._waiting_on = judge  # the worker whose answer is awaited: the one to blame if none comes
-        self._timing_inputs = ""  # both sides are timed on the first trial's inputs
 
     def run(self) -> None:
         try:
@@ -153,7 +155,6 @@ class Evaluation:
         self._progress(Phase.CHECK, f"correctness: {len(seeds)} trials ({len(secret)} on a secret seed)")
         made = self._ask(self.judge, MakeInputsParams(seeds, once=secret), self._remaining())
         result.messages.extend(made.notes)
-        self._timing_inputs = made.inputs[0]
         ran = self._ask(self.candidate, RunParams(made.inputs), self._remaining())
         judged = self._ask(
             self.judge,
@@ -198,47 +199,89 @@ class Evaluation:
         return Location(custom.file, custom.forward_line or custom.class_line)
 
     def _measure(self) -> None:
+        """Judge round, candidate round, … until the stop rule says stop (sampling.py), then one Timing. Both sides
+        rotate the values of the same input sets through their timed calls; the outputs the candidate made while
+        timing are checked by the judge afterwards."""
         request, result = self.request, self.result
         trials, raised = timing.effective_trials(request.num_perf_trials)
         if raised:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", raised))
-        self._progress(Phase.TIME, "timing reference")
-        ref = self._ask(
-            self.judge, TimeParams(request.num_warmup, trials, seed=request.seed + 1), self._remaining()
+        seeds = [request.seed + 1] + [request.seed + TIMING_SEEDS_FROM + i for i in range(ROTATED_SETS - 1)]
+        self._progress(Phase.TIME, "timing: making fresh inputs")
+        inputs = self._ask(self.judge, MakeInputsParams(seeds), self._remaining()).inputs
+        replies: dict[str, TimeResult] = {}
+
+        def reference_round(count: int, first: bool) -> Round:
+            self._progress(Phase.TIME, f"timing reference ({count} samples)")
+            params = TimeParams(count, request.num_warmup if first else 0, seeds=seeds)
+            replies["reference"] = self._ask(self.judge, params, self._remaining())
+            return replies["reference"].measured
+
+        def custom_round(count: int, first: bool) -> Round:
+            self._progress(Phase.TIME, f"timing custom ({count} samples)")
+            params = TimeParams(count, request.num_warmup if first else 0, inputs=inputs)
+            started = time.monotonic()
+            replies["custom"] = self._ask(self.candidate, params, self._remaining())
+            return self._checked(replies["custom"].measured, time.monotonic() - started)
+
+        reference, custom, reason = timing.interleave(
+            reference_round, custom_round, timing.StopRule(min_trials=trials)
         )
-        self._progress(Phase.TIME, "timing custom")
-        started = time.monotonic()
-        custom = self._ask(
-            self.candidate,
-            TimeParams(request.num_warmup, trials, inputs=self._timing_inputs),
-            self._remaining(),
+        kept = self._ask(self.candidate, TimeParams(len(seeds), inputs=inputs, keep=True), self._remaining())
+        ref_reply = replies["reference"]
+        result.timing, flags = timing.assemble(
+            reference,
+            custom,
+            ref_reply.meaningful,
+            reason,
+            timing.Bytes(ref_reply.bytes_moved, kept.bytes_moved, ref_reply.copy_bandwidth),
+            tampered=kept.tampered,
         )
-        custom_times = self._checked_times(custom.times_ms, time.monotonic() - started)
-        reference_stats = timing.summarize(ref.times_ms)
-        custom_stats = timing.summarize(custom_times)
-        result.timing = Timing(
-            reference=reference_stats,
-            custom=custom_stats,
-            speedup=timing.speedup(reference_stats, custom_stats),
-            method=ref.method,
-            meaningful=ref.meaningful,
-            warmup=request.num_warmup,
-        )
+        result.flags.extend(flags)
+        result.flags.extend(self._recheck(seeds, kept.kept))
+        if kept.tampered:
+            self.candidate_tainted = True  # its clocks stay replaced: the next evaluation gets a fresh worker
         if not result.timing.meaningful:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", timing.CPU_TIMING_CAVEAT))
 
-    def _checked_times(self, times: list[float], wall_s: float) -> list[float]:
-        """The candidate reports its own times; they cannot add up to more than the wall time we saw."""
-        if sum(times) > wall_s * 1000.0 * 1.05 + 1.0:
+    def _recheck(self, seeds: list[int], outputs: list[str]) -> list[Flag]:
+        """The outputs made while timing, against the reference's on the same inputs."""
+        request = self.request
+        judged = self._ask(
+            self.judge, CompareParams(seeds, outputs, request.atol, request.rtol), self._remaining()
+        )
+        wrong = [
+            seed
+            for seed, leaves in zip(seeds, judged.trials, strict=True)
+            if not all(c.passed for c in leaves)
+        ]
+        refused = [flag for flag in judged.flags if flag.kind == "output_subclass"][:1]
+        if not wrong:
+            return []
+        return [
+            *refused,
+            Flag(
+                "remembered_result",
+                f"while being timed, the custom forward returned outputs that differ from the reference's on the "
+                f"same inputs for {len(wrong)} of {len(seeds)} input sets (seeds {', '.join(map(str, wrong))}): it "
+                "returns a remembered result instead of computing on the values it is given",
+            ),
+        ]
+
+    def _checked(self, measured: Round, wall_s: float) -> Round:
+        """The candidate reports its own times; its end-to-end times cannot add up to more than the wall time we saw
+        (kernel times can: kernels on several streams overlap)."""
+        reported = sum(measured.end_to_end_ms)
+        if reported > wall_s * 1000.0 * 1.05 + 1.0:
             raise EvalError(
                 Message(
                     Severity.ERROR,
                     Phase.TIME,
                     "timing_inconsistent",
-                    f"the custom side reported {sum(times):.1f} ms of kernel time in {wall_s * 1000:.1f} ms of wall time",
+                    f"the custom side reported {reported:.1f} ms of kernel time in {wall_s * 1000:.1f} ms of wall time",
                 )
             )
-        return times
+        return measured
 
     def _remaining(self) -> float:
         assert self._deadline is not None

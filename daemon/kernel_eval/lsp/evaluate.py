@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kernel_eval import history
 from kernel_eval.lsp import diagnostics
 from kernel_eval.lsp.methods import RequestFailed, RunParams
 from kernel_eval.lsp.scheduler import Job
@@ -122,6 +123,9 @@ async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
 
     progress.end(result.headline)
     state.result = result
+    state.previous = None
+    if ls.settings.history:
+        state.previous = await asyncio.get_running_loop().run_in_executor(None, remember, result)
     by_file = diagnostics.diagnostics_for(result, custom_path, match.ref_path, text)
     published = {uri_of(path) for path in by_file}
     for stale in state.diagnostic_uris - published:
@@ -133,6 +137,12 @@ async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
     ls.refresh_code_lenses()
     logger.info("%s: %s (%.2f s)", custom_path.name, result.headline, result.duration_s)
     return result
+
+
+def remember(result: EvalResult) -> history.Entry | None:
+    """Append `result` to the history; the file's entry before it (None when there is none or history is off)."""
+    row = history.record(result, "daemon")
+    return history.previous(result.custom.file, row) if row is not None else None
 
 
 def usable_reference(ls: KernelEvalServer, uri: str) -> ReferenceMatch | None:

@@ -12,6 +12,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 import kernel_eval
+from kernel_eval.history import Entry
 from kernel_eval.lsp import methods
 from kernel_eval.lsp.scheduler import Evaluate, Scheduler
 from kernel_eval.lsp.settings import Settings
@@ -32,6 +33,7 @@ class FileState:
     result: EvalResult | None = None
     evaluating: bool = False
     diagnostic_uris: set[str] = attrs.Factory(set)  # where this file's diagnostics are shown
+    previous: Entry | None = None  # the history's entry before `result` (the lens shows its figure)
 
 
 class KernelEvalServer(LanguageServer):

@@ -25,6 +25,9 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT_S
     build_timeout: float = DEFAULT_BUILD_TIMEOUT_S
     references: tuple[ReferenceRule, ...] = ()
+    history: bool = (
+        True  # append each evaluation to the history database (KERNEL_EVAL_HISTORY=0 also turns it off)
+    )
 
 
 _FIELDS: dict[str, tuple[str, type | tuple[type, ...], bool]] = {
@@ -38,6 +41,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...], bool]] = {
     "rtol": ("rtol", (int, float), True),
     "timeout": ("timeout", (int, float), False),
     "buildTimeout": ("build_timeout", (int, float), False),
+    "history": ("history", bool, False),
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import attrs
 
 from kernel_eval.result import Backend, Flag, Message, OutputComparison
+from kernel_eval.stages.timing.record import Round
 
 PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # where workers read and write payload files
 HELLO_ID = 0  # the id of the unasked first reply a worker sends when it is ready
@@ -100,21 +101,30 @@ class CompareParams(Params[CompareResult]):
 
 @attrs.define
 class TimeResult:
-    times_ms: list[float]
+    measured: Round  # this round's samples (see kernel_eval.stages.timing.record)
     method: str = ""
     meaningful: bool = True
+    bytes_moved: int = 0  # inputs + parameters + outputs of one forward (the physical floor's numerator)
+    copy_bandwidth: float = 0.0  # bytes/s of a device-to-device copy, measured once per worker (0 on the CPU)
+    tampered: list[str] = attrs.Factory(list)  # timing functions replaced since the worker bound its clocks
+    kept: list[str] = attrs.Factory(
+        list
+    )  # with `keep`: payloads of outputs made while timing, one per input set
 
 
 @attrs.define
 class TimeParams(Params[TimeResult]):
-    """Time forward on the inputs of trial `seed` (the judge) or on the payload `inputs` (the candidate)."""
+    """One round of `count` samples of forward, rotating the values of several input sets through the same tensors:
+    the inputs of trials `seeds` (the judge) or the payloads `inputs` (the candidate). With `warmup` > 0 (a side's
+    first round) it first warms up until times settle; with `keep` it returns outputs made while timing."""
 
     METHOD = "time"
     RESULT = TimeResult
-    warmup: int
-    trials: int
-    seed: int = 0
-    inputs: str = ""
+    count: int
+    warmup: int = 0
+    seeds: list[int] = attrs.Factory(list)
+    inputs: list[str] = attrs.Factory(list)
+    keep: bool = False
 
 
 # The candidate's operations (disposable: runs the user's code).

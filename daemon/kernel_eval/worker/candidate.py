@@ -18,17 +18,16 @@ from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
-from kernel_eval.stages import kernels, load, timing
+from kernel_eval.stages import kernels, load
 from kernel_eval.stages.compile import cache
 from kernel_eval.stages.compile import inductor_compat as inductor
 from kernel_eval.stages.compile.compiler_output import messages_from_build_error, triton_error_location
 from kernel_eval.stages.inputs import clone_tree, seeded
 from kernel_eval.stages.plain_output import non_plain_output
-from kernel_eval.worker import payload
+from kernel_eval.worker import payload, timing_rounds
 from kernel_eval.worker.runtime import Runtime
 
 _NON_PLAIN = non_plain_output  # bound before any user code is imported
-_PLAIN_TOP = (torch.Tensor,)
 
 
 class Candidate:
@@ -42,9 +41,11 @@ class Candidate:
         self.entry_point = ""
         self.launched: dict[
             str, list[str] | None
-        ] = {}  # by entry point: kernels of one forward (profiled once)
+        ] = {}  # by entry point: kernels of one forward, profiled once
+        self._timing: timing_rounds.Session | None = None
 
     def load(self, params: LoadParams) -> LoadResult:
+        self._timing = None  # a new model: its timing starts over
         self.file = str(Path(params.custom_src).resolve())
         source = Path(self.file).read_bytes()
         backend = params.backend
@@ -119,25 +120,14 @@ class Candidate:
             return kernels.profile_kernels(forward, self.runtime.device)
 
     def time(self, params: TimeParams) -> TimeResult:
-        inputs = payload.load(params.inputs, self.runtime.device)
-        call_args, call_kwargs = inputs["args"], inputs["kwargs"]
-
-        rejected: list[str] = []
-
-        def run() -> object:
-            with torch.no_grad():
-                output = self.model(*call_args, **call_kwargs)
-            if type(output) not in _PLAIN_TOP:  # a single plain tensor costs one type() in the timed call
-                problem = _NON_PLAIN(output)
-                if problem and not rejected:
-                    rejected.append(problem)
-            return output
-
+        """One round of the custom model's timing, on the payloads `inputs` (loaded once per model and payloads)."""
+        key = tuple(params.inputs)
         with UserCode(Phase.TIME, "runtime_error", (self.file,)):
-            times = timing.benchmark(run, self.runtime.device, params.warmup, params.trials)
-        if rejected:
-            raise fail(Phase.TIME, "output_subclass", f"while timing, {rejected[0]}", Location(self.file))
-        return TimeResult(times_ms=times)
+            if self._timing is None or self._timing.key != key:
+                loaded = [payload.load(path, self.runtime.device) for path in params.inputs]
+                sets = [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
+                self._timing = timing_rounds.session(key, self.model, sets)
+            return timing_rounds.measure(self.runtime, self._timing, params)
 
     def _key_dir(self, params: LoadParams, source: bytes) -> Path:
         info = self.runtime.hello()

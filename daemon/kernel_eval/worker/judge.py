@@ -28,13 +28,13 @@ from kernel_eval.protocol.messages import (
     TimeResult,
 )
 from kernel_eval.result import Flag, Message, OutputComparison, Phase, Severity
-from kernel_eval.stages import check, kernels, load, timing
+from kernel_eval.stages import check, kernels, load
 from kernel_eval.stages.exactness import Float64Answer, Float64Reference, full_precision
 from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
 from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.stages.trials import unchanged_inputs_note
 from kernel_eval.stages.vacuity import vacuity_flags
-from kernel_eval.worker import payload
+from kernel_eval.worker import payload, timing_rounds
 from kernel_eval.worker.runtime import Runtime
 
 
@@ -68,6 +68,7 @@ class Judge:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.ref: _Reference | None = None
+        self._timing: timing_rounds.Session | None = None
 
     def prepare(self, params: PrepareParams) -> PrepareResult:
         file = params.ref_src
@@ -189,22 +190,15 @@ class Judge:
             Path(trial.inputs_path).unlink(missing_ok=True)
 
     def time(self, params: TimeParams) -> TimeResult:
+        """One round of the reference's timing, on its own copies of trials `seeds`' inputs."""
         ref = self._ref()
-        first = ref.trials[params.seed]
-        call_args, call_kwargs = clone_tree(first.args), clone_tree(first.kwargs)
-
-        def run() -> object:
-            with torch.no_grad():
-                return ref.model(*call_args, **call_kwargs)
-
         with UserCode(Phase.TIME, "reference_error", (ref.file,)):
-            times = timing.benchmark(run, self.runtime.device, params.warmup, params.trials)
-        device = self.runtime.device
-        return TimeResult(
-            times_ms=times,
-            method=timing.method_description(device),
-            meaningful=timing.timings_meaningful(device),
-        )
+            key = (ref.key, tuple(params.seeds))
+            if self._timing is None or self._timing.key != key:
+                trials = [self._trial(seed) for seed in params.seeds]
+                sets = [(t.args, t.kwargs) for t in trials]
+                self._timing = timing_rounds.session(key, ref.model, sets)
+            return timing_rounds.measure(self.runtime, self._timing, params)
 
     def _ref(self) -> _Reference:
         assert self.ref is not None, "prepare first"

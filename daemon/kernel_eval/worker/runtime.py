@@ -9,12 +9,22 @@ import attrs
 import torch
 
 from kernel_eval.protocol.messages import Hello
+from kernel_eval.stages.timing.clocks import Clocks
+from kernel_eval.stages.timing.timer import Timer
 
 
 @attrs.define
 class Runtime:
     requested: str
     device: torch.device
+    clocks: Clocks = attrs.field(factory=Clocks.bind)  # bound before any user module is imported
+    _timer: Timer | None = attrs.field(default=None, init=False)
+
+    @property
+    def timer(self) -> Timer:
+        if self._timer is None:
+            self._timer = Timer(self.device, self.clocks)
+        return self._timer
 
     @property
     def is_cuda(self) -> bool:
@@ -57,4 +67,5 @@ def start_runtime(requested: str) -> Runtime:
         os.environ["TRITON_INTERPRET"] = "1"  # must precede the first `import triton`
     with contextlib.suppress(ImportError):
         import triton  # noqa: F401 - imported once here so evaluations don't pay for it
-    return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device)
+    # the timing clocks are bound here, before the worker imports any user module
+    return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device, Clocks.bind())

@@ -1,0 +1,212 @@
+"""`kernel-eval batch SPEC --out results.jsonl`: evaluate many pairs on every local GPU (or a Ray cluster)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import simple_parsing
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from kernel_eval import history
+from kernel_eval.batch import prebuild as prebuilds
+from kernel_eval.batch.lanes import Lane, LocalLane
+from kernel_eval.batch.output import ResultWriter, read_lines
+from kernel_eval.batch.runner import Outcome, Runner
+from kernel_eval.batch.spec import Pair, SpecError, discover
+from kernel_eval.batch.summary import builds_table, category, summarize, summary_table
+from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest
+
+
+@dataclass
+class BatchOptions:
+    """Evaluate many (reference, custom) pairs; one JSON result per line in --out, resumable."""
+
+    spec: str = simple_parsing.field(positional=True)  # folder of pairs, KernelBench run folder, or .jsonl
+    out: str = "results.jsonl"  # results, one JSON line per pair (pairs already there are skipped)
+    force: bool = False  # evaluate every pair again (start --out afresh)
+    references: str = ""  # KernelBench: the KernelBench/ folder holding level1/, level2/, ...
+    gpus: str = ""  # GPUs to use, e.g. 0,1 (default: every local GPU; none: CPU lanes)
+    jobs: int = 1  # CPU lanes when there is no GPU
+    build_jobs: int = 0  # build-only processes (default: one per CPU core, less one per lane)
+    ray: str = ""  # run on Ray: auto (a running cluster, else a local one) or a cluster address
+    measure_performance: bool = True  # time both sides and report the speedup
+    num_correct_trials: int = 1  # correctness trials per pair
+    num_perf_trials: int = 10  # timed trials per side
+    timeout: float = DEFAULT_TIMEOUT_S  # seconds allowed for running one pair's kernels (build excluded)
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT_S  # seconds allowed for one pair's build
+    pair_timeout: float = 0.0  # wall seconds for one pair in all, build included (0: timeout + build_timeout)
+    build_dir_prefix: str = ""  # where builds are cached (default: a per-user 0700 directory)
+    quiet: bool = False  # no progress bar
+
+    def template(self) -> EvalRequest:
+        return EvalRequest(
+            ref_src="",
+            custom_src="",
+            measure_performance=self.measure_performance,
+            num_correct_trials=self.num_correct_trials,
+            num_perf_trials=self.num_perf_trials,
+            build_dir_prefix=self.build_dir_prefix,
+            timeout_s=self.timeout,
+            build_timeout_s=self.build_timeout,
+        )
+
+
+def parse(argv: list[str]) -> BatchOptions:
+    parser = simple_parsing.ArgumentParser(
+        prog="kernel-eval batch",
+        add_option_string_dash_variants=simple_parsing.DashVariant.UNDERSCORE_AND_DASH,
+        add_dest_to_option_strings=False,
+        description=BatchOptions.__doc__,
+    )
+    parser.add_arguments(BatchOptions, dest="options")
+    options: BatchOptions = parser.parse_args(argv).options
+    return options
+
+
+def local_gpus(requested: str) -> list[str]:
+    """cuda:N devices for --gpus (default: every visible GPU, asked of a throwaway process: no torch here)."""
+    if requested:
+        return [f"cuda:{index.strip()}" for index in requested.split(",") if index.strip()]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [part.strip() for part in visible.split(",") if part.strip()]
+        if all(part.isdigit() for part in ids):  # the pool's cuda:N is physical GPU N: keep the user's choice
+            return [f"cuda:{part}" for part in ids]
+    count = _gpu_count()
+    return [f"cuda:{index}" for index in range(count)]
+
+
+def _gpu_count() -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
+
+
+def main(argv: list[str]) -> int:
+    options = parse(argv)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Path(options.out)
+    try:
+        pairs = discover(
+            Path(options.spec), Path(options.references) if options.references else None, options.template()
+        )
+    except SpecError as problem:
+        err.print(f"[red]{problem}[/red]")
+        return 2
+    done = {} if options.force else read_lines(out)
+    todo = [pair for pair in pairs if pair.name not in done]
+    if done and todo != pairs:
+        err.print(
+            f"{len(pairs) - len(todo)} of {len(pairs)} pairs already in {out}: skipped (--force redoes them)"
+        )
+    started = time.monotonic()
+    if todo:
+        try:
+            run_batch(options, todo, out, err)
+        except KeyboardInterrupt:
+            err.print(f"interrupted: the finished pairs are in {out}; run the same command again to resume")
+            return 130
+    lines = read_lines(out)
+    summary = summarize({pair.name: lines[pair.name] for pair in pairs if pair.name in lines})
+    summary.wall_s = time.monotonic() - started
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(summary_table(summary, f"kernel-eval batch: {options.spec} ({summary.wall_s:.1f} s)"))
+    if summary.builds:
+        console.print(builds_table(summary))
+    return 0 if summary.total == len(pairs) else 1
+
+
+def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) -> list[Outcome]:
+    """Evaluate `todo` on local lanes or Ray actors, appending to `out`, with a progress bar."""
+    pair_timeout = options.pair_timeout or options.timeout + options.build_timeout
+    writer = ResultWriter(out, options.force)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=err,
+        disable=options.quiet,
+    )
+    task = progress.add_task("evaluating", total=len(todo), last="")
+
+    def on_done(outcome: Outcome) -> None:
+        kind = category(outcome.done.result)
+        progress.update(task, advance=1, last=f"{outcome.name}: {kind}")
+
+    lanes: list[Lane]
+    if options.ray:
+        from kernel_eval.batch import ray_lanes
+
+        cluster = ray_lanes.start(options.ray, options.jobs)
+        lanes = list(cluster.lanes)
+
+        def prebuild(pair: Pair) -> float | None:
+            return cluster.prebuild(pair.name, pair.request, options.build_timeout)
+
+        def home(pair: Pair) -> str:
+            return cluster.home(pair.name)
+
+    else:
+        home = Runner.anywhere
+        devices = local_gpus(options.gpus) or ["cpu"] * max(1, options.jobs)
+        local = [LocalLane(device, f"{device}#{index}") for index, device in enumerate(devices)]
+        for local_lane in local:
+            local_lane.warm_up()
+        lanes = list(local)
+
+        # Build processes see no GPU (they build for the lanes' arch), so none of them touches a GPU being timed.
+        arch = prebuilds.gpu_arch(devices[0]) if devices[0].startswith("cuda") else "cpu"
+
+        def prebuild(pair: Pair) -> float | None:
+            request = pair.request
+            return prebuilds.prebuild(
+                request.custom_src, request.build_dir_prefix, "cpu", options.build_timeout, arch
+            )
+
+    # Every core builds, less one per lane: the lanes' own processes launch kernels and read clocks.
+    build_jobs = options.build_jobs or max(1, (os.cpu_count() or 1) - len(lanes))
+    runner = Runner(
+        lanes,
+        writer,
+        prebuild=prebuild,
+        needs_prebuild=lambda pair: prebuilds.needs_prebuild(pair.request.custom_src),
+        build_jobs=build_jobs,
+        pair_timeout_s=pair_timeout,
+        on_done=on_done,
+        record_history=history.enabled(),
+        home=home,
+    )
+    try:
+        with progress:
+            return runner.run(todo)
+    finally:
+        for lane in lanes:
+            lane.close()  # first: an interrupted lane's evaluation ends (its workers are killed) before the file closes
+        writer.close()
+        if options.ray:
+            import ray
+
+            ray.shutdown()

@@ -1,0 +1,112 @@
+"""Lanes: where a batch's evaluations run. A lane owns one device and evaluates one pair at a time, so timing never
+shares a GPU with another evaluation; a fault or a hang costs that pair, and the lane carries on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+import attrs
+
+from kernel_eval import source_info
+from kernel_eval.engine.pool import WorkerPool
+from kernel_eval.progress import ProgressEvent
+from kernel_eval.request import EvalRequest
+from kernel_eval.result import EvalResult, Message, Phase, Severity, Verdict
+
+
+@attrs.define
+class LaneResult:
+    """One finished pair as a lane saw it: the result, seconds in the build phase, seconds in all."""
+
+    result: EvalResult
+    build_s: float
+    wall_s: float
+
+
+class Lane(Protocol):
+    name: str
+    node: str  # the machine it runs on ("" = this one)
+
+    def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult: ...
+
+    def close(self) -> None: ...
+
+
+class BuildClock:
+    """Times the build phase from the pool's progress events (load of the custom side → first check)."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.seconds = 0.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        now = time.monotonic()
+        if event.phase is Phase.BUILD and self.started is None:
+            self.started = now
+        elif (
+            event.phase in (Phase.CHECK, Phase.TIME, Phase.DONE)
+            and self.started is not None
+            and not self.seconds
+        ):
+            self.seconds = now - self.started
+
+
+class LocalLane:
+    """A warm WorkerPool bound to one device (cuda:N or cpu)."""
+
+    def __init__(self, device: str, name: str = "") -> None:
+        self.device = device
+        self.name = name or device
+        self.node = ""
+        self.pool = WorkerPool(spare=True)
+
+    def warm_up(self) -> None:
+        self.pool.warm_up(self.device)
+
+    def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
+        done = evaluate_on(self.pool, attrs.evolve(request, device=self.device), pair_timeout_s)
+        if any(m.kind == "batch_error" for m in done.result.messages):
+            self.pool.close()  # the pool itself failed: start afresh rather than trust it
+            self.pool = WorkerPool(spare=True)
+        return done
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def evaluate_on(pool: WorkerPool, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
+    """One evaluation on `pool`; past `pair_timeout_s` of wall time it is cancelled (its candidate killed)."""
+    started = time.monotonic()
+    clock = BuildClock()
+    cancel = threading.Event()
+    timer = threading.Timer(pair_timeout_s, cancel.set) if pair_timeout_s > 0 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        result = pool.evaluate(request, on_progress=clock, cancel=cancel)
+    except Exception as exc:  # a pool failure costs this pair, never the batch
+        result = failed(request, "batch_error", f"the evaluation failed: {exc!r}")
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if cancel.is_set() and result.verdict is Verdict.ERROR:
+        for message in result.messages:
+            if message.kind == "cancelled":
+                message.kind = "timeout"
+                message.message = f"the pair took longer than {pair_timeout_s:g} s in all and was stopped"
+    return LaneResult(result, round(clock.seconds, 3), round(time.monotonic() - started, 3))
+
+
+def failed(request: EvalRequest, kind: str, text: str) -> EvalResult:
+    """An error result for a pair that never produced one of its own."""
+    return EvalResult(
+        verdict=Verdict.ERROR,
+        phase=Phase.LOAD,
+        ref=source_info.describe(request.ref_src, request.ref_entry_point),
+        custom=source_info.describe(request.custom_src, request.custom_entry_point),
+        device=request.device,
+        messages=[Message(Severity.ERROR, Phase.LOAD, kind, text)],
+    )

@@ -1,0 +1,124 @@
+"""Build-only loads: import a custom file in a throwaway process so its extension lands in the build cache.
+
+The batch runs these on every CPU core while the lanes evaluate other pairs; the lane's own load of the same source
+is then a cache hit (the cache is keyed by file, source, torch/CUDA version and GPU arch; the build lock makes a
+lane that arrives mid-build wait for it instead of building twice). Only files that build at import (load_inline
+with C++/CUDA sources) are worth it. A failed or hung prebuild is ignored: the evaluation itself reports the error.
+
+Run as `python -m kernel_eval.batch.prebuild CUSTOM_SRC BUILD_DIR_PREFIX` with CUDA_VISIBLE_DEVICES set to the
+GPU whose arch the build targets (empty: CPU), or KERNEL_EVAL_PREBUILD_ARCH=sm_XY to build for an arch with no GPU
+visible (`sm_90:9.0+PTX`: the cache key's arch, then the arch list torch would build for on that GPU).
+`python -m kernel_eval.batch.prebuild --arch` prints that for the visible GPU (cpu without one).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import kernel_eval
+from kernel_eval import source_info
+from kernel_eval.engine.processes import cuda_visible_devices
+from kernel_eval.result import Backend
+
+BUILDS_AT_IMPORT = (Backend.CUDA_EXTENSION, Backend.CPP_EXTENSION)
+ARCH_ENV = "KERNEL_EVAL_PREBUILD_ARCH"
+_PACKAGE_ROOT = str(Path(kernel_eval.__file__).resolve().parent.parent)
+
+
+def needs_prebuild(custom_src: str) -> bool:
+    return source_info.detect_backend(custom_src) in BUILDS_AT_IMPORT
+
+
+def prebuild(
+    custom_src: str, build_dir_prefix: str, device: str, timeout_s: float, arch: str = ""
+) -> float | None:
+    """Build `custom_src` into the cache for `device`'s GPU arch (or `arch` as gpu_arch gives it, where no GPU
+    is visible, as in a build process or a Ray CPU task); seconds taken, or None if it failed."""
+    env = dict(os.environ)
+    env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(device) or ""
+    env[ARCH_ENV] = arch
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "kernel_eval.batch.prebuild", custom_src, build_dir_prefix],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return round(time.monotonic() - started, 3) if done.returncode == 0 else None
+
+
+def _main(custom_src: str, build_dir_prefix: str) -> int:
+    import torch
+
+    from kernel_eval.stages import load
+    from kernel_eval.stages.compile import cache
+
+    arch, _, arch_list = os.environ.get(ARCH_ENV, "").partition(":")
+    if arch.startswith("sm_"):
+        # Build for that arch without a GPU, with the flags torch would choose on the lane's GPU (a user's own
+        # TORCH_CUDA_ARCH_LIST reaches the lanes too, and stays): the same build command, so ninja has no work later.
+        if os.environ.get("TORCH_CUDA_ARCH_LIST", "native") == "native":
+            os.environ["TORCH_CUDA_ARCH_LIST"] = arch_list
+    elif torch.cuda.is_available():
+        arch = _visible_arch()[0]
+    else:
+        arch = "cpu"
+    if arch == "cpu":
+        os.environ["TRITON_INTERPRET"] = "1"
+    file = str(Path(custom_src).resolve())
+    key = cache.build_key(Path(file).read_bytes(), torch.__version__, torch.version.cuda or "", arch)
+    key_dir = cache.file_dir(cache.private_prefix(build_dir_prefix), file) / key
+    cache.point_builds_at(key_dir)
+    with cache.build_lock(key_dir):
+        load.import_file(file, "custom")
+    return 0
+
+
+def gpu_arch(device: str) -> str:
+    """The build arch of `device` (`sm_XY:<TORCH_CUDA_ARCH_LIST>`, or cpu), asked of a throwaway process so the
+    caller holds no CUDA context."""
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES=cuda_visible_devices(device) or "")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(
+        [sys.executable, "-m", "kernel_eval.batch.prebuild", "--arch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.stdout.strip() or "cpu"
+
+
+def _visible_arch() -> tuple[str, str]:
+    """(sm_XY of visible GPU 0, the TORCH_CUDA_ARCH_LIST torch's cpp_extension picks for it when none is set)."""
+    import torch
+
+    capability = torch.cuda.get_device_capability(0)
+    supported = [
+        int("".join(c for c in a.split("_")[1] if c.isdigit()))
+        for a in torch.cuda.get_arch_list()
+        if "sm_" in a
+    ]
+    clamped = min(max((sm // 10, sm % 10) for sm in supported), capability) if supported else capability
+    return "sm_{}{}".format(*capability), f"{clamped[0]}.{clamped[1]}+PTX"
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--arch":
+        import torch
+
+        print(":".join(_visible_arch()) if torch.cuda.is_available() else "cpu")
+        sys.exit(0)
+    sys.exit(_main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""))
