@@ -98,3 +98,11 @@ def test_gpu_custom_module_of_plain_pytorch_ops_is_warned_about(pool: WorkerPool
     assert_correct(result)  # a warning leaves the verdict and the exit status alone
     [flag] = [f for f in result.flags if f.kind == "no_custom_kernel"]
     assert flag.severity is Severity.WARNING and flag.message.startswith("no custom kernel ran")
+
+
+def test_lazy_output_only_while_timed_is_caught(pool: WorkerPool, build_prefix: Path) -> None:
+    result = evaluate(pool, build_prefix, "lazy_when_timed", measure_performance=True)
+
+    assert result.exit_code == 1, (result.headline, result.messages)
+    kinds = [f.kind for f in result.flags if f.severity is Severity.ERROR]
+    assert "output_subclass" in kinds, result.flags

@@ -29,7 +29,7 @@ def test_a_saved_tensor_subclass_is_refused_on_load(tmp_path, monkeypatch):
     output, problem = judge._load_output(str(path))
 
     assert output is None
-    assert problem.startswith("output could not be read back as plain tensors (UnpicklingError")
+    assert problem.startswith("output is a Sneaky, not plain tensors, numbers or containers; fix: ")
     assert not path.exists()
 
 

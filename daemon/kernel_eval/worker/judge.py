@@ -10,6 +10,7 @@ on secret seeds are used once and forgotten after their comparison.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,14 @@ from kernel_eval.result import Flag, Message, OutputComparison, Phase, Severity
 from kernel_eval.stages import check, kernels, load
 from kernel_eval.stages.exactness import Float64Answer, Float64Reference, full_precision
 from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
+from kernel_eval.stages.plain_output import FIX as PLAIN_FIX
 from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.stages.trials import unchanged_inputs_note
 from kernel_eval.stages.vacuity import vacuity_flags
 from kernel_eval.worker import payload, timing_rounds
 from kernel_eval.worker.runtime import Runtime
+
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+) was not an allowed global")  # weights_only names the type
 
 
 @attrs.define
@@ -168,8 +172,13 @@ class Judge:
         try:
             output = payload.load(path, self.runtime.device, remove=True)
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            return None, f"output could not be read back as plain tensors ({type(exc).__name__}: {first})"
+            refused = _REFUSED_GLOBAL.search(str(exc))
+            what = (
+                f"a {refused[1].rsplit('.', 1)[-1]}"
+                if refused
+                else f"data torch.load refuses ({type(exc).__name__})"
+            )
+            return None, f"output is {what}, not plain tensors, numbers or containers; fix: {PLAIN_FIX}"
         return output, non_plain_output(output)
 
     def _vacuity(
