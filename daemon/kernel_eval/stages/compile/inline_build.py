@@ -36,6 +36,9 @@ from kernel_eval.stages.compile import headers
 from kernel_eval.stages.compile.ninja_runner import NinjaRun
 
 HOOKS = ("_import_module_from_library", "_run_ninja_build", "JIT_EXTENSION_VERSIONER", "LIB_EXT")
+LEVERS_ENV = (
+    "KERNEL_EVAL_BUILD_LEVERS"  # comma list of stable, slim, arch, race; "none": torch as is; unset: all
+)
 RACE_MIN_CPUS = 8  # below this, a failed slim build is followed by the original instead of racing it
 
 
@@ -101,6 +104,7 @@ class InlineBuilds:
     slim: bool = True
     race: bool | None = None  # None: race when the machine has RACE_MIN_CPUS cores
     echo: bool = True
+    enabled: bool = True  # False: load_inline is left to torch
     levers: Levers = attrs.Factory(Levers)
     _runs: dict[str, NinjaRun] = attrs.Factory(dict)
 
@@ -111,6 +115,9 @@ class InlineBuilds:
 
         original = cpp_extension.load_inline
         self.levers = Levers()
+        if not self.enabled:
+            yield self.levers
+            return
         cpp_extension.load_inline = self._entry(original)
         try:
             yield self.levers
@@ -232,8 +239,16 @@ class FixedVersion:
 
 
 def for_key_dir(key_dir: Path) -> InlineBuilds:
-    """The builds of one custom file's import: in `<key_dir>/torch_extensions`, for this process's CUDA device."""
-    return InlineBuilds(key_dir / "torch_extensions", arch=device_arch())
+    """The builds of one custom file's import: in `<key_dir>/torch_extensions`, for this process's CUDA device, with
+    the levers LEVERS_ENV names (all when unset)."""
+    chosen = {part.strip() for part in os.environ.get(LEVERS_ENV, "stable,slim,arch,race").split(",")}
+    return InlineBuilds(
+        key_dir / "torch_extensions",
+        arch=device_arch() if "arch" in chosen else "",
+        slim="slim" in chosen,
+        race=None if "race" in chosen else False,
+        enabled="stable" in chosen,
+    )
 
 
 def device_arch(device_index: int = 0) -> str:
