@@ -15,7 +15,8 @@ Compile only (no GPU, no linking; this machine's nvcc and c++):
 
   compiles each file's translation units with the flags torch's cpp_extension writes (its own ninja file), one at a
   time, once per header set of the .cu: `extension` (as written, plus load_inline's implicit <torch/types.h>),
-  `aten` (umbrella includes → <ATen/ATen.h>), `slim` (the rewrite inline_build uses); main.cpp once.
+  `aten` (umbrella includes → <ATen/ATen.h>), `slim` (the rewrite inline_build uses); main.cpp once as
+  load_inline writes it and once (`binding`) with the slim binding headers inline_build uses.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ class Options:
     compile_only: bool = False  # compile translation units only (no GPU, no link)
     limit: int = 0  # first N cases (0 = all)
     cases: str = str(CASES)  # folder of <case>/{model.py, model_new.py}
-    header_sets: str = "extension,aten,slim"  # --compile-only: header sets of the .cu
+    header_sets: str = (
+        "extension,aten,slim,binding"  # --compile-only: .cu header sets; binding: main.cpp slim
+    )
     arch: str = "9.0"  # --compile-only: TORCH_CUDA_ARCH_LIST when torch cannot see a GPU
     configs: str = "all,none"  # full: lever configurations, each a KERNEL_EVAL_BUILD_LEVERS value
     parallel: int = 4  # full: cases evaluated at once (each with its own worker pool)
@@ -78,7 +81,18 @@ def compile_only(cases: list[Path], options: Options) -> None:
     for case in cases:
         call = captured_call(case / "model_new.py")
         row: dict[str, float] = {}
+        cpp = call["cpp_sources"]
+        cpp = [cpp] if isinstance(cpp, str) else list(cpp)
         for index, header_set in enumerate(sets):
+            if header_set == "binding":  # main.cpp with the slim binding headers
+                binding = headers.slim_binding_sources(cpp)
+                if binding is None:
+                    print(f"{case.name}: no slim binding (the C++ sources need more)", flush=True)
+                    continue
+                times = compile_units(call, binding, None, ["main.o"], header_set)
+                row["c++ main.cpp binding"] = times.get("main.o", float("nan"))
+                print(f"{case.name} {header_set}: {times}", flush=True)
+                continue
             cuda = cuda_text(call, header_set, headers)
             if cuda is None:
                 print(
@@ -87,7 +101,7 @@ def compile_only(cases: list[Path], options: Options) -> None:
                 )
                 continue
             targets = ["main.o", "cuda.cuda.o"] if index == 0 else ["cuda.cuda.o"]
-            times = compile_units(call, cuda, targets, header_set)
+            times = compile_units(call, ["#include <torch/extension.h>", *cpp], cuda, targets, header_set)
             if "main.o" in times:
                 row["c++ main.cpp"] = times["main.o"]
             row[f"nvcc {header_set}"] = times.get("cuda.cuda.o", float("nan"))
@@ -162,8 +176,11 @@ def cuda_text(call: dict[str, Any], header_set: str, headers: Any) -> str | None
     raise SystemExit(f"unknown header set {header_set!r}")
 
 
-def compile_units(call: dict[str, Any], cuda: str, targets: list[str], label: str) -> dict[str, float]:
-    """Compile `targets` of the call's build (cuda.cu replaced by `cuda`) from scratch, one at a time; seconds each."""
+def compile_units(
+    call: dict[str, Any], cpp: list[str], cuda: str | None, targets: list[str], label: str
+) -> dict[str, float]:
+    """Compile `targets` of the call's build from scratch, one at a time, with main.cpp from `cpp` and cuda.cu
+    from `cuda` (None: as written); seconds each."""
     from torch.utils import cpp_extension as torch_cpp_extension
 
     cpp_extension: Any = torch_cpp_extension  # its private build hooks are replaced below
@@ -188,9 +205,8 @@ def compile_units(call: dict[str, Any], cuda: str, targets: list[str], label: st
     cpp_extension._import_module_from_library = lambda *args: None
     cpp_extension.JIT_EXTENSION_VERSIONER = FixedVersion()
     try:
-        kwargs = dict(call, build_directory=str(build_dir), no_implicit_headers=True, cuda_sources=[cuda])
-        cpp = kwargs["cpp_sources"]
-        kwargs["cpp_sources"] = ["#include <torch/extension.h>", *([cpp] if isinstance(cpp, str) else cpp)]
+        kwargs = dict(call, build_directory=str(build_dir), no_implicit_headers=True, cpp_sources=list(cpp))
+        kwargs["cuda_sources"] = [cuda if cuda is not None else cuda_text(call, "extension", None)]
         cpp_extension.load_inline(**kwargs)
     finally:
         cpp_extension._run_ninja_build, cpp_extension._import_module_from_library = saved

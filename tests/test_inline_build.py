@@ -60,7 +60,9 @@ def test_slim_rewrite_replaces_only_the_umbrella_includes() -> None:
     body = slim.text[slim.text.index("// (kernel-eval) was: #include <torch/extension.h>") :]
     kept = [line for line in KERNEL.splitlines() if "torch/extension.h" not in line]
     assert [line for line in body.splitlines()[1:]] == kept  # the user's code itself is untouched
-    assert "using namespace at;" in slim.text and "kFloat32" in slim.text  # torch:: names as <torch/types.h> gives
+    assert (
+        "using namespace at;" in slim.text and "kFloat32" in slim.text
+    )  # torch:: names as <torch/types.h> gives
 
 
 @pytest.mark.parametrize("marker", ["PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {}", "x.requires_grad_(true);"])
@@ -101,9 +103,13 @@ def test_unchanged_translation_unit_is_not_recompiled_after_an_edit(
     import torch
     from torch.utils import cpp_extension
 
-    if cpp_extension.CUDA_HOME is None:  # a CPU build of torch: compile with this machine's nvcc (linking fails)
+    if (
+        cpp_extension.CUDA_HOME is None
+    ):  # a CPU build of torch: compile with this machine's nvcc (linking fails)
         nvcc = Path(shutil.which("nvcc") or "")
-        home = next((p for p in (Path("/usr/local/cuda"), nvcc.resolve().parent.parent) if (p / "bin").is_dir()))
+        home = next(
+            p for p in (Path("/usr/local/cuda"), nvcc.resolve().parent.parent) if (p / "bin").is_dir()
+        )
         monkeypatch.setattr(cpp_extension, "CUDA_HOME", str(home))
     root = tmp_path / "torch_extensions"
     arch = inline_build.device_arch() or "9.0"
@@ -179,3 +185,21 @@ def test_both_failing_raises_the_original_error(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match=r"in .*/ext$"):
         builds._build(original, fake_attempts(tmp_path, builds))
+
+
+def test_slim_binding_builds_and_converts_tensors(tmp_path: Path) -> None:
+    """main.cpp with the slim binding headers instead of <torch/extension.h> still binds torch::Tensor functions
+    (type casters, wrap_pybind_function turning c10::Error into Python errors)."""
+    import torch
+    from torch.utils import cpp_extension
+
+    code = 'torch::Tensor twice(torch::Tensor x) { TORCH_CHECK(x.dim() == 1, "1-D only"); return x.mul(2); }'
+    sources = headers.slim_binding_sources([code])
+    assert sources is not None and "torch/extension.h" not in sources[0]
+    with InlineBuilds(tmp_path, echo=False).installed():
+        module = cpp_extension.load_inline(
+            name="slim_binding", cpp_sources=sources, functions=["twice"], no_implicit_headers=True
+        )
+    assert torch.equal(module.twice(torch.ones(3)), torch.full((3,), 2.0))
+    with pytest.raises(RuntimeError, match="1-D only"):
+        module.twice(torch.ones(2, 2))

@@ -30,6 +30,10 @@ BARE_CALL = re.compile(r"(?<![\w.>:])([a-z_][a-z0-9_]*)\s*\(")
 USING_TORCH = re.compile(r"using\s+namespace\s+(?:torch|at)\s*;")
 BASE_HEADERS = ("ATen/core/Tensor.h", "ATen/TensorOperators.h", "ATen/Dispatch.h")
 CUDA_HEADERS = ("cuda.h", "cuda_runtime.h")  # what load_inline's implicit headers add besides <torch/types.h>
+BINDING_HEADERS = (
+    "torch/csrc/utils/pybind.h",
+    "torch/csrc/Exceptions.h",
+)  # type casters, wrap_pybind_function
 MARK = "// kernel-eval: torch umbrella headers replaced by the headers this source uses (faster build)"
 
 
@@ -58,6 +62,20 @@ def slim_cuda_source(text: str, include_dir: Path | None = None) -> SlimSource |
     prelude.append(torch_aliases(str(include_dir)))
     body = UMBRELLA.sub(lambda match: f"// (kernel-eval) was: {match.group(0).strip()}", text)
     return SlimSource("\n".join([*prelude, body]), headers)
+
+
+def slim_binding_sources(cpp_sources: list[str], include_dir: Path | None = None) -> list[str] | None:
+    """main.cpp's sources with the `<torch/extension.h>` load_inline puts first replaced by what the generated
+    pybind11 binding needs (type casters, wrap_pybind_function) and the `torch::` aliases; None when the C++ sources
+    need more (their own umbrella includes, autograd, nn) or the headers are missing."""
+    text = "\n".join(cpp_sources)
+    if NEEDS_FULL.search(text.replace("pybind11", "")) or UMBRELLA.search(text) or "#include" in text:
+        return None
+    include_dir = include_dir or torch_include_dir()
+    if not all((include_dir / header).is_file() for header in (*BINDING_HEADERS, *BASE_HEADERS)):
+        return None
+    prelude = [MARK, *(f"#include <{header}>" for header in (*BINDING_HEADERS, *BASE_HEADERS))]
+    return ["\n".join([*prelude, torch_aliases(str(include_dir))]), *cpp_sources]
 
 
 def _called_ops(text: str, include_dir: Path) -> list[str]:

@@ -83,7 +83,7 @@ class Levers:
                 f"stable build directory for {', '.join(self.stable_dir)} (unchanged sources not recompiled)"
             )
         for name, used in self.slim.items():
-            parts.append(f"lighter headers for {name}'s CUDA source: {', '.join(f'<{h}>' for h in used)}")
+            parts.append(f"lighter headers for {name} (instead of <torch/extension.h>): {', '.join(used)}")
         for name in self.slim_failed:
             parts.append(f"{name}: lighter headers did not build, built with the original headers")
         if self.arch:
@@ -167,10 +167,11 @@ class InlineBuilds:
         )
         if slim is not None and "no_implicit_headers" in call and not call["no_implicit_headers"]:
             slim_call = dict(call, no_implicit_headers=True, cuda_sources=[slim.text])
-            slim_call["cpp_sources"] = ["#include <torch/extension.h>", *_as_list(call["cpp_sources"])]
-            attempts.append(
-                self._attempt("slim headers", self.root / f"{name}.slim", slim_call, slim.headers)
-            )
+            cpp = _as_list(call["cpp_sources"])
+            binding = headers.slim_binding_sources(cpp)
+            slim_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
+            used = (*slim.headers, *(headers.BINDING_HEADERS if binding else ()))
+            attempts.append(self._attempt("slim headers", self.root / f"{name}.slim", slim_call, used))
         attempts.append(self._attempt("", self.root / name, call))
         return attempts
 
