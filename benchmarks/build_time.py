@@ -2,12 +2,13 @@
 
 Full (needs a CUDA build of torch and a GPU for the CUDA cases; CPU-only cases run anywhere):
 
-    python benchmarks/build_time.py [--limit N] [--parallel 4] [--configs all,none]
+    python benchmarks/build_time.py [--limit N] [--parallel 3] [--configs all,none:3,stable:3]
 
   per case, through the engine (WorkerPool, as the daemon runs it): cold build (empty build cache) → verdict,
   rebuild after a one-line edit of a kernel body (warm worker) → verdict, rebuild unchanged (fresh worker, same
   cache) → verdict; median and max of each, once per lever configuration (KERNEL_EVAL_BUILD_LEVERS: `all`, `none`
-  = torch as is, or a comma list of stable, slim, arch, race).
+  = torch as is, or levers joined by + from stable, slim, arch, race; `:N` runs it on the first N cases only).
+  Each configuration's table prints as soon as it is done.
 
 Compile only (no GPU, no linking; this machine's nvcc and c++):
 
@@ -51,8 +52,9 @@ class Options:
         "extension,aten,slim,binding"  # --compile-only: .cu header sets; binding: main.cpp slim
     )
     arch: str = "9.0"  # --compile-only: TORCH_CUDA_ARCH_LIST when torch cannot see a GPU
-    configs: str = "all,none"  # full: lever configurations, each a KERNEL_EVAL_BUILD_LEVERS value
-    parallel: int = 4  # full: cases evaluated at once (each with its own worker pool)
+    # full: lever configurations in order, each `all`, `none` or levers joined by + (stable+slim), `:N` = first N cases
+    configs: str = "all,none:3,stable:3"
+    parallel: int = 3  # full: cases evaluated at once (each with its own worker pool)
     device: str = ""  # full: "" = cuda:0 when present, else cpu (CPU-only cases)
 
 
@@ -229,12 +231,16 @@ def full(cases: list[Path], options: Options) -> None:
         cases = [case for case in cases if "cuda_sources=" not in (case / "model_new.py").read_text()]
         print(f"no CUDA: CPU-only cases ({len(cases)})", flush=True)
     device = options.device or ("cuda:0" if cuda else "cpu")
-    for config in [part.strip() for part in options.configs.split(",") if part.strip()]:
+    for spec in [part.strip() for part in options.configs.split(",") if part.strip()]:
+        config, _, limit = spec.partition(":")
+        chosen = cases[: int(limit)] if limit else cases
         os.environ["KERNEL_EVAL_BUILD_LEVERS"] = ALL_LEVERS if config == "all" else config.replace("+", ",")
-        print(f"\n== levers: {os.environ['KERNEL_EVAL_BUILD_LEVERS']} ==", flush=True)
+        print(f"\n== levers: {os.environ['KERNEL_EVAL_BUILD_LEVERS']} ({len(chosen)} cases) ==", flush=True)
         with ThreadPoolExecutor(max(1, options.parallel)) as pool:
-            rows = list(pool.map(lambda case: measure_case(case, device), cases))
-        print_table(f"seconds to verdict, levers {config}", [case.name for case in cases], rows, summary=True)
+            rows = list(pool.map(lambda case: measure_case(case, device), chosen))
+        print_table(
+            f"seconds to verdict, levers {config}", [case.name for case in chosen], rows, summary=True
+        )
 
 
 def measure_case(case: Path, device: str) -> dict[str, float]:

@@ -2,10 +2,10 @@
 way to stop it.
 
 Phase lines go to stdout, which in a worker is its log: the engine streams new log lines as build progress. Each
-names the translation unit and the time since the build began, e.g. `build: compiling main.cpp (c++), compiling cuda.cu (nvcc),
-linking x.so` first, then `build: compiled cuda.cu (nvcc) at 11.8 s [2/3]` as each step ends, and a `still
-compiling … 15 s` heartbeat. The compiler's own output is kept and, on failure, raised in the RuntimeError
-torch would raise (`<error_prefix>: <output>`), so existing error mapping keeps working.
+names the translation unit and the time since the build began: `compiling main.cpp (c++), compiling cuda.cu (nvcc),
+linking x.so` first, then `compiled cuda.cu (nvcc) at 11.8 s [2/3]` as each step ends, and a `still compiling …
+15 s` heartbeat; an attempt with a label (`[slim headers] …`) says so. The compiler's own output is kept and, on
+failure, raised in the RuntimeError torch would raise (`<error_prefix>: <output>`), so error mapping keeps working.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ class NinjaRun:
 
     def _say(self, text: str) -> None:
         if self.echo:
-            label = f" ({self.label})" if self.label else ""
-            print(f"build{label}: {text}", flush=True)
+            label = f"[{self.label}] " if self.label else ""
+            print(f"{label}{text}", flush=True)
 
 
 def describe(command: str) -> str:
