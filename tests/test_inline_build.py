@@ -203,3 +203,31 @@ def test_slim_binding_builds_and_converts_tensors(tmp_path: Path) -> None:
     assert torch.equal(module.twice(torch.ones(3)), torch.full((3,), 2.0))
     with pytest.raises(RuntimeError, match="1-D only"):
         module.twice(torch.ones(2, 2))
+
+
+def test_a_slim_failure_is_not_paid_again_for_the_same_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inline_build, "_import_copy", lambda ext, library, name, is_python_module: library)
+    tried: list[str] = []
+
+    def original(
+        name: str,
+        cpp_sources: Any,
+        cuda_sources: Any = None,
+        functions: Any = None,
+        build_directory: str = "",
+        is_python_module: bool = True,
+        no_implicit_headers: bool = False,
+    ) -> Built:
+        tried.append(Path(build_directory).name)
+        if build_directory.endswith(".slim"):
+            raise RuntimeError("Error building extension 'ext': slim headers lack something")
+        return Built(Path(build_directory) / "ext.so")
+
+    for _ in range(2):
+        builds = InlineBuilds(tmp_path, race=False, echo=False)
+        library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=KERNEL)
+        assert library == tmp_path / "ext" / "ext.so" and builds.levers.slim_failed == ["ext"]
+    assert tried == ["ext.slim", "ext", "ext"]  # the second build skips the slim attempt that failed
+    assert "did not build" in builds.levers.text()

@@ -56,6 +56,13 @@ class Attempt:
     kwargs: dict[str, Any]
     run: NinjaRun
     slim_headers: tuple[str, ...] = ()
+    failed: bool = False  # it ran and did not build (not: stopped because another attempt won)
+
+    @property
+    def failed_marker(self) -> Path:
+        """Left in a slim attempt's directory when it failed, naming its headers: the same headers are not tried
+        again for this extension (each edit would pay for the failure), different ones are."""
+        return self.build_dir / ".kernel-eval-slim-failed"
 
 
 @attrs.define
@@ -151,8 +158,12 @@ class InlineBuilds:
         self.levers.stable_dir.append(name)
         if winner.slim_headers:
             self.levers.slim[name] = winner.slim_headers
-        elif len(attempts) > 1 and name not in self.levers.slim_failed:
-            self.levers.slim_failed.append(name)
+        for attempt in attempts:
+            if attempt.slim_headers and attempt.failed:
+                attempt.failed_marker.write_text("\n".join(attempt.slim_headers))
+                self.levers.slim_failed.append(name)
+            elif attempt is winner:
+                attempt.failed_marker.unlink(missing_ok=True)
         for unit, seconds in winner.run.unit_times.items():
             if not unit.endswith(str(cpp_extension.LIB_EXT)):
                 self.levers.unit_times[f"{name}/{unit}"] = seconds
@@ -171,7 +182,11 @@ class InlineBuilds:
             binding = headers.slim_binding_sources(cpp)
             slim_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
             used = (*slim.headers, *(headers.BINDING_HEADERS if binding else ()))
-            attempts.append(self._attempt("slim headers", self.root / f"{name}.slim", slim_call, used))
+            attempt = self._attempt("slim headers", self.root / f"{name}.slim", slim_call, used)
+            if _failed_before(attempt):
+                self.levers.slim_failed.append(name)
+            else:
+                attempts.append(attempt)
         attempts.append(self._attempt("", self.root / name, call))
         return attempts
 
@@ -266,8 +281,19 @@ def device_arch(device_index: int = 0) -> str:
     return f"{major}.{minor}"
 
 
+def _failed_before(attempt: Attempt) -> bool:
+    try:
+        return attempt.failed_marker.read_text() == "\n".join(attempt.slim_headers)
+    except OSError:
+        return False
+
+
 def _built(original: Callable[..., Any], attempt: Attempt) -> Path:
-    result = original(**_copied(attempt.kwargs))
+    try:
+        result = original(**_copied(attempt.kwargs))
+    except Exception:
+        attempt.failed = not attempt.run.stop.is_set()
+        raise
     if not isinstance(result, Built):
         raise RuntimeError(f"Error building extension: unexpected result {result!r}")
     return result.library

@@ -41,6 +41,8 @@ class NinjaRun:
         jobs = os.environ.get("MAX_JOBS", "")
         if jobs.isdigit():
             command += ["-j", jobs]
+        if self.stop.is_set():
+            raise RuntimeError(f"{error_prefix}: stopped")
         log_start = _ninja_log_size(self.build_dir)
         planned = self.plan()
         self._say(f"{', '.join(planned)}" if planned else "up to date")
