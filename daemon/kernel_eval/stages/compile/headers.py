@@ -61,7 +61,8 @@ def slim_cuda_source(text: str, include_dir: Path | None = None) -> SlimSource |
     prelude = [MARK, *(f"#include <{header}>" for header in (*CUDA_HEADERS, *headers))]
     prelude.append(torch_aliases(str(include_dir)))
     body = UMBRELLA.sub(lambda match: f"// (kernel-eval) was: {match.group(0).strip()}", text)
-    return SlimSource("\n".join([*prelude, body]), headers)
+    # `#line 4`: the user's text keeps the line numbers it has after load_inline's three implicit header lines
+    return SlimSource("\n".join([*prelude, "#line 4", body]), headers)
 
 
 def slim_binding_sources(cpp_sources: list[str], include_dir: Path | None = None) -> list[str] | None:

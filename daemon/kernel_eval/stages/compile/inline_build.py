@@ -158,7 +158,7 @@ class InlineBuilds:
         self.levers.stable_dir.append(name)
         if winner.slim_headers:
             self.levers.slim[name] = winner.slim_headers
-        for attempt in attempts:
+        for attempt in attempts:  # the original built where the slim one failed: the slim headers lack something
             if attempt.slim_headers and attempt.failed:
                 attempt.failed_marker.write_text("\n".join(attempt.slim_headers))
                 self.levers.slim_failed.append(name)
