@@ -16,7 +16,8 @@ Compile only (no GPU, no linking; this machine's nvcc and c++):
 
   compiles each file's translation units with the flags torch's cpp_extension writes (its own ninja file), one at a
   time, once per header set of the .cu: `extension` (as written, plus load_inline's implicit <torch/types.h>),
-  `aten` (umbrella includes → <ATen/ATen.h>), `slim` (the rewrite inline_build uses); main.cpp once as
+  `aten` (umbrella includes → <ATen/ATen.h>), `slim` (the rewrite inline_build uses), `lean` (slim without
+  <ATen/TensorOperators.h>: what a source without tensor arithmetic would need); main.cpp once as
   load_inline writes it and once (`binding`) with the slim binding headers inline_build uses.
 """
 
@@ -172,8 +173,9 @@ def cuda_text(call: dict[str, Any], header_set: str, headers: Any) -> str | None
         return "\n".join(
             ["#include <cuda.h>", "#include <cuda_runtime.h>", "#include <ATen/ATen.h>", aliases, body]
         )
-    if header_set == "slim":
-        slim = headers.slim_cuda_source(text)
+    if header_set in ("slim", "lean"):  # lean: slim without <ATen/TensorOperators.h> (tensor arithmetic)
+        base = tuple(h for h in headers.BASE_HEADERS if header_set == "slim" or "TensorOperators" not in h)
+        slim = headers.slim_cuda_source(text, base=base)
         return slim.text if slim else None
     raise SystemExit(f"unknown header set {header_set!r}")
 

@@ -49,15 +49,17 @@ def torch_include_dir() -> Path:
     return Path(torch.__file__).parent / "include"
 
 
-def slim_cuda_source(text: str, include_dir: Path | None = None) -> SlimSource | None:
+def slim_cuda_source(
+    text: str, include_dir: Path | None = None, base: tuple[str, ...] = BASE_HEADERS
+) -> SlimSource | None:
     """The source with its umbrella includes replaced by lighter ones, implicit headers stated; None when the
     source needs the umbrella headers (autograd, nn modules, its own pybind11 module) or the headers are missing."""
     if NEEDS_FULL.search(text):
         return None
     include_dir = include_dir or torch_include_dir()
-    if not all((include_dir / header).is_file() for header in BASE_HEADERS):
+    if not all((include_dir / header).is_file() for header in base):
         return None
-    headers = (*BASE_HEADERS, *(f"ATen/ops/{op}.h" for op in _called_ops(text, include_dir)))
+    headers = (*base, *(f"ATen/ops/{op}.h" for op in _called_ops(text, include_dir)))
     prelude = [MARK, *(f"#include <{header}>" for header in (*CUDA_HEADERS, *headers))]
     prelude.append(torch_aliases(str(include_dir)))
     body = UMBRELLA.sub(lambda match: f"// (kernel-eval) was: {match.group(0).strip()}", text)

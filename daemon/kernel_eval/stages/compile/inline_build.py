@@ -156,9 +156,16 @@ class InlineBuilds:
         with self._hooks(cpp_extension):
             winner, library = self._build(original, attempts)
         self.levers.stable_dir.append(name)
+        user_arch = any("arch" in str(flag) for flag in call.get("extra_cuda_cflags") or [])
+        if (
+            self.arch and call["cuda_sources"] and not user_arch
+        ):  # torch ignores the list when the user names one
+            self.levers.arch = self.arch
         if winner.slim_headers:
             self.levers.slim[name] = winner.slim_headers
-        for attempt in attempts:  # the original built where the slim one failed: the slim headers lack something
+        for (
+            attempt
+        ) in attempts:  # the original built where the slim one failed: the slim headers lack something
             if attempt.slim_headers and attempt.failed:
                 attempt.failed_marker.write_text("\n".join(attempt.slim_headers))
                 self.levers.slim_failed.append(name)
@@ -231,7 +238,6 @@ class InlineBuilds:
         cpp_extension.JIT_EXTENSION_VERSIONER = FixedVersion()
         if self.arch:
             os.environ["TORCH_CUDA_ARCH_LIST"] = self.arch
-            self.levers.arch = self.arch
         try:
             yield
         finally:
