@@ -81,9 +81,11 @@ def compile_only(cases: list[Path], options: Options) -> None:
     sets = [name.strip() for name in options.header_sets.split(",") if name.strip()]
     prepare_toolkit(options.arch)
     rows: list[dict[str, float]] = []
+    cpu_rows: list[dict[str, float]] = []
     for case in cases:
         call = captured_call(case / "model_new.py")
         row: dict[str, float] = {}
+        cpu_row: dict[str, float] = {}
         cpp = call["cpp_sources"]
         cpp = [cpp] if isinstance(cpp, str) else list(cpp)
         for index, header_set in enumerate(sets):
@@ -93,7 +95,8 @@ def compile_only(cases: list[Path], options: Options) -> None:
                     print(f"{case.name}: no slim binding (the C++ sources need more)", flush=True)
                     continue
                 times = compile_units(call, binding, None, ["main.o"], header_set)
-                row["c++ main.cpp binding"] = times.get("main.o", float("nan"))
+                row["c++ main binding"] = times.get("main.o", float("nan"))
+                cpu_row["c++ main binding"] = times.get("main.o cpu", float("nan"))
                 print(f"{case.name} {header_set}: {times}", flush=True)
                 continue
             cuda = cuda_text(call, header_set, headers)
@@ -107,12 +110,15 @@ def compile_only(cases: list[Path], options: Options) -> None:
             times = compile_units(call, ["#include <torch/extension.h>", *cpp], cuda, targets, header_set)
             if "main.o" in times:
                 row["c++ main.cpp"] = times["main.o"]
+                cpu_row["c++ main.cpp"] = times.get("main.o cpu", float("nan"))
             row[f"nvcc {header_set}"] = times.get("cuda.cuda.o", float("nan"))
+            cpu_row[f"nvcc {header_set}"] = times.get("cuda.cuda.o cpu", float("nan"))
             print(f"{case.name} {header_set}: {times}", flush=True)
         rows.append(row)
-        print_table(
-            "translation unit seconds (compiled one at a time)", [c.name for c in cases[: len(rows)]], rows
-        )
+        cpu_rows.append(cpu_row)
+        names = [c.name for c in cases[: len(rows)]]
+        print_table("translation unit wall seconds (compiled one at a time)", names, rows)
+        print_table("translation unit CPU seconds (compiler user + system)", names, cpu_rows)
 
 
 def prepare_toolkit(arch: str) -> None:
@@ -184,7 +190,8 @@ def compile_units(
     call: dict[str, Any], cpp: list[str], cuda: str | None, targets: list[str], label: str
 ) -> dict[str, float]:
     """Compile `targets` of the call's build from scratch, one at a time, with main.cpp from `cpp` and cuda.cu
-    from `cuda` (None: as written); seconds each."""
+    from `cuda` (None: as written); wall seconds each, and CPU seconds (user + system of the compiler processes,
+    steady on a shared machine) under `<target> cpu`."""
     from torch.utils import cpp_extension as torch_cpp_extension
 
     cpp_extension: Any = torch_cpp_extension  # its private build hooks are replaced below
@@ -198,11 +205,17 @@ def compile_units(
     results: dict[str, float] = {}
 
     def run_ninja(directory: str, verbose: bool, error_prefix: str) -> None:
+        import resource
         import subprocess
 
-        done = subprocess.run(["ninja", "-j", "1", *targets], cwd=directory, capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"  {label}: compile failed:\n{done.stdout[-3000:]}", flush=True)
+        for target in targets:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            done = subprocess.run(["ninja", "-j", "1", target], cwd=directory, capture_output=True, text=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode != 0:
+                print(f"  {label}: compile failed:\n{done.stdout[-3000:]}", flush=True)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            results[f"{target} cpu"] = round(cpu, 2)
         results.update(unit_times(Path(directory)))
 
     cpp_extension._run_ninja_build = run_ninja
@@ -301,18 +314,20 @@ _print_lock = threading.Lock()
 def print_table(title: str, names: list[str], rows: list[dict[str, float]], summary: bool = True) -> None:
     columns = list(dict.fromkeys(key for row in rows for key in row))
     width = max([len(name) for name in names] + [8])
+    cell = max([len(column) + 2 for column in columns] + [12])
+
+    def line(label: str, values: list[float]) -> str:
+        return f"{label:<{width}}" + "".join(f"{value:>{cell}.1f}" for value in values)
+
     with _print_lock:
         print(f"\n{title}")
-        print(" " * width + "".join(f"{column:>16}" for column in columns))
+        print(" " * width + "".join(f"{column:>{cell}}" for column in columns))
         for name, row in zip(names, rows, strict=False):
-            print(
-                f"{name:<{width}}" + "".join(f"{row.get(column, float('nan')):>16.1f}" for column in columns)
-            )
+            print(line(name, [row.get(column, float("nan")) for column in columns]))
         if summary and rows:
             for label, reduce in (("median", statistics.median), ("max", max)):
                 values = [[row[c] for row in rows if c in row] for c in columns]
-                cells = "".join(f"{reduce(v) if v else float('nan'):>16.1f}" for v in values)
-                print(f"{label:<{width}}" + cells)
+                print(line(label, [reduce(v) if v else float("nan") for v in values]))
         print(flush=True)
 
 
