@@ -231,3 +231,20 @@ def test_a_slim_failure_is_not_paid_again_for_the_same_headers(
         assert library == tmp_path / "ext" / "ext.so" and builds.levers.slim_failed == ["ext"]
     assert tried == ["ext.slim", "ext", "ext"]  # the second build skips the slim attempt that failed
     assert "did not build" in builds.levers.text()
+
+
+def test_ninja_commands_are_described_by_translation_unit() -> None:
+    from kernel_eval.stages.compile.ninja_runner import describe
+
+    nvcc = "/usr/local/cuda/bin/nvcc -MD -MF cuda.cuda.o.d -DTORCH_EXTENSION_NAME=ext -c /b/ext/cuda.cu -o cuda.cuda.o"
+    assert describe(nvcc) == "compiling cuda.cu (nvcc)"
+    assert describe("c++ -MMD -MF main.o.d -fPIC -c /b/ext/main.cpp -o main.o") == "compiling main.cpp (c++)"
+    assert describe("c++ main.o cuda.cuda.o -shared -o ext.so") == "linking ext.so"
+
+
+def test_build_note_says_what_was_done() -> None:
+    levers = inline_build.Levers(stable_dir=["ext"], slim={"ext": ("ATen/core/Tensor.h",)}, arch="9.0")
+    levers.unit_times = {"ext/cuda.cuda.o": 8.04}
+    text = levers.text()
+    assert "stable build directory for ext" in text and "ATen/core/Tensor.h" in text
+    assert "TORCH_CUDA_ARCH_LIST=9.0" in text and "ext/cuda.cuda.o 8.0 s" in text
