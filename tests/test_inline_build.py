@@ -194,7 +194,7 @@ def test_slim_binding_builds_and_converts_tensors(tmp_path: Path) -> None:
     from torch.utils import cpp_extension
 
     code = 'torch::Tensor twice(torch::Tensor x) { TORCH_CHECK(x.dim() == 1, "1-D only"); return x.mul(2); }'
-    sources = headers.slim_binding_sources([code])
+    sources = headers.slim_binding_sources([code], base=headers.LEAN_HEADERS)
     assert sources is not None and "torch/extension.h" not in sources[0]
     with InlineBuilds(tmp_path, echo=False).installed():
         module = cpp_extension.load_inline(
@@ -221,15 +221,16 @@ def test_a_slim_failure_is_not_paid_again_for_the_same_headers(
         no_implicit_headers: bool = False,
     ) -> Built:
         tried.append(Path(build_directory).name)
-        if build_directory.endswith(".slim"):
+        if Path(build_directory).suffix in (".lean", ".slim"):
             raise RuntimeError("Error building extension 'ext': slim headers lack something")
         return Built(Path(build_directory) / "ext.so")
 
     for _ in range(2):
         builds = InlineBuilds(tmp_path, race=False, echo=False)
         library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=KERNEL)
-        assert library == tmp_path / "ext" / "ext.so" and builds.levers.slim_failed == ["ext"]
-    assert tried == ["ext.slim", "ext", "ext"]  # the second build skips the slim attempt that failed
+        assert library == tmp_path / "ext" / "ext.so"
+        assert builds.levers.slim_failed == ["ext (lean headers)", "ext (slim headers)"]
+    assert tried == ["ext.lean", "ext.slim", "ext", "ext"]  # the second build skips the tiers that failed
     assert "did not build" in builds.levers.text()
 
 
@@ -248,3 +249,32 @@ def test_build_note_says_what_was_done() -> None:
     text = levers.text()
     assert "stable build directory for ext" in text and "ATen/core/Tensor.h" in text
     assert "TORCH_CUDA_ARCH_LIST=9.0" in text and "ext/cuda.cuda.o 8.0 s" in text
+
+
+def test_lean_headers_first_then_the_tier_with_tensor_operators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inline_build, "_import_copy", lambda ext, library, name, is_python_module: library)
+    tried: list[str] = []
+
+    def original(
+        name: str,
+        cpp_sources: Any,
+        cuda_sources: Any = None,
+        build_directory: str = "",
+        is_python_module: bool = True,
+        no_implicit_headers: bool = False,
+    ) -> Built:
+        tried.append(Path(build_directory).name)
+        if "TensorOperators" not in "".join(cuda_sources):  # host code with `acc / n` needs the operators
+            raise RuntimeError("Error building extension 'ext': no operator \"/\" matches these operands")
+        return Built(Path(build_directory) / "ext.so")
+
+    for _ in range(2):
+        builds = InlineBuilds(tmp_path, race=False, echo=False)
+        assert (
+            builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=KERNEL).parent.name
+            == "ext.slim"
+        )
+        assert "ATen/TensorOperators.h" in builds.levers.slim["ext"]
+    assert tried == ["ext.lean", "ext.slim", "ext.slim"]

@@ -28,6 +28,10 @@ NEEDS_FULL = re.compile(
 QUALIFIED_CALL = re.compile(r"\b(?:torch|at)::([a-z_][a-z0-9_]*)\s*\(")
 BARE_CALL = re.compile(r"(?<![\w.>:])([a-z_][a-z0-9_]*)\s*\(")
 USING_TORCH = re.compile(r"using\s+namespace\s+(?:torch|at)\s*;")
+# Two tiers: lean (the Tensor class, dispatch macros, the ops the text calls) and, for tensor arithmetic on the host
+# (`a + b`, `acc / n`), base, whose <ATen/TensorOperators.h> includes every op (<ATen/Functions.h>). Measured with
+# nvcc on the CUDA add example (CPU seconds): <torch/extension.h> 103, <ATen/ATen.h> 31, base 31, lean 21.
+LEAN_HEADERS = ("ATen/core/Tensor.h", "ATen/Dispatch.h")
 BASE_HEADERS = ("ATen/core/Tensor.h", "ATen/TensorOperators.h", "ATen/Dispatch.h")
 CUDA_HEADERS = ("cuda.h", "cuda_runtime.h")  # what load_inline's implicit headers add besides <torch/types.h>
 BINDING_HEADERS = (
@@ -67,7 +71,9 @@ def slim_cuda_source(
     return SlimSource("\n".join([*prelude, "#line 4", body]), headers)
 
 
-def slim_binding_sources(cpp_sources: list[str], include_dir: Path | None = None) -> list[str] | None:
+def slim_binding_sources(
+    cpp_sources: list[str], include_dir: Path | None = None, base: tuple[str, ...] = BASE_HEADERS
+) -> list[str] | None:
     """main.cpp's sources with the `<torch/extension.h>` load_inline puts first replaced by what the generated
     pybind11 binding needs (type casters, wrap_pybind_function) and the `torch::` aliases; None when the C++ sources
     need more (their own umbrella includes, autograd, nn) or the headers are missing."""
@@ -75,9 +81,9 @@ def slim_binding_sources(cpp_sources: list[str], include_dir: Path | None = None
     if NEEDS_FULL.search(text.replace("pybind11", "")) or UMBRELLA.search(text) or "#include" in text:
         return None
     include_dir = include_dir or torch_include_dir()
-    if not all((include_dir / header).is_file() for header in (*BINDING_HEADERS, *BASE_HEADERS)):
+    if not all((include_dir / header).is_file() for header in (*BINDING_HEADERS, *base)):
         return None
-    prelude = [MARK, *(f"#include <{header}>" for header in (*BINDING_HEADERS, *BASE_HEADERS))]
+    prelude = [MARK, *(f"#include <{header}>" for header in (*BINDING_HEADERS, *base))]
     return ["\n".join([*prelude, torch_aliases(str(include_dir))]), *cpp_sources]
 
 

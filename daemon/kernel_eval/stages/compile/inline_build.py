@@ -8,8 +8,9 @@ While the custom file imports, `torch.utils.cpp_extension.load_inline` is replac
   is rebuilt; distinct files never share a directory. torch's in-process version bump (`name_v1`, which changes
   `-DTORCH_EXTENSION_NAME` and so every command line) is turned off: the module is instead imported from a copy of
   the library named by its content hash, so a rebuilt library is never confused with one already loaded.
-- Lighter headers for the .cu (headers.slim_cuda_source), built in `<root>/<name>.slim`; if that build fails the
-  original is built. With spare cores both are built at once and the first to finish wins.
+- Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`; when one fails
+  the next is built, the sources as written last. With spare cores all are built at once and the first to succeed
+  wins. A tier that failed where a later one built is not tried again until its headers change.
 - Device architecture only (TORCH_CUDA_ARCH_LIST), unless the user's flags name an architecture.
 - Build phases printed as they run (ninja_runner).
 
@@ -71,7 +72,7 @@ class Levers:
 
     stable_dir: list[str] = attrs.Factory(list)  # extension names built in their stable directory
     slim: dict[str, tuple[str, ...]] = attrs.Factory(dict)  # name -> headers that replaced the umbrella ones
-    slim_failed: list[str] = attrs.Factory(list)  # names whose slim build failed (original built instead)
+    slim_failed: list[str] = attrs.Factory(list)  # "<name> (<attempt label>)" that failed (or failed before)
     untouched: list[str] = attrs.Factory(list)  # names passed to torch as is
     arch: str = ""  # TORCH_CUDA_ARCH_LIST used, "" if left alone
     raced: bool = False
@@ -91,8 +92,8 @@ class Levers:
             )
         for name, used in self.slim.items():
             parts.append(f"lighter headers for {name} (instead of <torch/extension.h>): {', '.join(used)}")
-        for name in self.slim_failed:
-            parts.append(f"{name}: lighter headers did not build, built with the original headers")
+        for entry in self.slim_failed:
+            parts.append(f"{entry} did not build (not tried again until those headers change)")
         if self.arch:
             parts.append(f"device architecture only (TORCH_CUDA_ARCH_LIST={self.arch})")
         if self.raced:
@@ -168,7 +169,7 @@ class InlineBuilds:
         ) in attempts:  # the original built where the slim one failed: the slim headers lack something
             if attempt.slim_headers and attempt.failed:
                 attempt.failed_marker.write_text("\n".join(attempt.slim_headers))
-                self.levers.slim_failed.append(name)
+                self.levers.slim_failed.append(f"{name} ({attempt.label})")
             elif attempt is winner:
                 attempt.failed_marker.unlink(missing_ok=True)
         for unit, seconds in winner.run.unit_times.items():
@@ -177,21 +178,22 @@ class InlineBuilds:
         return _import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
 
     def _attempts(self, name: str, call: dict[str, Any]) -> list[Attempt]:
+        """Lighter-headed variants first (lean, then base: see headers), the sources as written last."""
         attempts = []
-        slim = (
-            headers.slim_cuda_source(_joined(call["cuda_sources"]))
-            if self.slim and call["cuda_sources"]
-            else None
-        )
-        if slim is not None and "no_implicit_headers" in call and not call["no_implicit_headers"]:
-            slim_call = dict(call, no_implicit_headers=True, cuda_sources=[slim.text])
+        can_slim = self.slim and call["cuda_sources"] and not call.get("no_implicit_headers", True)
+        for label, base in (("lean headers", headers.LEAN_HEADERS), ("slim headers", headers.BASE_HEADERS)):
+            slim = headers.slim_cuda_source(_joined(call["cuda_sources"]), base=base) if can_slim else None
+            if slim is None:
+                continue
             cpp = _as_list(call["cpp_sources"])
-            binding = headers.slim_binding_sources(cpp)
+            binding = headers.slim_binding_sources(cpp, base=base)
+            slim_call = dict(call, no_implicit_headers=True, cuda_sources=[slim.text])
             slim_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
             used = (*slim.headers, *(headers.BINDING_HEADERS if binding else ()))
-            attempt = self._attempt("slim headers", self.root / f"{name}.slim", slim_call, used)
+            suffix = label.split()[0]
+            attempt = self._attempt(label, self.root / f"{name}.{suffix}", slim_call, used)
             if _failed_before(attempt):
-                self.levers.slim_failed.append(name)
+                self.levers.slim_failed.append(f"{name} ({label})")
             else:
                 attempts.append(attempt)
         attempts.append(self._attempt("", self.root / name, call))
