@@ -2,7 +2,7 @@
 
 Full (needs a CUDA build of torch and a GPU for the CUDA cases; CPU-only cases run anywhere):
 
-    python benchmarks/build_time.py [--limit N] [--parallel 3] [--configs all,none:3,stable:3]
+    python benchmarks/build_time.py [--limit N] [--parallel 2] [--configs all,none:2,stable:2]
 
   per case, through the engine (WorkerPool, as the daemon runs it): cold build (empty build cache) → verdict,
   rebuild after a one-line edit of a kernel body (warm worker) → verdict, rebuild unchanged (fresh worker, same
@@ -54,8 +54,8 @@ class Options:
     )
     arch: str = "9.0"  # --compile-only: TORCH_CUDA_ARCH_LIST when torch cannot see a GPU
     # full: lever configurations in order, each `all`, `none` or levers joined by + (stable+slim), `:N` = first N cases
-    configs: str = "all,none:3,stable:3"
-    parallel: int = 3  # full: cases evaluated at once (each with its own worker pool)
+    configs: str = "all,none:2,stable:2"
+    parallel: int = 2  # full: cases evaluated at once (each with its own worker pool)
     device: str = ""  # full: "" = cuda:0 when present, else cpu (CPU-only cases)
 
 
@@ -89,8 +89,8 @@ def compile_only(cases: list[Path], options: Options) -> None:
         cpp = call["cpp_sources"]
         cpp = [cpp] if isinstance(cpp, str) else list(cpp)
         for index, header_set in enumerate(sets):
-            if header_set == "binding":  # main.cpp with the slim binding headers
-                binding = headers.slim_binding_sources(cpp)
+            if header_set == "binding":  # main.cpp with the lean tier's binding headers
+                binding = headers.slim_binding_sources(cpp, base=headers.LEAN_HEADERS)
                 if binding is None:
                     print(f"{case.name}: no slim binding (the C++ sources need more)", flush=True)
                     continue
@@ -180,7 +180,7 @@ def cuda_text(call: dict[str, Any], header_set: str, headers: Any) -> str | None
             ["#include <cuda.h>", "#include <cuda_runtime.h>", "#include <ATen/ATen.h>", aliases, body]
         )
     if header_set in ("slim", "lean"):  # lean: slim without <ATen/TensorOperators.h> (tensor arithmetic)
-        base = tuple(h for h in headers.BASE_HEADERS if header_set == "slim" or "TensorOperators" not in h)
+        base = headers.BASE_HEADERS if header_set == "slim" else headers.LEAN_HEADERS
         slim = headers.slim_cuda_source(text, base=base)
         return slim.text if slim else None
     raise SystemExit(f"unknown header set {header_set!r}")

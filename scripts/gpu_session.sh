@@ -32,9 +32,9 @@ tests)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests --ignore=tests/daemon 2>&1 | tee "$OUT/gpu-tests.log"
   ;;
 build)
-  # levers on for the ten cases, then torch as is and the stable directory alone on three; each table prints when
+  # levers on for the ten cases, then torch as is and the stable directory alone on two; each table prints when
   # its configuration is done, so a run cut short still keeps the first ones
-  timeout "${BUILD_TIME_LIMIT_S:-460}" python3 benchmarks/build_time.py --configs all,none:3,stable:3 --parallel 3 \
+  timeout "${BUILD_TIME_LIMIT_S:-460}" python3 benchmarks/build_time.py --configs all,none:2,stable:2 --parallel 2 \
     2>&1 | tee "$OUT/build_time.log"
   ;;
 daemon)
