@@ -7,7 +7,8 @@ While the custom file imports, `torch.utils.cpp_extension.load_inline` is replac
   skips the binding main.cpp (its text, command line and headers are unchanged). A changed text gets a new mtime and
   is rebuilt; distinct files never share a directory. torch's in-process version bump (`name_v1`, which changes
   `-DTORCH_EXTENSION_NAME` and so every command line) is turned off: the module is instead imported from a copy of
-  the library named by its content hash, so a rebuilt library is never confused with one already loaded.
+  the library named by its content hash, as `_kernel_eval_<hash>.<name>` (dlopen caches by path, pybind11 3 by
+  module name), so a rebuilt library is never confused with one already loaded in the same worker.
 - Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`; when one fails
   the next is built, the sources as written last. With spare cores all are built at once and the first to succeed
   wins. A tier that failed where a later one built is not tried again until its headers change.
