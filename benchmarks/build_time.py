@@ -215,7 +215,7 @@ def compile_units(
             if done.returncode != 0:
                 print(f"  {label}: compile failed:\n{done.stdout[-3000:]}", flush=True)
             cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-            results[f"{target} cpu"] = round(cpu, 2)
+            results[f"{target} cpu"] = round(cpu, 2) if done.returncode == 0 else float("nan")
         results.update(unit_times(Path(directory)))
 
     cpp_extension._run_ninja_build = run_ninja
