@@ -3,10 +3,11 @@
 #   bash scripts/gpu_session.sh smoke   -> the two original commands, failure cases, benchmarks/warm_vs_cold.py
 #   bash scripts/gpu_session.sh tests   -> GPU-marked tests of the engine, CLI and diagnostics
 #   bash scripts/gpu_session.sh daemon  -> GPU-marked daemon tests, benchmarks/daemon_latency.py
-#   bash scripts/gpu_session.sh all     -> all three (over 10 minutes cold: split it across calls)
+#   bash scripts/gpu_session.sh all     -> smoke, tests, daemon (over 10 minutes cold: split it across calls)
 #   bash scripts/gpu_session.sh batch   -> benchmarks/batch_throughput.py: batch on GPU 0, on GPUs 0,1, vs a CLI loop (< 8 min)
 #   bash scripts/gpu_session.sh timing  -> GPU-marked timing tests, then benchmarks/timing_truth.py (issue 9, ~9 min)
 #   bash scripts/gpu_session.sh timing-tests / timing-truth -> either half alone
+#   bash scripts/gpu_session.sh build   -> benchmarks/build_time.py: cold / edit / unchanged to verdict per lever set
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -45,6 +46,12 @@ timing-tests)
   ;;
 timing-truth)
   python3 benchmarks/timing_truth.py 2>&1 | tee "$OUT/timing_truth.log"
+  ;;
+build)
+  # levers on for the ten cases, then torch as is and the stable directory alone on two; each table prints when
+  # its configuration is done, so a run cut short still keeps the first ones
+  timeout "${BUILD_TIME_LIMIT_S:-460}" python3 benchmarks/build_time.py --configs all,none:2,stable:2 --parallel 2 \
+    2>&1 | tee "$OUT/build_time.log"
   ;;
 daemon)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/daemon 2>&1 | tee "$OUT/gpu-daemon-tests.log"

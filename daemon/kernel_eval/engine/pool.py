@@ -93,6 +93,14 @@ class WorkerPool:
             result.duration_s = round(time.monotonic() - started, 4)
             return result
 
+    def replace_candidate(self) -> None:
+        """Retire the candidate now; the spare takes over (a fresh process: nothing imported, builds as cached)."""
+        with self._exclusive():
+            if self._candidate is not None:
+                self._candidate.close()
+                self._candidate = None
+            self._ensure_workers(self._device or DEFAULT_DEVICE)
+
     def close(self) -> None:
         """Stop all workers and remove their payloads."""
         self._stop_workers()

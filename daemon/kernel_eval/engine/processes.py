@@ -178,7 +178,9 @@ class WorkerProcess:
         self._log_offset += len(data)
         text = data.decode(errors="replace")
         if len(text) > MAX_CAPTURED_CHARS:
-            text = f"[… {len(text) - MAX_CAPTURED_CHARS} characters cut …]\n" + text[-MAX_CAPTURED_CHARS:]
+            tail = text[-MAX_CAPTURED_CHARS:]
+            tail = tail[tail.find("\n") + 1 :]  # whole lines only
+            text = f"[… {len(text) - len(tail)} characters cut …]\n" + tail
         return text
 
     def stack_dump(self, wait_s: float = 1.0) -> str:

@@ -19,7 +19,7 @@ from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
 from kernel_eval.stages import kernels, load
-from kernel_eval.stages.compile import cache
+from kernel_eval.stages.compile import cache, inline_build
 from kernel_eval.stages.compile import inductor_compat as inductor
 from kernel_eval.stages.compile.compiler_output import messages_from_build_error, triton_error_location
 from kernel_eval.stages.inputs import clone_tree, seeded
@@ -65,8 +65,11 @@ class Candidate:
             self.launched = {}
             self.module_notes = self._install_compat(source.decode(errors="replace"))
             cache.point_builds_at(key_dir)
-            with cache.build_lock(key_dir):
+            builds = inline_build.for_key_dir(key_dir)
+            with cache.build_lock(key_dir), builds.installed() as levers:
                 self.module = self._import_with_build_errors()
+            if levers.used:
+                self.module_notes.append(_note(Severity.INFO, "build", levers.text()))
             self.module_key = (self.file, source, load.local_module_stamps(folder))
         notes = list(self.module_notes)
         cls = load.entry_point(self.module, params.entry_point, self.file, "custom")
@@ -131,7 +134,7 @@ class Candidate:
 
     def _key_dir(self, params: LoadParams, source: bytes) -> Path:
         info = self.runtime.hello()
-        key = cache.build_key(source, info.torch_version, info.cuda_version, info.gpu_arch)
+        key = cache.stable_key(info.torch_version, info.cuda_version, info.gpu_arch)
         key_dir = cache.file_dir(cache.private_prefix(params.build_dir_prefix), self.file) / key
         if params.clear_cache:
             shutil.rmtree(key_dir, ignore_errors=True)

@@ -1,7 +1,8 @@
 """Per-user build cache: one directory per custom file and content key, where torch and Triton build.
 
-Layout: <prefix>/<file stem>-<hash of its path>/<key>/{torch_extensions,triton}; key = sha256 of the source,
-torch version, CUDA version and GPU arch.
+Layout: <prefix>/<file stem>-<hash of its path>/<key>/{torch_extensions,triton}; key = sha256 of torch version,
+CUDA version and GPU arch (`stable_key`): one directory per file across its edits, so ninja recompiles only the
+translation units whose text changed (see inline_build) and Triton keeps its own content-keyed cache.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def build_key(source: bytes, torch_version: str, cuda_version: str, gpu_arch: st
     for part in (torch_version, cuda_version, gpu_arch):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()[:24]
+
+
+def stable_key(torch_version: str, cuda_version: str, gpu_arch: str) -> str:
+    """The key of a file's build directory: everything but its source, which ninja tracks per translation unit."""
+    return build_key(b"", torch_version, cuda_version, gpu_arch)
 
 
 def clear_file_cache(custom_src: str, prefix: str = "") -> list[str]:

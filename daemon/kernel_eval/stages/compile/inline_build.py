@@ -1,0 +1,375 @@
+"""Faster `load_inline` builds in the candidate worker, without changing what the user's code computes.
+
+While the custom file imports, `torch.utils.cpp_extension.load_inline` is replaced by `InlineBuilds.load_inline`:
+
+- Stable build directory per (custom file, extension name): `<root>/<name>`. load_inline rewrites main.cpp and cuda.cu
+  only when their text changed (`_maybe_write`), so after an edit of a kernel body ninja recompiles cuda.cu and
+  skips the binding main.cpp (its text, command line and headers are unchanged). A changed text gets a new mtime and
+  is rebuilt; distinct files never share a directory. torch's in-process version bump (`name_v1`, which changes
+  `-DTORCH_EXTENSION_NAME` and so every command line) is turned off: the module is instead imported from a copy of
+  the library named by its content hash, as `_kernel_eval_<hash>.<name>` (dlopen caches by path, pybind11 3 by
+  module name), so a rebuilt library is never confused with one already loaded in the same worker.
+- Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`; when one fails
+  the next is built, the sources as written last. With spare cores all are built at once and the first to succeed
+  wins. A tier that failed where a later one built is not tried again until its headers change.
+- Device architecture only (TORCH_CUDA_ARCH_LIST), unless the user's flags name an architecture.
+- Build phases printed as they run (ninja_runner).
+
+Anything unusual (an explicit build_directory, SYCL, use_pch, a torch without the hooks) is passed to torch as is.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import importlib.util
+import inspect
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from kernel_eval.stages.compile import headers
+from kernel_eval.stages.compile.ninja_runner import NinjaRun
+
+HOOKS = ("_import_module_from_library", "_run_ninja_build", "JIT_EXTENSION_VERSIONER", "LIB_EXT")
+LEVERS_ENV = (
+    "KERNEL_EVAL_BUILD_LEVERS"  # comma list of stable, slim, arch, race; "none": torch as is; unset: all
+)
+RACE_MIN_CPUS = 8  # below this, a failed slim build is followed by the original instead of racing it
+
+
+@attrs.define
+class Built:
+    """What the patched importer returns during a build: the library, not imported."""
+
+    library: Path
+
+
+@attrs.define
+class Attempt:
+    label: str  # "" for the original sources
+    build_dir: Path
+    kwargs: dict[str, Any]
+    run: NinjaRun
+    slim_headers: tuple[str, ...] = ()
+    failed: bool = False  # it ran and did not build (not: stopped because another attempt won)
+
+    @property
+    def failed_marker(self) -> Path:
+        """Left in a slim attempt's directory when it failed, naming its headers: the same headers are not tried
+        again for this extension (each edit would pay for the failure), different ones are."""
+        return self.build_dir / ".kernel-eval-slim-failed"
+
+
+@attrs.define
+class Levers:
+    """What was done to the builds of one import, for the build note."""
+
+    stable_dir: list[str] = attrs.Factory(list)  # extension names built in their stable directory
+    slim: dict[str, tuple[str, ...]] = attrs.Factory(dict)  # name -> headers that replaced the umbrella ones
+    slim_failed: list[str] = attrs.Factory(list)  # "<name> (<attempt label>)" that failed (or failed before)
+    untouched: list[str] = attrs.Factory(list)  # names passed to torch as is
+    arch: str = ""  # TORCH_CUDA_ARCH_LIST used, "" if left alone
+    raced: bool = False
+    unit_times: dict[str, float] = attrs.Factory(
+        dict
+    )  # "<name>/<object>" -> seconds compiled (absent: reused)
+
+    @property
+    def used(self) -> bool:
+        return bool(self.stable_dir or self.untouched)
+
+    def text(self) -> str:
+        parts = []
+        if self.stable_dir:
+            parts.append(
+                f"stable build directory for {', '.join(self.stable_dir)} (unchanged sources not recompiled)"
+            )
+        for name, used in self.slim.items():
+            parts.append(f"lighter headers for {name} (instead of <torch/extension.h>): {', '.join(used)}")
+        for entry in self.slim_failed:
+            parts.append(f"{entry} did not build (not tried again until those headers change)")
+        if self.arch:
+            parts.append(f"device architecture only (TORCH_CUDA_ARCH_LIST={self.arch})")
+        if self.raced:
+            parts.append("lighter and original headers built side by side, first to finish kept")
+        if self.untouched:
+            parts.append(f"built as torch does: {', '.join(self.untouched)}")
+        compiled = ", ".join(f"{unit} {seconds:.1f} s" for unit, seconds in self.unit_times.items())
+        parts.append(f"compiled: {compiled}" if compiled else "nothing recompiled")
+        return "; ".join(parts)
+
+
+@attrs.define
+class InlineBuilds:
+    root: Path  # <key dir>/torch_extensions: one stable directory per extension name below
+    arch: str = ""  # e.g. "9.0"; "" leaves TORCH_CUDA_ARCH_LIST alone
+    slim: bool = True
+    race: bool | None = None  # None: race when the machine has RACE_MIN_CPUS cores
+    echo: bool = True
+    enabled: bool = True  # False: load_inline is left to torch
+    levers: Levers = attrs.Factory(Levers)
+    _runs: dict[str, NinjaRun] = attrs.Factory(dict)
+
+    @contextmanager
+    def installed(self) -> Iterator[Levers]:
+        """Route load_inline through this object while the block runs (the custom file's import)."""
+        from torch.utils import cpp_extension
+
+        original = cpp_extension.load_inline
+        self.levers = Levers()
+        if not self.enabled:
+            yield self.levers
+            return
+        cpp_extension.load_inline = self._entry(original)
+        try:
+            yield self.levers
+        finally:
+            cpp_extension.load_inline = original
+
+    def _entry(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        active = threading.get_ident()
+
+        def load_inline(*args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() != active:
+                return original(*args, **kwargs)
+            return self.load_inline(original, *args, **kwargs)
+
+        load_inline.__doc__ = original.__doc__
+        return load_inline
+
+    def load_inline(self, original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from torch.utils import cpp_extension
+
+        bound = inspect.signature(original).bind(*args, **kwargs)
+        bound.apply_defaults()
+        call = dict(bound.arguments)
+        name = str(call["name"])
+        if not _plain(call) or not all(hasattr(cpp_extension, hook) for hook in HOOKS):
+            self.levers.untouched.append(name)
+            return original(*args, **kwargs)
+        attempts = self._attempts(name, call)
+        with self._hooks(cpp_extension):
+            winner, library = self._build(original, attempts)
+        self.levers.stable_dir.append(name)
+        user_arch = any("arch" in str(flag) for flag in call.get("extra_cuda_cflags") or [])
+        if (
+            self.arch and call["cuda_sources"] and not user_arch
+        ):  # torch ignores the list when the user names one
+            self.levers.arch = self.arch
+        if winner.slim_headers:
+            self.levers.slim[name] = winner.slim_headers
+        for (
+            attempt
+        ) in attempts:  # the original built where the slim one failed: the slim headers lack something
+            if attempt.slim_headers and attempt.failed:
+                attempt.failed_marker.write_text("\n".join(attempt.slim_headers))
+                self.levers.slim_failed.append(f"{name} ({attempt.label})")
+            elif attempt is winner:
+                attempt.failed_marker.unlink(missing_ok=True)
+        for unit, seconds in winner.run.unit_times.items():
+            if not unit.endswith(str(cpp_extension.LIB_EXT)):
+                self.levers.unit_times[f"{name}/{unit}"] = seconds
+        return _import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
+
+    def _attempts(self, name: str, call: dict[str, Any]) -> list[Attempt]:
+        """Lighter-headed variants first (lean, then base: see headers), the sources as written last."""
+        attempts = []
+        can_slim = self.slim and call["cuda_sources"] and not call.get("no_implicit_headers", True)
+        for label, base in (("lean headers", headers.LEAN_HEADERS), ("slim headers", headers.BASE_HEADERS)):
+            slim = headers.slim_cuda_source(_joined(call["cuda_sources"]), base=base) if can_slim else None
+            if slim is None:
+                continue
+            cpp = _as_list(call["cpp_sources"])
+            binding = headers.slim_binding_sources(cpp, base=base)
+            slim_call = dict(call, no_implicit_headers=True, cuda_sources=[slim.text])
+            slim_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
+            used = (*slim.headers, *(headers.BINDING_HEADERS if binding else ()))
+            suffix = label.split()[0]
+            attempt = self._attempt(label, self.root / f"{name}.{suffix}", slim_call, used)
+            if _failed_before(attempt):
+                self.levers.slim_failed.append(f"{name} ({label})")
+            else:
+                attempts.append(attempt)
+        attempts.append(self._attempt("", self.root / name, call))
+        return attempts
+
+    def _attempt(
+        self, label: str, build_dir: Path, call: dict[str, Any], slim_headers: tuple[str, ...] = ()
+    ) -> Attempt:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        run = NinjaRun(build_dir, label, self.echo)
+        self._runs[str(build_dir.resolve())] = run
+        return Attempt(label, build_dir, dict(call, build_directory=str(build_dir)), run, slim_headers)
+
+    def _build(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
+        """The first attempt that builds (in order, or raced); the last attempt's error if none does."""
+        race = self.race if self.race is not None else (os.cpu_count() or 1) >= RACE_MIN_CPUS
+        if len(attempts) == 1 or not race:
+            for attempt in attempts:
+                try:
+                    return attempt, _built(original, attempt)
+                except Exception:
+                    if attempt is attempts[-1]:
+                        raise
+            raise AssertionError("unreachable")
+        self.levers.raced = True
+        return _race(original, attempts)
+
+    @contextmanager
+    def _hooks(self, cpp_extension: Any) -> Iterator[None]:
+        saved = {hook: getattr(cpp_extension, hook) for hook in HOOKS}
+        arch_before = os.environ.get("TORCH_CUDA_ARCH_LIST")
+
+        def run_ninja(build_directory: str, verbose: bool, error_prefix: str) -> None:
+            run = self._runs.get(str(Path(build_directory).resolve()))
+            if run is None:
+                saved["_run_ninja_build"](build_directory, verbose, error_prefix)
+            else:
+                run.run(error_prefix)
+
+        cpp_extension._import_module_from_library = lambda module_name, path, is_python_module: Built(
+            Path(path) / f"{module_name}{saved['LIB_EXT']}"
+        )
+        cpp_extension._run_ninja_build = run_ninja
+        cpp_extension.JIT_EXTENSION_VERSIONER = FixedVersion()
+        if self.arch:
+            os.environ["TORCH_CUDA_ARCH_LIST"] = self.arch
+        try:
+            yield
+        finally:
+            for hook, value in saved.items():
+                setattr(cpp_extension, hook, value)
+            if arch_before is None:
+                os.environ.pop("TORCH_CUDA_ARCH_LIST", None)
+            else:
+                os.environ["TORCH_CUDA_ARCH_LIST"] = arch_before
+
+
+class FixedVersion:
+    """Stands in for torch's ExtensionVersioner: always version 0, so the extension keeps its name (and its
+    command lines) across rebuilds in one process; ninja decides what is stale."""
+
+    def get_version(self, name: str) -> None:
+        return None
+
+    def bump_version_if_changed(self, name: str, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+
+def for_key_dir(key_dir: Path, arch: str | None = None) -> InlineBuilds:
+    """The builds of one custom file's import: in `<key_dir>/torch_extensions`, for `arch` ("9.0"; None: this
+    process's CUDA device), with the levers LEVERS_ENV names (all when unset)."""
+    chosen = {part.strip() for part in os.environ.get(LEVERS_ENV, "stable,slim,arch,race").split(",")}
+    return InlineBuilds(
+        key_dir / "torch_extensions",
+        arch=(device_arch() if arch is None else arch) if "arch" in chosen else "",
+        slim="slim" in chosen,
+        race=None if "race" in chosen else False,
+        enabled="stable" in chosen,
+    )
+
+
+def device_arch(device_index: int = 0) -> str:
+    """The CUDA device's architecture as TORCH_CUDA_ARCH_LIST spells it ("9.0"), capped like torch caps it at the
+    newest architecture this torch was built for; "" without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return ""
+    capability = torch.cuda.get_device_capability(device_index)
+    built = [arch.split("_")[1] for arch in torch.cuda.get_arch_list() if arch.startswith("sm_")]
+    newest = max(((int(a[:-1]), int(a[-1])) for a in built if a.isdigit()), default=capability)
+    major, minor = min(capability, newest)
+    return f"{major}.{minor}"
+
+
+def _failed_before(attempt: Attempt) -> bool:
+    try:
+        return attempt.failed_marker.read_text() == "\n".join(attempt.slim_headers)
+    except OSError:
+        return False
+
+
+def _built(original: Callable[..., Any], attempt: Attempt) -> Path:
+    try:
+        result = original(**_copied(attempt.kwargs))
+    except Exception:
+        attempt.failed = not attempt.run.stop.is_set()
+        raise
+    if not isinstance(result, Built):
+        raise RuntimeError(f"Error building extension: unexpected result {result!r}")
+    return result.library
+
+
+def _race(original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
+    """Build every attempt at once; keep the first that succeeds (stopping the rest), else raise the last error."""
+    errors: dict[int, BaseException] = {}
+    with concurrent.futures.ThreadPoolExecutor(len(attempts)) as pool:
+        futures = {pool.submit(_built, original, attempt): index for index, attempt in enumerate(attempts)}
+        for future in concurrent.futures.as_completed(futures):
+            index = futures[future]
+            error = future.exception()
+            if error is None:
+                for other in attempts:
+                    if other is not attempts[index]:
+                        other.run.stop.set()
+                return attempts[index], future.result()
+            errors[index] = error
+    raise errors[len(attempts) - 1]
+
+
+def _import_copy(cpp_extension: Any, library: Path, name: str, is_python_module: bool) -> Any:
+    """Import `library` from a copy named by its content, as `_kernel_eval_<digest>.<name>`: dlopen caches by path
+    and pybind11 (3.x) caches modules by their spec name, so one process never mistakes a rebuilt library for one
+    it loaded before, while the library keeps its name (PyInit_<name>, the part after the dot). Older copies are
+    removed."""
+    digest = hashlib.sha256(library.read_bytes()).hexdigest()[:16]
+    loaded = library.parent.parent / ".loaded"
+    target = loaded / digest / library.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        shutil.copy2(library, partial)
+        partial.replace(target)
+    for old in loaded.iterdir():
+        if old.name != digest and old.is_dir() and (old / library.name).exists():
+            shutil.rmtree(old, ignore_errors=True)
+    if not is_python_module:
+        return cpp_extension._import_module_from_library(name, str(target.parent), is_python_module)
+    spec = importlib.util.spec_from_file_location(f"_kernel_eval_{digest}.{name}", target)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import the extension library {target}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _plain(call: dict[str, Any]) -> bool:
+    """A call whose build this module understands: no directory of the user's choosing, no SYCL, no PCH."""
+    return not call.get("build_directory") and not call.get("sycl_sources") and not call.get("use_pch")
+
+
+def _as_list(sources: Any) -> list[str]:
+    if sources is None:
+        return []
+    return [sources] if isinstance(sources, str) else list(sources)
+
+
+def _joined(sources: Any) -> str:
+    return "\n".join(_as_list(sources))
+
+
+def _copied(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """load_inline inserts into the source lists it is given: give it fresh ones each time."""
+    fresh = dict(kwargs)
+    for key in ("cpp_sources", "cuda_sources", "sycl_sources"):
+        if isinstance(fresh.get(key), list):
+            fresh[key] = list(fresh[key])
+    return fresh
