@@ -68,7 +68,7 @@ def test_batch_resume_force_and_a_crash(tmp_path: Path) -> None:
 def test_a_hanging_pair_costs_one_line(tmp_path: Path) -> None:
     pairs = make_pairs(tmp_path / "pairs", ["hang", "add"])
     out = tmp_path / "results.jsonl"
-    args = ["--out", str(out), "--timeout", "3", "--measure-performance", "false", "--jobs", "2"]
+    args = ["--out", str(out), "--timeout", "10", "--measure-performance", "false", "--jobs", "2"]
     assert batch(str(pairs), *args) == 0
     lines = read_lines(out)
     hang, add = EvalResult.from_dict(lines["hang"]), EvalResult.from_dict(lines["add"])

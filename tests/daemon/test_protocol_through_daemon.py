@@ -64,4 +64,5 @@ async def test_timeout_in_every_phase_then_the_next_evaluation_is_correct(
     assert result["verdict"] == "error"
     [error] = [m for m in result["messages"] if m["severity"] == "error"]
     assert (error["kind"], error["phase"]) == ("timeout", phase)
+    client.set_settings(timeout=300, buildTimeout=1800)  # the next, good kernel gets the usual time
     await assert_next_is_correct(client)
