@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from kernel_eval.stages import trials
-from kernel_eval.stages.inputs import seeded
-from kernel_eval.stages.trials import plan_trials, same_inputs, unchanged_inputs_note
+from kernel_eval.stages.inputs import same_inputs, seeded, unchanged_inputs_note
+from kernel_eval.stages.trials import plan_trials
 
 
 @pytest.mark.parametrize(("asked", "derived"), [(0, 2), (1, 2), (2, 2), (5, 5)])

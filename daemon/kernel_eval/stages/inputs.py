@@ -1,10 +1,11 @@
-"""Model inputs: the [args, kwargs] forms of get_inputs(), moving and cloning them, seeded generation."""
+"""Model inputs: the [args, kwargs] forms of get_inputs(), moving and cloning them, seeded generation, and
+whether two trials' inputs really differ."""
 
 from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -109,3 +110,61 @@ def _numpy_random() -> Any:
     except ImportError:
         return None
     return numpy.random
+
+
+def same_inputs(first: Any, second: Any) -> bool:
+    """True when two trials' inputs are equal in structure and every tensor and value (NaN equals NaN)."""
+    if isinstance(first, torch.Tensor) or isinstance(second, torch.Tensor):
+        return _same_tensor(first, second)
+    if isinstance(first, Mapping) and isinstance(second, Mapping):
+        return list(first) == list(second) and all(same_inputs(first[k], second[k]) for k in first)
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)):
+        return len(first) == len(second) and all(
+            same_inputs(a, b) for a, b in zip(first, second, strict=True)
+        )
+    try:
+        return bool(first == second)
+    except Exception:
+        return False
+
+
+def _same_tensor(first: Any, second: Any) -> bool:
+    if not (isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor)):
+        return False
+    if first.shape != second.shape or first.dtype != second.dtype:
+        return False
+    return bool(torch.equal(first, second.to(first.device))) or _same_with_nan(first, second)
+
+
+def _same_with_nan(first: torch.Tensor, second: torch.Tensor) -> bool:
+    if not (first.dtype.is_floating_point or first.dtype.is_complex):
+        return False
+    second = second.to(first.device)
+    both_nan = torch.isnan(first) & torch.isnan(second)
+    return bool(torch.all((first == second) | both_nan))
+
+
+def has_tensors(inputs: Any) -> bool:
+    if isinstance(inputs, torch.Tensor):
+        return inputs.numel() > 0
+    if isinstance(inputs, Mapping):
+        return any(has_tensors(item) for item in inputs.values())
+    if isinstance(inputs, (list, tuple)):
+        return any(has_tensors(item) for item in inputs)
+    return False
+
+
+def unchanged_inputs_note(first: Any, second: Any) -> str:
+    """A note when two trials got identical inputs ("" when they differ): the later trials then catch nothing."""
+    if not same_inputs(first, second):
+        return ""
+    if not has_tensors(first):
+        return (
+            "get_inputs() returns no tensor data, so every trial runs on the same inputs and a kernel that "
+            "remembers its answer cannot be caught; return tensors made from the global RNG"
+        )
+    return (
+        "get_inputs() returned the same values for different seeds (it seems to use its own fixed generator "
+        "or fixed data), so every trial runs on the same inputs and a kernel that remembers its answer cannot "
+        "be caught; draw inputs from the global RNG (torch.randn without a generator)"
+    )

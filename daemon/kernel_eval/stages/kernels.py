@@ -12,12 +12,14 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import torch
 
 from kernel_eval.result import Flag, Severity
+
+if TYPE_CHECKING:  # the parent analyses kernel names without loading torch; only workers profile
+    import torch
 
 _NOT_KERNELS = ("Memcpy", "Memset")
 _LIBRARY_MARKERS = (
@@ -57,6 +59,8 @@ class KernelReport:
 
 def kernel_names(events: Iterable[Any]) -> list[str]:
     """Names of the device kernels among profiler events, each once, in launch order (copies/memsets left out)."""
+    import torch
+
     names: dict[str, None] = {}
     for event in events:
         device_type = getattr(event, "device_type", None)
@@ -134,6 +138,7 @@ def profile_kernels(forward: Callable[[], object], device: torch.device) -> list
     """The kernels one call of forward launches on a CUDA device; None elsewhere (no kernels to see)."""
     if device.type != "cuda":
         return None
+    import torch
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:

@@ -31,10 +31,9 @@ from kernel_eval.protocol.messages import (
 from kernel_eval.result import Flag, Message, OutputComparison, Phase, Severity
 from kernel_eval.stages import check, kernels, load
 from kernel_eval.stages.exactness import Float64Answer, Float64Reference, full_precision
-from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
+from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device, unchanged_inputs_note
 from kernel_eval.stages.plain_output import FIX as PLAIN_FIX
 from kernel_eval.stages.plain_output import non_plain_output
-from kernel_eval.stages.trials import unchanged_inputs_note
 from kernel_eval.stages.vacuity import vacuity_flags
 from kernel_eval.worker import payload, timing_rounds
 from kernel_eval.worker.runtime import Runtime
