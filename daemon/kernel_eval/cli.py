@@ -33,7 +33,7 @@ class Options:
     verbose: bool = False  # show progress, build output and what the code printed
     measure_performance: bool = False  # time both sides and report the speedup
     num_correct_trials: int = 1  # correctness trials, each with fresh inputs from its own seed
-    num_perf_trials: int = 10  # timed trials per side (at least 10 are used for a speedup)
+    num_perf_trials: int = 10  # the fewest timed samples per side (sampling is adaptive; at least 10)
     build_dir_prefix: str = ""  # where builds are cached (default: a per-user 0700 directory)
     clear_cache: bool = False  # rebuild from scratch: remove this file's cached build first
     json: bool = False  # print one machine-readable result on stdout, nothing else
