@@ -32,7 +32,7 @@ class Options:
     device: str = "cuda:0"  # cuda:N, or cpu (the default falls back to cpu when CUDA is absent)
     verbose: bool = False  # show progress, build output and what the code printed
     measure_performance: bool = False  # time both sides and report the speedup
-    num_correct_trials: int = 1  # correctness trials, each with fresh inputs from its own seed
+    num_correct_trials: int = 1  # correctness trials (at least 2 run, plus 1 on a secret seed)
     num_perf_trials: int = 10  # the fewest timed samples per side (sampling is adaptive; at least 10)
     build_dir_prefix: str = ""  # where builds are cached (default: a per-user 0700 directory)
     clear_cache: bool = False  # rebuild from scratch: remove this file's cached build first
