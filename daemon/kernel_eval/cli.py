@@ -11,7 +11,7 @@ from pathlib import Path
 import simple_parsing
 from rich.console import Console
 
-from kernel_eval import history, references
+from kernel_eval import history, references, source_info
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
@@ -63,8 +63,7 @@ def parse(argv: list[str] | None = None) -> Options:
 def with_found_reference(options: Options) -> Options:
     """Options whose ref_src (and entry points left at their defaults) come from the reference rules."""
     custom = Path(options.custom_src)
-    text = custom.read_text(errors="replace") if custom.is_file() else ""
-    match = references.find_reference(custom, text, workspace_root=Path.cwd())
+    match = references.find_reference(custom, source_info.read_text(custom), workspace_root=Path.cwd())
     if match is None:
         raise references.ReferenceProblem(
             f"no reference found for {custom.name}: pass --ref_src, or {references.HOW_TO_CONFIGURE}"

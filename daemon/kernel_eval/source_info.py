@@ -9,13 +9,17 @@ from pathlib import Path
 from kernel_eval.result import Backend, SourceInfo
 
 
+def read_text(path: str | Path) -> str:
+    """The file's text ("" when it cannot be read; undecodable bytes replaced)."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def describe(path: str, entry_point: str) -> SourceInfo:
     info = SourceInfo(file=str(path), entry_point=entry_point)
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return info
-    info.class_line, info.forward_line = class_and_forward_lines(text, entry_point)
+    info.class_line, info.forward_line = class_and_forward_lines(read_text(path), entry_point)
     return info
 
 
@@ -114,8 +118,5 @@ def _imports(tree: ast.Module, module: str) -> bool:
 
 def line_of(path: str, needle: str) -> int:
     """First 1-based line containing `needle` (0 if none)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return 0
+    lines = read_text(path).splitlines()
     return next((i for i, line in enumerate(lines, 1) if needle in line), 0)

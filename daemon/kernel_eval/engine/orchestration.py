@@ -12,6 +12,7 @@ import threading
 import time
 from typing import TypeVar
 
+from kernel_eval import source_info
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from kernel_eval.errors import EvalError
 from kernel_eval.progress import ProgressCallback, ProgressEvent
@@ -188,7 +189,7 @@ class Evaluation:
         if reference is None or custom is None:
             return
         self.result.kernels = {"reference": reference, "custom": custom}
-        declared = kernels.declared_kernels(_read_text(self.request.custom_src))
+        declared = kernels.declared_kernels(source_info.read_text(self.request.custom_src))
         flag = kernels.no_custom_kernel_flag(kernels.analyze(reference, custom, declared))
         if flag is not None:
             flag.location = self._forward_location()
@@ -344,14 +345,6 @@ class Evaluation:
             hint="the process died without a Python error: a segfault, a CUDA fault, os._exit or the OOM killer; "
             "see the captured output",
         )
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            return file.read()
-    except OSError:
-        return ""
 
 
 def _start_failure(worker: WorkerProcess, exc: WorkerDied) -> Message:
