@@ -102,24 +102,25 @@ def main() -> None:
     console.print(f"{len(names)} pairs in {pairs}; {gpus} GPU(s), {os.cpu_count()} CPU cores")
 
     modes: list[tuple[str, float, dict[str, str]]] = []
+
+    def done(label: str, seconds: float, verdicts: dict[str, str]) -> None:
+        """Each mode's line as soon as it is done, so a run cut short keeps what it measured."""
+        modes.append((label, seconds, verdicts))
+        rate = len(verdicts) / seconds * 3600
+        console.print(f"{label}: {len(verdicts)} pairs in {seconds:.1f} s ({rate:,.0f} kernels/hour)")
+
     if gpus:
-        modes.append(
-            ("batch, 1 GPU", *run_batch(pairs, work, "gpu1", ["--gpus", "0"], options.num_perf_trials))
-        )
+        done("batch, 1 GPU", *run_batch(pairs, work, "gpu1", ["--gpus", "0"], options.num_perf_trials))
         multi = options.gpus or ("0,1" if gpus >= 2 else "")
         if multi:
             lanes = ["--gpus", multi]
-            modes.append(
-                (f"batch, GPUs {multi}", *run_batch(pairs, work, "gpus", lanes, options.num_perf_trials))
-            )
+            done(f"batch, GPUs {multi}", *run_batch(pairs, work, "gpus", lanes, options.num_perf_trials))
     else:
-        modes.append(
-            ("batch, 1 CPU lane", *run_batch(pairs, work, "cpu1", ["--jobs", "1"], options.num_perf_trials))
-        )
+        done("batch, 1 CPU lane", *run_batch(pairs, work, "cpu1", ["--jobs", "1"], options.num_perf_trials))
     if options.loop:
         device = "cuda:0" if gpus else "cpu"
         looped = run_loop(pairs, work, device, options.num_perf_trials, options.loop_limit_s)
-        modes.append((f"loop of CLI processes ({device})", *looped))
+        done(f"loop of CLI processes ({device})", *looped)
 
     table = Table(title=f"kernel-eval batch throughput ({len(names)} pairs)")
     for column in ("mode", "pairs", "wall", "kernels / hour", "vs loop", "correct", "error"):

@@ -252,10 +252,15 @@ def full(cases: list[Path], options: Options) -> None:
         os.environ["KERNEL_EVAL_BUILD_LEVERS"] = ALL_LEVERS if config == "all" else config.replace("+", ",")
         print(f"\n== levers: {os.environ['KERNEL_EVAL_BUILD_LEVERS']} ({len(chosen)} cases) ==", flush=True)
         with ThreadPoolExecutor(max(1, options.parallel)) as pool:
-            rows = list(pool.map(lambda case: measure_case(case, device), chosen))
+            rows = list(pool.map(lambda case: measure_case(case, case_device(case, device)), chosen))
         print_table(
             f"seconds to verdict, levers {config}", [case.name for case in chosen], rows, summary=True
         )
+
+
+def case_device(case: Path, device: str) -> str:
+    """A case with no CUDA sources builds a CPU extension: its tensors stay on the CPU."""
+    return device if "cuda_sources=" in (case / "model_new.py").read_text() else "cpu"
 
 
 def measure_case(case: Path, device: str) -> dict[str, float]:

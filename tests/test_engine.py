@@ -129,6 +129,8 @@ def test_cpu_timing_is_labelled_not_meaningful_and_never_uses_fewer_than_10_tria
         result.timing.reference.median_ms / result.timing.custom.median_ms, rel=1e-3
     )
     assert any(m.kind == "timing" for m in result.messages), "raising 3 trials to 10 must be said"
+    assert list(result.phase_s) == ["load", "build", "check", "time"]  # where the wall time went, in order
+    assert 0 < sum(result.phase_s.values()) <= result.duration_s
 
 
 def test_nested_tuple_output_is_compared_leaf_by_leaf(pool: WorkerPool, build_prefix: Path) -> None:

@@ -1,4 +1,4 @@
-"""Element-wise add of two vectors of 1 Mi floats, ~10 us: launch-sized (reference: torch)."""
+"""Element-wise add of two vectors of 1 Mi floats, ~4 us on an H200: launch-sized (reference: torch)."""
 
 import torch
 import torch.nn as nn

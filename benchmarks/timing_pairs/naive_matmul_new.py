@@ -1,4 +1,4 @@
-"""fp32 matmul as a naive CUDA kernel (load_inline): one thread per output, no tiling (~1-2 ms, compute-bound)."""
+"""fp32 matmul as a naive CUDA kernel (load_inline): one thread per output, no tiling (~0.4 ms on an H200, compute-bound)."""
 
 import torch.nn as nn
 from torch.utils.cpp_extension import load_inline

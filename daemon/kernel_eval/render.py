@@ -39,6 +39,9 @@ def render_result(result: EvalResult, console: Console, verbose: bool = False) -
     if result.timing is not None:
         console.print(_timing_table(result.timing, result.device))
     if verbose:
+        if result.phase_s:
+            spent = " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.phase_s.items())
+            console.print(f"took {result.duration_s:.2f} s: {spent}", style="dim", markup=False)
         for side, text in result.captured_output.items():
             if text.strip():
                 console.rule(f"output of the {side} side")

@@ -219,6 +219,7 @@ class EvalResult:
     )  # "reference" / "custom" -> GPU kernels one forward launched
     captured_output: dict[str, str] = attrs.Factory(dict)  # "reference" / "custom" -> text
     duration_s: float = 0.0
+    phase_s: dict[str, float] = attrs.Factory(dict)  # wall seconds spent in each phase, in the order they ran
     cache_dir: str = ""
     torch_version: str = ""
     gpu_name: str = ""

@@ -37,6 +37,9 @@ async def test_illegal_memory_access_then_the_next_evaluation_recovers(gpu_clien
     good = copy_cuda(gpu_client, "model_new_ex_add.py")
     illegal = copy_cuda(gpu_client, "model_new_ex_add_illegal.py")
     assert (await gpu_client.run(good))["verdict"] == "correct"  # builds and warms up
+    started = time.monotonic()
+    assert (await gpu_client.run(good))["verdict"] == "correct"
+    warm = time.monotonic() - started
 
     faulted = await gpu_client.run(illegal)
 
@@ -48,5 +51,9 @@ async def test_illegal_memory_access_then_the_next_evaluation_recovers(gpu_clien
     recovered = await gpu_client.run(good)
     elapsed = time.monotonic() - started
     assert recovered["verdict"] == "correct"
-    assert elapsed < 5, f"recovery took {elapsed:.1f} s"
-    print(f"illegal access: {faulted['messages'][0]['message']!r}; next evaluation {elapsed:.2f} s")
+    print(
+        f"illegal access: {faulted['messages'][0]['message']!r}; warm evaluation {warm:.2f} s, "
+        f"next after the fault {elapsed:.2f} s {recovered['phase_s']}"
+    )
+    # the spare worker, already warm, takes over: recovering costs about a warm evaluation, not a cold start
+    assert elapsed < 1.5 * warm + 2, f"recovery took {elapsed:.1f} s against {warm:.1f} s warm"

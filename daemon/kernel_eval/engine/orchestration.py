@@ -71,6 +71,7 @@ class Evaluation:
         self._deadline: float | None = None
         self._streaming = False
         self._waiting_on = judge  # the worker whose answer is awaited: the one to blame if none comes
+        self._phase_started = time.monotonic()
 
     def run(self) -> None:
         try:
@@ -79,8 +80,17 @@ class Evaluation:
             self.result.messages.extend(error.messages)
         except (WorkerDied, WorkerTimeout, ChannelAborted) as exc:
             self.result.messages.append(self._failure_message(exc))
+        self._clock_phase()
         if self.result.errors:
             self.result.verdict = Verdict.ERROR
+
+    def _clock_phase(self) -> None:
+        """Charge the time since the last progress report to the phase it reported."""
+        now = time.monotonic()
+        if self.result.phase is not Phase.DONE:
+            spent, key = self.result.phase_s, self.result.phase.value
+            spent[key] = round(spent.get(key, 0.0) + now - self._phase_started, 4)
+        self._phase_started = now
 
     def _stages(self) -> None:
         request, result = self.request, self.result
@@ -117,6 +127,7 @@ class Evaluation:
             return
         if request.measure_performance:
             self._measure()
+        self._clock_phase()
         result.phase = Phase.DONE
         result.verdict = Verdict.CORRECT
 
@@ -307,6 +318,7 @@ class Evaluation:
         return self.cancel.is_set()
 
     def _progress(self, phase: Phase, message: str, percentage: int | None = None) -> None:
+        self._clock_phase()
         self.result.phase = phase
         self.on_progress(ProgressEvent(phase, message, percentage))
 

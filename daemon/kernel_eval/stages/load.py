@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 import os
@@ -92,10 +93,16 @@ def local_modules(folder: Path) -> dict[str, str]:
         file = getattr(module, "__file__", None)
         if not file or name == "kernel_eval" or name.startswith("kernel_eval."):
             continue
-        path = Path(file).resolve()
+        path = _resolved(file)
         if path.is_relative_to(folder) and not str(path).startswith(installed):
             found[name] = str(path)
     return found
+
+
+@functools.lru_cache(maxsize=16384)
+def _resolved(file: str) -> Path:
+    """A module file's real path; asked for every imported module (thousands with torch) on each load."""
+    return Path(file).resolve()
 
 
 def entry_point(module: ModuleType, name: str, file: str, what: str) -> Any:

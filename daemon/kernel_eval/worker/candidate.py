@@ -25,6 +25,7 @@ from kernel_eval.stages.compile.compiler_output import messages_from_build_error
 from kernel_eval.stages.inputs import clone_tree, seeded
 from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.worker import payload, timing_rounds
+from kernel_eval.worker.payload import TrialInputs
 from kernel_eval.worker.runtime import Runtime
 
 _NON_PLAIN = non_plain_output  # bound before any user code is imported
@@ -43,6 +44,7 @@ class Candidate:
             str, list[str] | None
         ] = {}  # by entry point: kernels of one forward, profiled once
         self._timing: timing_rounds.Session | None = None
+        self._inputs = TrialInputs(runtime.device)
 
     def load(self, params: LoadParams) -> LoadResult:
         self._timing = None  # a new model: its timing starts over
@@ -84,6 +86,7 @@ class Candidate:
 
     def run(self, params: RunParams) -> RunResult:
         outputs: list[str] = []
+        self._inputs.keep_only(params.inputs)
         for path in params.inputs:
             output = self._run_once(path)
             rejected = _NON_PLAIN(output)
@@ -93,7 +96,7 @@ class Candidate:
         return RunResult(outputs=outputs, kernels=self._kernels(params.inputs[0]) if params.inputs else None)
 
     def _run_once(self, inputs_path: str) -> Any:
-        inputs = payload.load(inputs_path, self.runtime.device)
+        inputs = self._inputs.get(inputs_path)
         with UserCode(Phase.CHECK, "runtime_error", (self.file,)), torch.no_grad():
             try:
                 output = self.model(*clone_tree(inputs["args"]), **clone_tree(inputs["kwargs"]))
@@ -112,7 +115,7 @@ class Candidate:
         return self.launched[self.entry_point]
 
     def _profile(self, inputs_path: str) -> list[str] | None:
-        inputs = payload.load(inputs_path, self.runtime.device)
+        inputs = self._inputs.get(inputs_path)
         call_args, call_kwargs = clone_tree(inputs["args"]), clone_tree(inputs["kwargs"])
 
         def forward() -> object:

@@ -62,6 +62,7 @@ class _Reference:
     vacuity: dict[tuple[float | None, float | None], list[Flag]] = attrs.Factory(dict)  # by (atol, rtol)
     kernels: list[str] | None = None
     profiled: bool = False
+    same_inputs: dict[tuple[int, int], str] = attrs.Factory(dict)  # by seed pair: unchanged_inputs_note
     once: set[int] = attrs.Factory(
         set
     )  # seeds of one evaluation: dropped after comparing, or by the next one
@@ -104,8 +105,7 @@ class Judge:
         trials = [self._trial(seed) for seed in params.seeds]
         notes = []
         if len(trials) >= 2:
-            first, second = trials[0], trials[1]
-            note = unchanged_inputs_note([first.args, first.kwargs], [second.args, second.kwargs])
+            note = self._same_inputs_note(params.seeds[0], params.seeds[1])
             if note:
                 notes.append(Message(Severity.WARNING, Phase.CHECK, "same_inputs", note))
         return MakeInputsResult(
@@ -113,6 +113,16 @@ class Judge:
             notes=notes,
             kernels=self._reference_kernels(trials[0]) if trials else None,
         )
+
+    def _same_inputs_note(self, seed: int, other: int) -> str:
+        """Whether two trials got identical inputs (get_inputs ignores the seed): once per reference and pair."""
+        ref = self._ref()
+        if (seed, other) not in ref.same_inputs:
+            first, second = ref.trials[seed], ref.trials[other]
+            ref.same_inputs[(seed, other)] = unchanged_inputs_note(
+                [first.args, first.kwargs], [second.args, second.kwargs]
+            )
+        return ref.same_inputs[(seed, other)]
 
     def _reference_kernels(self, trial: _Trial) -> list[str] | None:
         ref = self._ref()

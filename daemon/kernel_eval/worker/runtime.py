@@ -58,10 +58,10 @@ def start_runtime(requested: str) -> Runtime:
     if wants_cuda and torch.cuda.is_available():
         device = torch.device("cuda", 0)
         torch.cuda.set_device(device)
-        torch.zeros(1, device=device).add_(
-            1
-        )  # create the context and warm the allocator now, not on first use
+        # create the context and warm the allocator now, not on first use
+        torch.zeros(1, device=device).add_(1)
         torch.cuda.synchronize()
+        _start_profiler_once()
     else:
         device = torch.device("cpu")
         os.environ["TRITON_INTERPRET"] = "1"  # must precede the first `import triton`
@@ -69,3 +69,14 @@ def start_runtime(requested: str) -> Runtime:
         import triton  # noqa: F401 - imported once here so evaluations don't pay for it
     # the timing clocks are bound here, before the worker imports any user module
     return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device, Clocks.bind())
+
+
+def _start_profiler_once() -> None:
+    """Both sides profile every evaluation (the kernels a forward launches, CUPTI timing); the first profiler
+    session in a process pays Kineto's and CUPTI's set-up (seconds), so a worker pays it here, while it is idle
+    (a spare that takes over after a crash is then as quick as a warm worker)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]):
+        torch.zeros(1, device="cuda").add_(1)
+        torch.cuda.synchronize()
