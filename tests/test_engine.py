@@ -337,6 +337,20 @@ def test_what_user_code_prints_is_captured(pool: WorkerPool, build_prefix: Path)
     assert "custom forward" not in result.captured_output.get("reference", "")
 
 
+# --- state one file leaves in its worker ---------------------------------------------------------------------
+
+
+def test_state_a_file_leaves_in_its_worker_cannot_fail_the_next_file(
+    pool: WorkerPool, build_prefix: Path
+) -> None:
+    assert_correct(evaluate(pool, build_prefix, "patches_torch"))  # correct, but torch.erf stays patched
+
+    assert_correct(evaluate(pool, build_prefix, "gelu"))  # another file: a candidate no user code has run in
+    warm = pool.worker_pids
+    assert_correct(evaluate(pool, build_prefix, "gelu"))
+    assert pool.worker_pids == warm, "the same file again is evaluated by the same warm workers"
+
+
 # --- extensions ----------------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,6 @@ from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressCallback, ProgressEvent, ignore_progress
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Verdict
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[WorkerPool]:
-    """Timing tests get workers of their own. Known issue, not yet explained: after tests/test_engine.py and
-    tests/test_engine_checks.py have shared the session's pool, the gelu check in the first test below failed in
-    two of four runs, identically (7176 of 65536 outputs were 0), so some state outlives an evaluation in a warm
-    worker."""
-    with WorkerPool() as workers:
-        yield workers
 
 
 def evaluate(

@@ -30,6 +30,10 @@ DEFAULT_DEVICE = "cuda:0"
 class WorkerPool:
     """Warm judge + candidate worker processes (+ one hot spare candidate).
 
+    A candidate serves one custom file: re-evaluating that file (edited or not) reuses it, warm; another file gets
+    the spare, a process no user code has run in. Whatever a user's file leaves in its process (torch patched, a
+    global flag set, per-thread state left by its kernels) cannot then change the verdict on another file.
+
     evaluate() blocks; one evaluation runs at a time (a second, concurrent call is a programming error and
     raises). Call it from a thread in asyncio code. Setting `cancel` stops the evaluation: the worker it waits on
     is killed (a worker with an unanswered request is never reused) and the spare takes over.
@@ -77,6 +81,7 @@ class WorkerPool:
                 backend=source_info.detect_backend(request.custom_src),
             )
             self._ensure_workers(device)
+            self._dedicate_candidate(request.custom_src)
             assert self._judge is not None and self._candidate is not None
             evaluation = Evaluation(
                 request, result, self._judge, self._candidate, on_progress, cancel or threading.Event()
@@ -139,6 +144,21 @@ class WorkerPool:
                 self._candidate = WorkerProcess("candidate", device, self._payload_dir)
         if self.spare and (self._spare is None or not self._spare.alive):
             self._spare = WorkerProcess("candidate", device, self._payload_dir)
+
+    def _dedicate_candidate(self, custom_src: str) -> None:
+        """The candidate for `custom_src`: the current one if it serves that file or none yet, else the spare.
+
+        User code can leave state in its process that outlives its evaluation: an evaluation of
+        model_new_state_dict.py (a plain torch.addmm) left the candidate so that, in about a third of runs, the
+        next file's first torch.erf on one intra-op thread came out at about half float32 precision
+        (model_new_gelu.py: 7176 of 65536 outputs wrong). So a candidate never runs a second file.
+        """
+        if self._candidate is not None and self._candidate.user_file not in ("", custom_src):
+            self._candidate.close()
+            self._candidate = None
+            self._ensure_workers(self._device)
+        assert self._candidate is not None
+        self._candidate.user_file = custom_src
 
     def _retire(self, evaluation: Evaluation) -> None:
         """Dead workers (killed with a request unanswered, or crashed) and tainted ones are replaced."""

@@ -79,6 +79,8 @@ class WorkerProcess:
     def __init__(self, role: str, device: str, payload_dir: str) -> None:
         self.role = role
         self.device = device
+        # the custom file a candidate serves: WorkerPool gives each file its own candidate
+        self.user_file = ""
         self._dir = Path(tempfile.mkdtemp(prefix=f"kernel-eval-{role}-"))
         self.log_path = self._dir / "output.log"
         self._log_offset = 0
