@@ -351,6 +351,21 @@ def test_state_a_file_leaves_in_its_worker_cannot_fail_the_next_file(
     assert pool.worker_pids == warm, "the same file again is evaluated by the same warm workers"
 
 
+def test_a_pool_with_several_spares_gives_each_new_file_a_process_already_started(build_prefix: Path) -> None:
+    with WorkerPool(spares=2) as batch_pool:
+        assert_correct(evaluate(batch_pool, build_prefix, "add"))
+        _, first_candidate, *spares = batch_pool.worker_pids
+        assert len(spares) == 2
+
+        assert_correct(evaluate(batch_pool, build_prefix, "patches_torch"))
+        _, second_candidate, *new_spares = batch_pool.worker_pids
+        assert_correct(evaluate(batch_pool, build_prefix, "gelu"))  # correct after a file that patched torch
+        _, third_candidate, *_ = batch_pool.worker_pids
+
+    assert second_candidate == spares[0] and third_candidate == new_spares[0]  # the oldest spare takes over
+    assert first_candidate not in new_spares and len(new_spares) == 2  # a file's candidate is not kept for another
+
+
 # --- extensions ----------------------------------------------------------------------------------------------
 
 

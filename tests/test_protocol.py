@@ -108,7 +108,7 @@ def test_an_exception_in_the_parent_kills_the_worker_it_was_waiting_on(build_pre
         if event.message.startswith("build: "):  # a build output line, streamed while the candidate builds
             raise RuntimeError("the parent failed")
 
-    with WorkerPool(spare=False) as pool:
+    with WorkerPool(spares=0) as pool:
         pool.warm_up("cpu")
         before = set(pool.worker_pids)
         with pytest.raises(RuntimeError, match="the parent failed"):

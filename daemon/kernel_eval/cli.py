@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwind: workers are stopped
     try:
-        with WorkerPool(spare=False) as pool:
+        with WorkerPool(spares=0) as pool:
             result = pool.evaluate(options.to_request(), on_progress=show_progress)
         history.record(result, "cli")
     except KeyboardInterrupt:

@@ -53,6 +53,13 @@ class BuildClock:
             self.seconds = now - self.started
 
 
+def spares_for(device: str) -> int:
+    """Each pair of a batch is another file, so it gets a fresh candidate (the pool never runs a second file in
+    one): on a GPU, where a pair takes ~3 s and a candidate ~7 s to start (torch, CUDA, the profiler), three warm
+    up at once; on the CPU one, not to take the cores the evaluations need."""
+    return 3 if device.startswith("cuda") else 1
+
+
 class LocalLane:
     """A warm WorkerPool bound to one device (cuda:N or cpu)."""
 
@@ -60,7 +67,7 @@ class LocalLane:
         self.device = device
         self.name = name or device
         self.node = ""
-        self.pool = WorkerPool(spare=True)
+        self.pool = WorkerPool(spares=spares_for(device))
 
     def warm_up(self) -> None:
         self.pool.warm_up(self.device)
@@ -69,7 +76,7 @@ class LocalLane:
         done = evaluate_on(self.pool, attrs.evolve(request, device=self.device), pair_timeout_s)
         if any(m.kind == "batch_error" for m in done.result.messages):
             self.pool.close()  # the pool itself failed: start afresh rather than trust it
-            self.pool = WorkerPool(spare=True)
+            self.pool = WorkerPool(spares=spares_for(self.device))
         return done
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 import kernel_eval
-from kernel_eval.batch.lanes import LaneResult, evaluate_on, failed
+from kernel_eval.batch.lanes import LaneResult, evaluate_on, failed, spares_for
 from kernel_eval.batch.prebuild import gpu_arch, prebuild
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.request import EvalRequest
@@ -67,7 +67,7 @@ class PoolActor:
             # Ray narrowed CUDA_VISIBLE_DEVICES to our GPU; the pool narrows it itself from the physical index.
             self.device = f"cuda:{ray.get_gpu_ids()[0]}"
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        self.pool = WorkerPool(spare=True)
+        self.pool = WorkerPool(spares=spares_for(self.device))
         self.pool.warm_up(self.device)
 
     def describe(self) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """WorkerPool: the engine's entry point for the CLI, the daemon and batches.
 
-It owns a judge worker (reference side, trusted) and a candidate worker (custom side, disposable) plus a hot spare
+It owns a judge worker (reference side, trusted) and a candidate worker (custom side, disposable) plus hot spare
 candidate, and hands each request to an Evaluation (orchestration.py). It imports no torch itself.
 """
 
@@ -28,30 +28,31 @@ DEFAULT_DEVICE = "cuda:0"
 
 
 class WorkerPool:
-    """Warm judge + candidate worker processes (+ one hot spare candidate).
+    """Warm judge + candidate worker processes (+ `spares` hot spare candidates, warming up in the background).
 
     A candidate serves one custom file: re-evaluating that file (edited or not) reuses it, warm; another file gets
-    the spare, a process no user code has run in. Whatever a user's file leaves in its process (torch patched, a
+    a spare, a process no user code has run in. Whatever a user's file leaves in its process (torch patched, a
     global flag set, per-thread state left by its kernels) cannot then change the verdict on another file.
 
     evaluate() blocks; one evaluation runs at a time (a second, concurrent call is a programming error and
     raises). Call it from a thread in asyncio code. Setting `cancel` stops the evaluation: the worker it waits on
-    is killed (a worker with an unanswered request is never reused) and the spare takes over.
+    is killed (a worker with an unanswered request is never reused) and a spare takes over. One spare suits an
+    editor (a crash or another file); a batch, a new file each time, keeps several warming.
     """
 
-    def __init__(self, *, spare: bool = True) -> None:
-        self.spare = spare
+    def __init__(self, *, spares: int = 1) -> None:
+        self.spares = spares
         self._busy = threading.Lock()
         self._device = ""
         self._judge: WorkerProcess | None = None
         self._candidate: WorkerProcess | None = None
-        self._spare: WorkerProcess | None = None
+        self._spares: list[WorkerProcess] = []  # oldest first: the first is the likeliest to be ready
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         self._payload_dir = tempfile.mkdtemp(prefix="kernel-eval-payload-", dir=shm)  # mode 0700
 
     @property
     def worker_pids(self) -> list[int]:
-        return [w.pid for w in (self._judge, self._candidate, self._spare) if w is not None and w.alive]
+        return [w.pid for w in (self._judge, self._candidate, *self._spares) if w is not None and w.alive]
 
     def warm_up(self, device: str = "") -> None:
         """Start the worker processes for `device` in the background (returns at once)."""
@@ -94,12 +95,12 @@ class WorkerPool:
                     "custom": self._candidate.take_output(),
                 }
                 self._retire(evaluation)
-            self._ensure_workers(device)  # the spare takes over now, and a new spare starts warming up
+            self._ensure_workers(device)  # a spare takes over now, and a new one starts warming up
             result.duration_s = round(time.monotonic() - started, 4)
             return result
 
     def replace_candidate(self) -> None:
-        """Retire the candidate now; the spare takes over (a fresh process: nothing imported, builds as cached)."""
+        """Retire the candidate now; a spare takes over (a fresh process: nothing imported, builds as cached)."""
         with self._exclusive():
             if self._candidate is not None:
                 self._candidate.close()
@@ -127,10 +128,11 @@ class WorkerPool:
             self._busy.release()
 
     def _stop_workers(self) -> None:
-        for worker in (self._judge, self._candidate, self._spare):
+        for worker in (self._judge, self._candidate, *self._spares):
             if worker is not None:
                 worker.close()
-        self._judge = self._candidate = self._spare = None
+        self._judge = self._candidate = None
+        self._spares = []
 
     def _ensure_workers(self, device: str) -> None:
         if device != self._device:
@@ -138,15 +140,18 @@ class WorkerPool:
             self._device = device
         if self._judge is None or not self._judge.alive:
             self._judge = WorkerProcess("judge", device, self._payload_dir)
+        for dead in [w for w in self._spares if not w.alive]:
+            dead.close()
+            self._spares.remove(dead)
         if self._candidate is None or not self._candidate.alive:
-            self._candidate, self._spare = self._spare, None
-            if self._candidate is None or not self._candidate.alive:
-                self._candidate = WorkerProcess("candidate", device, self._payload_dir)
-        if self.spare and (self._spare is None or not self._spare.alive):
-            self._spare = WorkerProcess("candidate", device, self._payload_dir)
+            self._candidate = (
+                self._spares.pop(0) if self._spares else WorkerProcess("candidate", device, self._payload_dir)
+            )
+        while len(self._spares) < self.spares:
+            self._spares.append(WorkerProcess("candidate", device, self._payload_dir))
 
     def _dedicate_candidate(self, custom_src: str) -> None:
-        """The candidate for `custom_src`: the current one if it serves that file or none yet, else the spare.
+        """The candidate for `custom_src`: the current one if it serves that file or none yet, else a spare.
 
         User code can leave state in its process that outlives its evaluation: an evaluation of
         model_new_state_dict.py (a plain torch.addmm) left the candidate so that, in about a third of runs, the

@@ -24,7 +24,7 @@ def initialize(ls: KernelEvalServer, params: types.InitializeParams) -> None:
         logger.warning("%s", warning)
     from kernel_eval.engine.pool import WorkerPool
 
-    ls.pool = WorkerPool(spare=True)
+    ls.pool = WorkerPool(spares=1)
 
 
 async def initialized(ls: KernelEvalServer, params: types.InitializedParams) -> None:
