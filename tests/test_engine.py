@@ -363,7 +363,9 @@ def test_a_pool_with_several_spares_gives_each_new_file_a_process_already_starte
         _, third_candidate, *_ = batch_pool.worker_pids
 
     assert second_candidate == spares[0] and third_candidate == new_spares[0]  # the oldest spare takes over
-    assert first_candidate not in new_spares and len(new_spares) == 2  # a file's candidate is not kept for another
+    assert (
+        first_candidate not in new_spares and len(new_spares) == 2
+    )  # a file's candidate is not kept for another
 
 
 # --- extensions ----------------------------------------------------------------------------------------------
