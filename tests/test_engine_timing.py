@@ -138,3 +138,16 @@ def test_gpu_patched_cuda_event_is_flagged(pool: WorkerPool, build_prefix: Path)
     assert tampered and "torch.cuda.Event.elapsed_time" in tampered[0].message
     assert result.exit_code == 1
     assert result.timing is not None and result.timing.speedup < 3  # the bound clocks measured an add
+
+
+@pytest.mark.gpu
+def test_gpu_forward_that_cheats_only_under_the_profiler_is_caught(
+    pool: WorkerPool, build_prefix: Path
+) -> None:
+    result = evaluate_cuda(pool, build_prefix, CUDA_TIMING / "model_new_profiler_aware.py")
+
+    assert result.verdict is Verdict.CORRECT, result.headline  # its checked forwards ran without a profiler
+    assert "remembered_result" in [
+        f.kind for f in result.flags
+    ]  # the profiled timed calls' outputs are checked
+    assert result.exit_code == 1

@@ -250,23 +250,27 @@ class Evaluation:
             tampered=kept.tampered,
         )
         result.flags.extend(flags)
-        result.flags.extend(self._recheck(seeds, kept.kept))
+        result.flags.extend(self._recheck(seeds, kept.kept, kept.kept_sets))
         if kept.tampered:
             self.candidate_tainted = True  # its clocks stay replaced: the next evaluation gets a fresh worker
         if not result.timing.meaningful:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", timing.CPU_TIMING_CAVEAT))
 
-    def _recheck(self, seeds: list[int], outputs: list[str]) -> list[Flag]:
-        """The outputs made while timing, against the reference's on the same inputs."""
+    def _recheck(self, seeds: list[int], outputs: list[str], sets: list[int]) -> list[Flag]:
+        """The outputs made while timing (several per input set: one per timed loop), against the reference's on
+        the same inputs."""
         request = self.request
+        made_on = [seeds[index] for index in sets]
         judged = self._ask(
-            self.judge, CompareParams(seeds, outputs, request.atol, request.rtol), self._remaining()
+            self.judge, CompareParams(made_on, outputs, request.atol, request.rtol), self._remaining()
         )
-        wrong = [
-            seed
-            for seed, leaves in zip(seeds, judged.trials, strict=True)
-            if not all(c.passed for c in leaves)
-        ]
+        wrong = sorted(
+            {
+                seed
+                for seed, leaves in zip(made_on, judged.trials, strict=True)
+                if not all(c.passed for c in leaves)
+            }
+        )
         refused = [flag for flag in judged.flags if flag.kind == "output_subclass"][:1]
         if not wrong:
             return []

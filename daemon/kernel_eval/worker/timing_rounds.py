@@ -44,17 +44,18 @@ def session(key: Hashable, model: Any, sets: Sequence[InputSet]) -> Session:
 def measure(runtime: Runtime, current: Session, params: TimeParams) -> TimeResult:
     timer = runtime.timer
     rotation = current.rotation
-    rotation.keep, rotation.kept = params.keep, {}
+    rotation.keep, rotation.kept = params.keep, []
     measured = timer.round(rotation, params.count, warmup=params.warmup, hooks=rotation)
-    kept = []
+    kept, kept_sets = [], []
     if params.keep:
-        missing = [i for i in range(len(rotation.sets)) if i not in rotation.kept]
+        missing = sorted(set(range(len(rotation.sets))) - {index for index, _ in rotation.kept})
         if missing:
             raise ValueError(
                 f"a keep round of {params.count} calls left input sets {missing} without an output"
             )
-        kept = [payload.save_output(rotation.kept[i], Phase.TIME) for i in range(len(rotation.sets))]
-    rotation.kept = {}
+        kept = [payload.save_output(output, Phase.TIME) for _, output in rotation.kept]
+        kept_sets = [index for index, _ in rotation.kept]
+    rotation.kept = []
     return TimeResult(
         measured=measured,
         method=timing.method_description(runtime.device),
@@ -63,4 +64,5 @@ def measure(runtime: Runtime, current: Session, params: TimeParams) -> TimeResul
         copy_bandwidth=timer.copy_bandwidth(),
         tampered=runtime.clocks.check(),
         kept=kept,
+        kept_sets=kept_sets,
     )

@@ -1,7 +1,9 @@
 """Fresh values while timing. The forward always receives the same tensors (the "live" set), and before each timed
 call, outside the timed region, the next input set's values are copied into them in place: a module that keys a
-cache on tensor identity, pointer or shape returns a stale result. The outputs of a round's last pass over the sets
-are kept, so the judge can check that what was timed was computed on those inputs (`remembered_result`)."""
+cache on tensor identity, pointer or shape returns a stale result. The outputs of a keep round's last pass over the
+sets are kept, in each of the timer's loops (profiled and event-timed alike, so a forward that behaves differently
+under the profiler is caught too), so the judge can check that what was timed was computed on those inputs
+(`remembered_result`)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ class Rotation:
         self.calls = 0
         self.current = 0  # the set whose values the live tensors hold
         self.keep = False
-        self.kept: dict[int, Any] = {}  # set index -> an output made on it while timing (an independent copy)
+        self.kept: list[
+            tuple[int, Any]
+        ] = []  # (set index, an output made on it while timing: a copy), in order
 
     def before(self) -> None:
         self.current = self.calls % len(self.sets)
@@ -43,7 +47,7 @@ class Rotation:
 
     def after(self, index: int, count: int, output: object) -> None:
         if self.keep and index >= count - len(self.sets):
-            self.kept[self.current] = clone_tree(output)
+            self.kept.append((self.current, clone_tree(output)))
 
     def _check_same_layout(self) -> None:
         layout = [(t.shape, t.dtype) for t in tensors(self.live_args, self.live_kwargs)]
