@@ -85,6 +85,15 @@ class KernelEvalClient(LanguageClient):
             )
         )
 
+    def change(self, path: Path, text: str, version: int = 2) -> None:
+        """What an editor sends while the user types: the whole new (unsaved) text."""
+        self.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=path.as_uri(), version=version),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+
     def results_for(self, path: Path) -> list[dict[str, Any]]:
         return [n["result"] for n in self.results if n["uri"] == path.as_uri()]
 

@@ -5,7 +5,8 @@ is then a cache hit (the cache is keyed by file, source, torch/CUDA version and 
 lane that arrives mid-build wait for it instead of building twice). Only files that build at import (load_inline
 with C++/CUDA sources) are worth it. A failed or hung prebuild is ignored: the evaluation itself reports the error.
 
-Run as `python -m kernel_eval.batch.prebuild CUSTOM_SRC BUILD_DIR_PREFIX` with CUDA_VISIBLE_DEVICES set to the
+Run as `python -m kernel_eval.batch.prebuild CUSTOM_SRC [BUILD_DIR_PREFIX [DRAFT]]` (DRAFT: a file holding
+the unsaved text of CUSTOM_SRC, built into CUSTOM_SRC's cache; engine/drafts.py) with CUDA_VISIBLE_DEVICES set to the
 GPU whose arch the build targets (empty: CPU), or KERNEL_EVAL_PREBUILD_ARCH=sm_XY to build for an arch with no GPU
 visible (`sm_90:9.0+PTX`: the cache key's arch, then the arch list torch would build for on that GPU).
 `python -m kernel_eval.batch.prebuild --arch` prints that for the visible GPU (cpu without one).
@@ -29,6 +30,15 @@ ARCH_ENV = "KERNEL_EVAL_PREBUILD_ARCH"
 _PACKAGE_ROOT = str(Path(kernel_eval.__file__).resolve().parent.parent)
 
 
+def child_env(cuda_visible: str, arch: str = "") -> dict[str, str]:
+    """The environment of a build process: these GPUs visible (none: ""), this arch to build for, kernel_eval
+    importable."""
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES=cuda_visible)
+    env[ARCH_ENV] = arch
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def needs_prebuild(custom_src: str) -> bool:
     return source_info.detect_backend(custom_src) in BUILDS_AT_IMPORT
 
@@ -38,10 +48,7 @@ def prebuild(
 ) -> float | None:
     """Build `custom_src` into the cache for `device`'s GPU arch (or `arch` as gpu_arch gives it, where no GPU
     is visible, as in a build process or a Ray CPU task); seconds taken, or None if it failed."""
-    env = dict(os.environ)
-    env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(device) or ""
-    env[ARCH_ENV] = arch
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    env = child_env(cuda_visible_devices(device) or "", arch)
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -58,7 +65,7 @@ def prebuild(
     return round(time.monotonic() - started, 3) if done.returncode == 0 else None
 
 
-def _main(custom_src: str, build_dir_prefix: str) -> int:
+def _main(custom_src: str, build_dir_prefix: str, draft: str = "") -> int:
     import torch
 
     from kernel_eval.stages import load
@@ -77,21 +84,24 @@ def _main(custom_src: str, build_dir_prefix: str) -> int:
     if arch == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
     file = str(Path(custom_src).resolve())
+    if (
+        draft
+    ):  # the unsaved text of `file`, built into its cache; its own folder's helper modules stay importable
+        sys.path.insert(0, str(Path(file).parent))
     key = cache.stable_key(torch.__version__, torch.version.cuda or "", arch)
     key_dir = cache.file_dir(cache.private_prefix(build_dir_prefix), file) / key
     cache.point_builds_at(key_dir)
     # the lane's candidate builds with the same levers, for the lane's arch: its build finds nothing to do
     builds = inline_build.for_key_dir(key_dir, arch_list.split("+")[0] if arch.startswith("sm_") else None)
     with cache.build_lock(key_dir), builds.installed():
-        load.import_file(file, "custom")
+        load.import_file(draft or file, "custom")
     return 0
 
 
 def gpu_arch(device: str) -> str:
     """The build arch of `device` (`sm_XY:<TORCH_CUDA_ARCH_LIST>`, or cpu), asked of a throwaway process so the
     caller holds no CUDA context."""
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES=cuda_visible_devices(device) or "")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    env = child_env(cuda_visible_devices(device) or "")
     done = subprocess.run(
         [sys.executable, "-m", "kernel_eval.batch.prebuild", "--arch"],
         env=env,
@@ -123,4 +133,4 @@ if __name__ == "__main__":
 
         print(":".join(_visible_arch()) if torch.cuda.is_available() else "cpu")
         sys.exit(0)
-    sys.exit(_main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""))
+    sys.exit(_main(*sys.argv[1:4]))

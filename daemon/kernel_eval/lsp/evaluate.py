@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kernel_eval import history
+from kernel_eval import history, source_info
 from kernel_eval.lsp import diagnostics
 from kernel_eval.lsp.methods import RequestFailed, RunParams
 from kernel_eval.lsp.scheduler import Job
@@ -23,7 +23,7 @@ from kernel_eval.references import (
     looks_like_kernel_file,
 )
 from kernel_eval.request import EvalRequest, options_for
-from kernel_eval.result import EvalResult
+from kernel_eval.result import EvalResult, Message, Phase, Severity
 
 if TYPE_CHECKING:
     from kernel_eval.lsp.language_server import KernelEvalServer
@@ -101,10 +101,18 @@ async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
     )
     await progress.begin(on_cancel=job.stop)
     logger.info("evaluating %s against %s (%s)", custom_path, match.ref_path, match.origin or match.rule)
+    pool = ls.pool
+
+    def run() -> EvalResult:
+        saved = source_info.read_text(request.custom_src)
+        drafted = ls.drafts.settle(request.custom_src, saved, request.build_timeout_s, job.cancel)
+        result = pool.evaluate(request, progress.report_threadsafe, job.cancel)
+        if drafted:
+            result.messages.append(Message(Severity.INFO, Phase.BUILD, "build", drafted))
+        return result
+
     try:
-        result = await asyncio.get_running_loop().run_in_executor(
-            ls.evaluation_thread, ls.pool.evaluate, request, progress.report_threadsafe, job.cancel
-        )
+        result = await asyncio.get_running_loop().run_in_executor(ls.evaluation_thread, run)
     except BaseException as exc:
         job.stop()  # also when the daemon's own teardown cancels this task: no kernel outlives it
         progress.end("failed", cancelled=True)

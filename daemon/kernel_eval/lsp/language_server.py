@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 import kernel_eval
+from kernel_eval.engine.drafts import DraftBuilds
 from kernel_eval.history import Entry
 from kernel_eval.lsp import methods
 from kernel_eval.lsp.scheduler import Evaluate, Scheduler
@@ -50,6 +52,9 @@ class KernelEvalServer(LanguageServer):
         )
         if debounce_s is not None:
             self.scheduler.debounce_s = debounce_s
+        self.drafts = DraftBuilds()  # unsaved text built while the user types (lsp/drafts.py)
+        self.typing_timers: dict[str, asyncio.TimerHandle] = {}
+        self.draft_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-eval-drafts")
 
     def warm_up(self) -> None:
         """Start workers for the configured device, on the evaluation thread (warm_up waits for the pool's lock)."""

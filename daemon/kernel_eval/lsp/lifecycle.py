@@ -39,6 +39,7 @@ async def initialized(ls: KernelEvalServer, params: types.InitializedParams) -> 
 async def shutdown(ls: KernelEvalServer, params: None) -> None:
     """`shutdown`: stop evaluations and the worker processes."""
     await ls.scheduler.close()
+    await asyncio.to_thread(ls.drafts.close)
     if ls.pool is not None:
         await asyncio.to_thread(ls.pool.close)
         ls.pool = None

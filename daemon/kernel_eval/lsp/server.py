@@ -16,6 +16,7 @@ from kernel_eval.lsp import (
     codelens,
     commands,
     configuration,
+    drafts,
     evaluate,
     lifecycle,
     log,
@@ -40,6 +41,7 @@ def build_server(debounce_s: float | None = None) -> KernelEvalServer:
         (types.SHUTDOWN, lifecycle.shutdown, None),
         (types.WORKSPACE_DID_CHANGE_CONFIGURATION, configuration.did_change_configuration, None),
         (types.TEXT_DOCUMENT_DID_OPEN, on_save.did_open, None),
+        (types.TEXT_DOCUMENT_DID_CHANGE, drafts.did_change, None),
         (types.TEXT_DOCUMENT_DID_SAVE, on_save.did_save, types.SaveOptions(include_text=False)),
         (types.TEXT_DOCUMENT_DID_CLOSE, on_save.did_close, None),
         (types.TEXT_DOCUMENT_CODE_LENS, codelens.code_lens, types.CodeLensOptions(resolve_provider=False)),
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         server.start_io(sys.stdin.buffer, lsp_stdout)
     finally:  # however the session ended (exit, closed stdin, signal): no worker outlives the daemon
+        server.drafts.close()
         if server.pool is not None:
             server.pool.close()
 

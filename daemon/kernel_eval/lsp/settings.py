@@ -25,6 +25,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT_S
     build_timeout: float = DEFAULT_BUILD_TIMEOUT_S
     references: tuple[ReferenceRule, ...] = ()
+    build_while_typing: bool = True  # build an extension file's unsaved text after a pause in typing
     history: bool = (
         True  # append each evaluation to the history database (KERNEL_EVAL_HISTORY=0 also turns it off)
     )
@@ -42,6 +43,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...], bool]] = {
     "timeout": ("timeout", (int, float), False),
     "buildTimeout": ("build_timeout", (int, float), False),
     "history": ("history", bool, False),
+    "buildWhileTyping": ("build_while_typing", bool, False),
 }
 
 
