@@ -58,7 +58,7 @@ async def test_cancel_in_every_phase_then_the_next_evaluation_is_correct(
 async def test_timeout_in_every_phase_then_the_next_evaluation_is_correct(
     client: KernelEvalClient, phase: str
 ):
-    client.set_settings(device="cpu", measurePerformance=False, timeout=4, buildTimeout=4)
+    client.set_settings(device="cpu", measurePerformance=False, timeout=8, buildTimeout=6)
     ref, custom = copy_pair(client, *HANGS_IN[phase], "hangs")
     result = await asyncio.wait_for(run(client, ref, custom), 60)
     assert result["verdict"] == "error"

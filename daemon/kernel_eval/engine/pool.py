@@ -36,8 +36,8 @@ class WorkerPool:
 
     evaluate() blocks; one evaluation runs at a time (a second, concurrent call is a programming error and
     raises). Call it from a thread in asyncio code. Setting `cancel` stops the evaluation: the worker it waits on
-    is killed (a worker with an unanswered request is never reused) and a spare takes over. One spare suits an
-    editor (a crash or another file); a batch, a new file each time, keeps several warming.
+    is killed (a worker with an unanswered request is never reused) and a spare takes over. An editor keeps two
+    spares (another file, then a crash in it); a batch, a new file each time, keeps several warming.
     """
 
     def __init__(self, *, spares: int = 1) -> None:

@@ -24,7 +24,7 @@ def initialize(ls: KernelEvalServer, params: types.InitializeParams) -> None:
         logger.warning("%s", warning)
     from kernel_eval.engine.pool import WorkerPool
 
-    ls.pool = WorkerPool(spares=1)
+    ls.pool = WorkerPool(spares=2)  # one for another file, one for a crash right after it
 
 
 async def initialized(ls: KernelEvalServer, params: types.InitializedParams) -> None:
