@@ -151,3 +151,15 @@ def test_gpu_forward_that_cheats_only_under_the_profiler_is_caught(
         f.kind for f in result.flags
     ]  # the profiled timed calls' outputs are checked
     assert result.exit_code == 1
+
+
+@pytest.mark.gpu
+def test_gpu_result_remembered_while_timed_is_caught_and_below_the_floor(
+    pool: WorkerPool, build_prefix: Path
+) -> None:
+    result = evaluate_cuda(pool, build_prefix, CUDA_TIMING / "model_new_remembers_when_timed.py")
+
+    assert result.verdict is Verdict.CORRECT, result.headline  # the checked calls computed
+    kinds = [f.kind for f in result.flags]
+    assert "remembered_result" in kinds and "below_physical_floor" in kinds, kinds
+    assert result.exit_code == 1
