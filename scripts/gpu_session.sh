@@ -7,7 +7,8 @@
 #   bash scripts/gpu_session.sh batch   -> benchmarks/batch_throughput.py: batch on GPU 0, on GPUs 0,1, vs a CLI loop (< 8 min)
 #   bash scripts/gpu_session.sh timing  -> GPU-marked timing tests, then benchmarks/timing_truth.py (issue 9, ~9 min)
 #   bash scripts/gpu_session.sh timing-tests / timing-truth -> either half alone
-#   bash scripts/gpu_session.sh build   -> benchmarks/build_time.py: cold / edit / unchanged to verdict per lever set
+#   bash scripts/gpu_session.sh build   -> benchmarks/build_time.py: cold / edit / unchanged to verdict, all levers
+#   bash scripts/gpu_session.sh verify  -> every GPU-marked test (engine, CLI, LSP), then benchmarks/warm_vs_cold.py
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -35,7 +36,7 @@ tests)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests --ignore=tests/daemon 2>&1 | tee "$OUT/gpu-tests.log"
   ;;
 batch)
-  KERNEL_EVAL_HISTORY=0 python3 benchmarks/batch_throughput.py 2>&1 | tee "$OUT/batch_throughput.log"
+  KERNEL_EVAL_HISTORY=0 python3 benchmarks/batch_throughput.py --loop_limit_s 100 2>&1 | tee "$OUT/batch_throughput.log"
   ;;
 timing)
   bash "$0" timing-tests
@@ -45,13 +46,16 @@ timing-tests)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/test_timing.py tests/test_engine_timing.py 2>&1 | tee "$OUT/gpu-timing-tests.log"
   ;;
 timing-truth)
-  python3 benchmarks/timing_truth.py 2>&1 | tee "$OUT/timing_truth.log"
+  python3 benchmarks/timing_truth.py --deadline_s 530 2>&1 | tee "$OUT/timing_truth.log"
   ;;
 build)
-  # levers on for the ten cases, then torch as is and the stable directory alone on two; each table prints when
-  # its configuration is done, so a run cut short still keeps the first ones
-  timeout "${BUILD_TIME_LIMIT_S:-460}" python3 benchmarks/build_time.py --configs all,none:2,stable:2 --parallel 2 \
+  # all levers on the eleven cases, four at once (~4 min on 32 cores); BUILD_CONFIGS adds e.g. none:2,stable:2
+  timeout "${BUILD_TIME_LIMIT_S:-560}" python3 benchmarks/build_time.py --configs "${BUILD_CONFIGS:-all}" --parallel 4 \
     2>&1 | tee "$OUT/build_time.log"
+  ;;
+verify)
+  KERNEL_EVAL_HISTORY=0 python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests 2>&1 | tee "$OUT/gpu-tests.log"
+  python3 benchmarks/warm_vs_cold.py --repeats 8 --cold_repeats 1 2>&1 | tee "$OUT/warm_vs_cold.log"
   ;;
 daemon)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/daemon 2>&1 | tee "$OUT/gpu-daemon-tests.log"
