@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -48,9 +49,9 @@ def _paused(ls: KernelEvalServer, uri: str) -> None:
     future.add_done_callback(lambda done: _log_start(file, done))
 
 
-def _log_start(file: str, done: object) -> None:
+def _log_start(file: str, done: Future[bool]) -> None:
     try:
-        started = done.result()  # type: ignore[attr-defined]
+        started = done.result()
     except Exception:
         logger.exception("draft build of %s could not start", file)
         return
