@@ -84,9 +84,8 @@ def _main(custom_src: str, build_dir_prefix: str, draft: str = "") -> int:
     if arch == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
     file = str(Path(custom_src).resolve())
-    if (
-        draft
-    ):  # the unsaved text of `file`, built into its cache; its own folder's helper modules stay importable
+    if draft:
+        # the unsaved text of `file`, built into its cache; its own folder's helper modules stay importable
         sys.path.insert(0, str(Path(file).parent))
     key = cache.stable_key(torch.__version__, torch.version.cuda or "", arch)
     key_dir = cache.file_dir(cache.private_prefix(build_dir_prefix), file) / key

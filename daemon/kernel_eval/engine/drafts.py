@@ -24,6 +24,7 @@ from pathlib import Path
 import attrs
 
 from kernel_eval.batch import prebuild
+from kernel_eval.engine.pool import DEFAULT_DEVICE
 
 STOP_WAIT_S = 10.0
 
@@ -41,16 +42,16 @@ class DraftBuilds:
 
     def __init__(self) -> None:
         self._drafts: dict[str, _Draft] = {}
-        self._finished: dict[
-            str, tuple[str, float]
-        ] = {}  # file -> (text, seconds) of its last completed build
+        # file -> (text, seconds) of its last completed build
+        self._finished: dict[str, tuple[str, float]] = {}
         self._arch: dict[str, str] = {}  # device -> what prebuild.gpu_arch says (asked once)
         self._lock = threading.Lock()
 
     def start(self, file: str, text: str, device: str, build_dir_prefix: str = "") -> bool:
-        """Build `text` as `file` in the background; False when there is nothing to do (no C++/CUDA extension in
-        it, or this text is already built or building). Blocks for a few seconds once per device (its arch)."""
-        arch = self._device_arch(device)
+        """Build `text` as `file` in the background for `device` ("" = the pool's default); False when there is
+        nothing to do (no C++/CUDA extension in it, or this text is already built or building). Blocks for a few
+        seconds once per device (its arch)."""
+        arch = self._device_arch(device or DEFAULT_DEVICE)
         with self._lock:
             self._reap()
             current = self._drafts.get(file)

@@ -1,7 +1,7 @@
 """WorkerPool: the engine's entry point for the CLI, the daemon and batches.
 
 It owns a judge worker (reference side, trusted) and a candidate worker (custom side, disposable) plus hot spare
-candidate, and hands each request to an Evaluation (orchestration.py). It imports no torch itself.
+candidates, and hands each request to an Evaluation (orchestration.py). It imports no torch itself.
 """
 
 from __future__ import annotations

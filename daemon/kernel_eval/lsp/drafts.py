@@ -45,7 +45,7 @@ def _paused(ls: KernelEvalServer, uri: str) -> None:
     except ReferenceProblem:
         return
     file = str(path_of(uri))
-    future = ls.draft_thread.submit(ls.drafts.start, file, text, ls.settings.device or "cuda:0")
+    future = ls.draft_thread.submit(ls.drafts.start, file, text, ls.settings.device)
     future.add_done_callback(lambda done: _log_start(file, done))
 
 

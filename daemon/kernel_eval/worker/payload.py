@@ -20,6 +20,7 @@ from kernel_eval.errors import fail
 from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV
 from kernel_eval.result import Phase
 from kernel_eval.stages.inputs import to_device
+from kernel_eval.stages.timing.floor import count_bytes
 
 _counter = itertools.count()
 
@@ -108,7 +109,7 @@ class TrialInputs:
         if entry is not None and entry[0] == stamp:
             return entry[1]
         inputs = load(path, self.device)
-        size = _tensor_bytes(inputs)
+        size = count_bytes(inputs)
         if size + sum(kept[2] for kept in self._kept.values()) <= self.CAP_BYTES:
             self._kept[path] = (stamp, inputs, size)
         return inputs
@@ -120,13 +121,3 @@ def _stamp(path: str) -> tuple[int, int, int]:
     except OSError:
         return (0, 0, 0)  # load() says what is wrong with the path
     return (info.st_ino, info.st_mtime_ns, info.st_size)
-
-
-def _tensor_bytes(obj: Any) -> int:
-    if isinstance(obj, torch.Tensor):
-        return obj.numel() * obj.element_size()
-    if isinstance(obj, dict):
-        return sum(_tensor_bytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_tensor_bytes(v) for v in obj)
-    return 0

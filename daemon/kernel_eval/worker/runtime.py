@@ -61,7 +61,7 @@ def start_runtime(requested: str) -> Runtime:
         # create the context and warm the allocator now, not on first use
         torch.zeros(1, device=device).add_(1)
         torch.cuda.synchronize()
-        _start_profiler_once()
+        _start_profiler_once(device)
     else:
         device = torch.device("cpu")
         os.environ["TRITON_INTERPRET"] = "1"  # must precede the first `import triton`
@@ -71,12 +71,12 @@ def start_runtime(requested: str) -> Runtime:
     return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device, Clocks.bind())
 
 
-def _start_profiler_once() -> None:
+def _start_profiler_once(device: torch.device) -> None:
     """Both sides profile every evaluation (the kernels a forward launches, CUPTI timing); the first profiler
     session in a process pays Kineto's and CUPTI's set-up (seconds), so a worker pays it here, while it is idle
     (a spare that takes over after a crash is then as quick as a warm worker)."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]):
-        torch.zeros(1, device="cuda").add_(1)
+        torch.zeros(1, device=device).add_(1)
         torch.cuda.synchronize()

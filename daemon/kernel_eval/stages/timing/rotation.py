@@ -29,9 +29,8 @@ class Rotation:
         self.calls = 0
         self.current = 0  # the set whose values the live tensors hold
         self.keep = False
-        self.kept: list[
-            tuple[int, Any]
-        ] = []  # (set index, an output made on it while timing: a copy), in order
+        # (set index, an output made on it while timing: a copy), in order
+        self.kept: list[tuple[int, Any]] = []
 
     def before(self) -> None:
         self.current = self.calls % len(self.sets)
