@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device
+from kernel_eval.stages.inputs import clone_tree, generate, seeded, split_args, to_device
 
 Pair = namedtuple("Pair", ["left", "right"])
 
@@ -144,3 +144,33 @@ def test_to_device_cuda_and_seeded_cuda_rng():
     with seeded(3):
         second = torch.rand(4, device="cuda")
     assert torch.equal(first, second)
+
+
+def test_generate_makes_factory_tensors_on_the_given_device_reproducibly():
+    def get_inputs():
+        return [torch.randn(8), torch.randn(8, device="cpu")], {"k": torch.rand(3)}
+
+    args, kwargs = generate(get_inputs, 5, torch.device("meta"))
+
+    assert args[0].device.type == "meta" and kwargs["k"].device.type == "meta"
+    assert args[1].device.type == "cpu"  # an explicit device stays as written
+    again, _ = generate(get_inputs, 5, torch.device("meta"))
+    assert torch.equal(again[1], args[1])
+
+
+def test_generate_runs_get_inputs_as_written_when_it_cannot_run_on_the_device():
+    def get_inputs():
+        return [torch.from_numpy(torch.randn(4).numpy())]  # .numpy() needs CPU tensors
+
+    args, kwargs = generate(get_inputs, 5, torch.device("meta"))
+
+    assert args[0].device.type == "cpu" and kwargs == {}
+    assert torch.equal(args[0], generate(get_inputs, 5)[0][0])
+
+
+def test_generate_reports_a_get_inputs_that_fails_everywhere():
+    def get_inputs():
+        raise RuntimeError("broken reference")
+
+    with pytest.raises(RuntimeError, match="broken reference"):
+        generate(get_inputs, 5, torch.device("meta"))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV
-from kernel_eval.worker import payload
+from kernel_eval.worker import arena, payload
 from kernel_eval.worker.payload import TrialInputs
 
 
@@ -80,3 +81,65 @@ def test_inputs_over_the_cap_are_read_each_time(payload_dir: Path, monkeypatch: 
     kept.get(path)
 
     assert reads == [path, path]
+
+
+class Lazy(torch.Tensor):
+    pass
+
+
+def _output() -> dict[str, object]:
+    big = torch.randn(256, 512)
+    return {"out": (big.t(), torch.arange(10)), "flags": [big > 0], "n": 3}
+
+
+def test_a_transient_payload_keeps_its_large_tensors_out_of_the_file_and_reads_back_intact(
+    payload_dir: Path,
+) -> None:
+    output = _output()
+
+    path = payload.save(output, "output", transient=True)
+    back = payload.load(path, torch.device("cpu"))
+
+    assert Path(path).stat().st_size < 16384  # 512 KiB of floats went to the arena, not the payload file
+    assert torch.equal(back["out"][0], output["out"][0]) and back["out"][0].shape == (512, 256)  # type: ignore[index]
+    assert torch.equal(back["out"][1], torch.arange(10)) and back["n"] == 3
+    assert torch.equal(back["flags"][0], output["flags"][0])  # type: ignore[index]
+
+
+def test_the_arena_is_reused_across_requests_and_the_reader_keeps_its_own_copy(payload_dir: Path) -> None:
+    first = payload.load(payload.save({"x": torch.ones(1 << 16)}, "output", transient=True), torch.device("cpu"))
+    (arena_file,) = payload_dir.glob("arena-*")
+    size = arena_file.stat().st_size
+
+    for _ in range(3):  # warm re-evaluations: each request lays its tensors out from the start again
+        arena.new_request()
+        payload.load(payload.save({"x": torch.zeros(1 << 16)}, "output", transient=True), torch.device("cpu"))
+
+    assert arena_file.stat().st_size == size
+    assert torch.equal(first["x"], torch.ones(1 << 16))  # overwritten in the arena, not in the reader's copy
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda r: (*r[:2], r[2] + (1 << 30), *r[3:]),  # past the end of the file
+        lambda r: (*r[:5], (7,)),  # a shape that does not make the byte count
+        lambda r: (r[0], "../../etc/passwd", *r[2:]),  # outside the payload folder
+        lambda r: (*r[:4], "os.system", r[5]),  # not a dtype
+        lambda r: (*r[:2], -64, *r[3:]),  # a negative offset
+    ],
+)
+def test_a_forged_arena_reference_is_refused(payload_dir: Path, forge: Any) -> None:
+    path = payload.save([torch.ones(1 << 15)], "output", transient=True)
+    (reference,) = torch.load(path, weights_only=True)
+    torch.save([forge(reference)], path)
+
+    with pytest.raises(ValueError, match="arena reference"):
+        payload.load(path, torch.device("cpu"))
+
+
+def test_a_tensor_subclass_stays_in_the_payload_file_where_weights_only_refuses_it(payload_dir: Path) -> None:
+    path = payload.save([torch.ones(1 << 15).as_subclass(Lazy)], "output", transient=True)
+
+    with pytest.raises(Exception, match="Lazy"):
+        payload.load(path, torch.device("cpu"))

@@ -81,6 +81,7 @@ class WorkerProcess:
         self.device = device
         # the custom file a candidate serves: WorkerPool gives each file its own candidate
         self.user_file = ""
+        self._payload_dir = Path(payload_dir)
         self._dir = Path(tempfile.mkdtemp(prefix=f"kernel-eval-{role}-"))
         self.log_path = self._dir / "output.log"
         self._log_offset = 0
@@ -242,6 +243,9 @@ class WorkerProcess:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._to_child = self._from_child = -1
+        if not self.alive:
+            for path in self._payload_dir.glob(f"*-{self._proc.pid}-*"):  # its arena, and payloads nobody read
+                path.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Kill the worker and remove its log."""

@@ -81,6 +81,22 @@ def _rebuild_mapping(original: dict[Any, Any], items: dict[Any, Any]) -> dict[An
         return items
 
 
+def generate(
+    get_inputs: Callable[[], object], seed: int, device: torch.device | None = None
+) -> tuple[list[Any], dict[str, Any]]:
+    """get_inputs() under `seed`, split into args and kwargs. With `device`, its factory calls (torch.randn …)
+    make the tensors there, so large inputs are not drawn on the CPU and copied over; a get_inputs that cannot
+    run that way (numpy, .numpy(), a CPU-only op) is run again as written."""
+    if device is not None:
+        try:
+            with seeded(seed), device:
+                return split_args(get_inputs(), "get_inputs()")
+        except Exception:
+            pass
+    with seeded(seed):
+        return split_args(get_inputs(), "get_inputs()")
+
+
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Seed torch (CPU and CUDA), random and numpy; restore their previous states on exit."""

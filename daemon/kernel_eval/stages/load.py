@@ -88,21 +88,22 @@ def local_module_stamps(folder: Path) -> dict[str, int]:
 def local_modules(folder: Path) -> dict[str, str]:
     """name -> file of imported modules that live under `folder`, not in an installed package or kernel-eval."""
     installed = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix, *site.getsitepackages()})
+    inside = str(folder).rstrip(os.sep) + os.sep
     found = {}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if not file or name == "kernel_eval" or name.startswith("kernel_eval."):
             continue
         path = _resolved(file)
-        if path.is_relative_to(folder) and not str(path).startswith(installed):
-            found[name] = str(path)
+        if path.startswith(inside) and not path.startswith(installed):
+            found[name] = path
     return found
 
 
 @functools.lru_cache(maxsize=16384)
-def _resolved(file: str) -> Path:
+def _resolved(file: str) -> str:
     """A module file's real path; asked for every imported module (thousands with torch) on each load."""
-    return Path(file).resolve()
+    return str(Path(file).resolve())
 
 
 def entry_point(module: ModuleType, name: str, file: str, what: str) -> Any:

@@ -31,7 +31,14 @@ from kernel_eval.protocol.messages import (
 from kernel_eval.result import Flag, Message, OutputComparison, Phase, Severity
 from kernel_eval.stages import check, kernels, load
 from kernel_eval.stages.exactness import Float64Answer, Float64Reference, full_precision
-from kernel_eval.stages.inputs import clone_tree, seeded, split_args, to_device, unchanged_inputs_note
+from kernel_eval.stages.inputs import (
+    clone_tree,
+    generate,
+    seeded,
+    split_args,
+    to_device,
+    unchanged_inputs_note,
+)
 from kernel_eval.stages.plain_output import FIX as PLAIN_FIX
 from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.stages.vacuity import vacuity_flags
@@ -142,11 +149,13 @@ class Judge:
         ref = self._ref()
         if seed not in ref.trials:
             with UserCode(Phase.CHECK, "reference_error", (ref.file,)):
-                with seeded(seed):
-                    call_args, call_kwargs = split_args(ref.get_inputs(), "get_inputs()")
+                # a secret trial is new on every evaluation: drawn on the device, read once by this candidate
+                secret = seed in ref.once
+                on_device = self.runtime.device if secret and self.runtime.is_cuda else None
+                call_args, call_kwargs = generate(ref.get_inputs, seed, on_device)
+                inputs_path = payload.save({"args": call_args, "kwargs": call_kwargs}, "inputs", secret)
                 call_args = to_device(call_args, self.runtime.device)
                 call_kwargs = to_device(call_kwargs, self.runtime.device)
-                inputs_path = payload.save({"args": call_args, "kwargs": call_kwargs}, "inputs")
                 with torch.no_grad(), full_precision():
                     output = ref.model(*clone_tree(call_args), **clone_tree(call_kwargs))
                     self.runtime.sync()

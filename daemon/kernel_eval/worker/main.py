@@ -16,6 +16,7 @@ import traceback
 from typing import Any
 
 PARENT_POLL_S = 0.1
+PROFILE_ENV = "KERNEL_EVAL_WORKER_PROFILE"  # a folder: each request's cProfile stats land there (for developers)
 
 
 def main(argv: list[str]) -> int:
@@ -32,6 +33,7 @@ def main(argv: list[str]) -> int:
     from kernel_eval.protocol import channel
     from kernel_eval.protocol.messages import HELLO_ID, Envelope, Reply
     from kernel_eval.result import from_data, to_data
+    from kernel_eval.worker import arena
     from kernel_eval.worker.runtime import start_runtime
 
     runtime = start_runtime(device)
@@ -50,7 +52,8 @@ def main(argv: list[str]) -> int:
             envelope = from_data(channel.recv(read_fd), Envelope)
         except channel.ChannelClosed:
             return 0
-        reply = _handle(handler, envelope)
+        arena.new_request()
+        reply = _profiled(handler, envelope) if os.environ.get(PROFILE_ENV) else _handle(handler, envelope)
         sys.stdout.flush()
         sys.stderr.flush()
         channel.send(write_fd, to_data(reply))
@@ -77,6 +80,18 @@ def _handle(handler: Any, envelope: Any) -> Any:
             )
         ]
     return Reply(envelope.id, error=messages)
+
+
+def _profiled(handler: Any, envelope: Any) -> Any:
+    import cProfile
+
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    reply = profile.runcall(_handle, handler, envelope)
+    spent_ms = (time.perf_counter() - started) * 1000
+    name = f"{os.getpid()}-{envelope.id:04d}-{envelope.method}-{spent_ms:.0f}ms.prof"
+    profile.dump_stats(os.path.join(os.environ[PROFILE_ENV], name))
+    return reply
 
 
 def _die_with_parent(parent_pid: int) -> None:

@@ -3,6 +3,10 @@
 The parent passes only paths, so a payload is copied once, not relayed through its pipes. Files are read with
 torch.load(weights_only=True): a payload the candidate wrote cannot run code in the judge. The judge never
 writes reference outputs to a file.
+
+A transient payload (outputs to be judged, a secret trial's inputs) is read once, before its writer gets another
+request. Its large tensors go to the writer's arena (arena.py), a file reused across requests, so a warm
+re-evaluation neither serializes them nor faults in fresh pages; the payload file holds only the rest.
 """
 
 from __future__ import annotations
@@ -17,18 +21,21 @@ from typing import Any
 import torch
 
 from kernel_eval.errors import fail
-from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV
 from kernel_eval.result import Phase
 from kernel_eval.stages.inputs import to_device
 from kernel_eval.stages.timing.floor import count_bytes
+from kernel_eval.worker import arena
 
 _counter = itertools.count()
 
 
-def save(obj: Any, name: str) -> str:
-    path = Path(os.environ[PAYLOAD_DIR_ENV]) / f"{name}-{os.getpid()}-{next(_counter)}.pt"
+def save(obj: Any, name: str, transient: bool = False) -> str:
+    path = arena.folder() / f"{name}-{os.getpid()}-{next(_counter)}.pt"
+    obj = _detached(obj)
+    if transient:
+        obj = arena.outbox().place_tree(obj)
     with _without_checksum():
-        torch.save(to_device(_detached(obj), "cpu"), path)
+        torch.save(to_device(obj, "cpu"), path)
     return str(path)
 
 
@@ -50,12 +57,11 @@ def _without_checksum() -> Iterator[None]:
 
 
 def load(path: str, device: torch.device, remove: bool = False) -> Any:
-    folder = Path(os.environ[PAYLOAD_DIR_ENV]).resolve()
     file = Path(path).resolve()
-    if file.parent != folder:
+    if file.parent != arena.folder().resolve():
         raise fail(Phase.CHECK, "internal_error", f"payload {file} is outside the pool's payload directory")
     try:
-        return to_device(torch.load(file, weights_only=True, mmap=True), device)
+        return arena.take_tree(to_device(torch.load(file, weights_only=True, mmap=True), device), device)
     finally:
         if remove:
             file.unlink(missing_ok=True)
@@ -63,7 +69,7 @@ def load(path: str, device: torch.device, remove: bool = False) -> Any:
 
 def save_output(obj: Any, phase: Phase) -> str:
     try:
-        return save(obj, "output")
+        return save(obj, "output", transient=True)
     except Exception as exc:
         raise fail(
             phase,
