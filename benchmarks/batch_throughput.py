@@ -64,9 +64,15 @@ def run_batch(
     subprocess.run(command, env=environment(prefix), stdout=subprocess.DEVNULL, check=False)
     seconds = time.perf_counter() - started
     verdicts = {}
+    phases: dict[str, float] = {}
     for line in out.read_text().splitlines():
         data = json.loads(line)
         verdicts[data["name"]] = data["verdict"]
+        for phase, spent in [*data.get("phase_s", {}).items(), ("pair", data["batch"]["wall_s"])]:
+            phases[phase] = phases.get(phase, 0.0) + spent
+    if verdicts:  # where a lane's time goes: "load" includes waiting for a warm candidate
+        spent = " · ".join(f"{phase} {total / len(verdicts):.2f} s" for phase, total in phases.items())
+        print(f"{label}: mean per pair: {spent}", flush=True)
     return seconds, verdicts
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cases import cpu_case
 
+from kernel_eval.batch import lanes as lanes_module
 from kernel_eval.batch.lanes import LaneResult, failed
 from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Runner
@@ -278,3 +279,21 @@ def test_lanes_prefer_pairs_built_on_their_node(tmp_path: Path) -> None:
     assert picked is not None and picked.name == "p2"  # the first pair built on the lane's own node
     assert [p.name for p in runner._pending] == ["p0", "p1", "p3"]
     writer.close()
+
+
+@pytest.mark.parametrize(
+    ("cores", "gpu_lanes", "spares"),
+    [(32, 1, 6), (32, 2, 4), (64, 4, 4), (16, 1, 4), (4, 1, 2), (128, 8, 4)],
+)
+def test_gpu_lanes_keep_more_candidates_warming_when_cores_allow(
+    monkeypatch: pytest.MonkeyPatch, cores: int, gpu_lanes: int, spares: int
+) -> None:
+    monkeypatch.setattr(lanes_module.os, "cpu_count", lambda: cores)
+
+    assert lanes_module.spares_for("cuda:0", gpu_lanes) == spares
+
+
+def test_a_cpu_lane_keeps_one_candidate_warming(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lanes_module.os, "cpu_count", lambda: 64)
+
+    assert lanes_module.spares_for("cpu") == 1

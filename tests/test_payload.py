@@ -107,7 +107,9 @@ def test_a_transient_payload_keeps_its_large_tensors_out_of_the_file_and_reads_b
 
 
 def test_the_arena_is_reused_across_requests_and_the_reader_keeps_its_own_copy(payload_dir: Path) -> None:
-    first = payload.load(payload.save({"x": torch.ones(1 << 16)}, "output", transient=True), torch.device("cpu"))
+    first = payload.load(
+        payload.save({"x": torch.ones(1 << 16)}, "output", transient=True), torch.device("cpu")
+    )
     (arena_file,) = payload_dir.glob("arena-*")
     size = arena_file.stat().st_size
 

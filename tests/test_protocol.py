@@ -132,6 +132,19 @@ def test_a_reply_with_another_id_is_a_protocol_error_and_kills_the_worker(
         worker.close()
 
 
+def test_a_dead_workers_payloads_and_arena_are_removed_and_no_others(tmp_path: Path) -> None:
+    worker = WorkerProcess("candidate", "cpu", str(tmp_path))
+    other = tmp_path / f"inputs-{worker.pid + 100000}-0.pt"
+    mine = [tmp_path / f"arena-{worker.pid}-tensors.bin", tmp_path / f"output-{worker.pid}-3.pt"]
+    for path in [other, *mine]:
+        path.write_bytes(b"x" * 1024)
+
+    worker.kill()
+
+    assert [path.exists() for path in mine] == [False, False]
+    assert other.exists()
+
+
 def cli_argv(ref: Path, custom: Path, build_prefix: Path) -> list[str]:
     script = str(REPO / "scripts" / "run_and_check.py")
     paths = ["--ref_src", str(ref), "--custom_src", str(custom), "--build_dir_prefix", str(build_prefix)]

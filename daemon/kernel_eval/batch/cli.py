@@ -172,7 +172,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
     else:
         home = Runner.anywhere
         devices = local_gpus(options.gpus) or ["cpu"] * max(1, options.jobs)
-        local = [LocalLane(device, f"{device}#{index}") for index, device in enumerate(devices)]
+        local = [LocalLane(device, f"{device}#{index}", len(devices)) for index, device in enumerate(devices)]
         for local_lane in local:
             local_lane.warm_up()
         lanes = list(local)

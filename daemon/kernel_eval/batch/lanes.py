@@ -3,6 +3,7 @@ shares a GPU with another evaluation; a fault or a hang costs that pair, and the
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Protocol
@@ -53,21 +54,25 @@ class BuildClock:
             self.seconds = now - self.started
 
 
-def spares_for(device: str) -> int:
+def spares_for(device: str, lanes: int = 1) -> int:
     """Each pair of a batch is another file, so it gets a fresh candidate (the pool never runs a second file in
-    one): on a GPU, where a pair takes ~3 s and a candidate ~7 s to start (torch, CUDA, the profiler), three warm
-    up at once; on the CPU one, not to take the cores the evaluations need."""
-    return 3 if device.startswith("cuda") else 1
+    one). On a GPU a pair takes 1–3 s and a candidate ~7 s of one core to start (torch, CUDA, the profiler), so
+    several warm up at once: as many as the cores allow beside the builds (a quarter of this lane's share), 2 to 6.
+    On the CPU one, not to take the cores the evaluations need."""
+    if not device.startswith("cuda"):
+        return 1
+    return max(2, min(6, (os.cpu_count() or 1) // (4 * max(1, lanes))))
 
 
 class LocalLane:
     """A warm WorkerPool bound to one device (cuda:N or cpu)."""
 
-    def __init__(self, device: str, name: str = "") -> None:
+    def __init__(self, device: str, name: str = "", lanes: int = 1) -> None:
         self.device = device
         self.name = name or device
         self.node = ""
-        self.pool = WorkerPool(spares=spares_for(device))
+        self.spares = spares_for(device, lanes)
+        self.pool = WorkerPool(spares=self.spares)
 
     def warm_up(self) -> None:
         self.pool.warm_up(self.device)
@@ -76,7 +81,7 @@ class LocalLane:
         done = evaluate_on(self.pool, attrs.evolve(request, device=self.device), pair_timeout_s)
         if any(m.kind == "batch_error" for m in done.result.messages):
             self.pool.close()  # the pool itself failed: start afresh rather than trust it
-            self.pool = WorkerPool(spares=spares_for(self.device))
+            self.pool = WorkerPool(spares=self.spares)
         return done
 
     def close(self) -> None:

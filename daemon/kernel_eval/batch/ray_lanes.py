@@ -67,7 +67,7 @@ class PoolActor:
             # Ray narrowed CUDA_VISIBLE_DEVICES to our GPU; the pool narrows it itself from the physical index.
             self.device = f"cuda:{ray.get_gpu_ids()[0]}"
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        self.pool = WorkerPool(spares=spares_for(self.device))
+        self.pool = WorkerPool(spares=spares_for(self.device, _gpus_on_this_node() if use_gpu else 1))
         self.pool.warm_up(self.device)
 
     def describe(self) -> dict[str, str]:
@@ -196,3 +196,11 @@ def start(address: str, cpu_lanes: int, num_cpus: int | None = None) -> RayClust
         for actor, d in zip(actors, described, strict=True)
     ]
     return RayCluster(lanes, described[0]["arch"])
+
+
+def _gpus_on_this_node() -> int:
+    """How many GPU lanes share this node's cores (one actor per GPU)."""
+    import ray
+
+    here = ray.get_runtime_context().get_node_id()
+    return next((int(n["Resources"].get("GPU", 1)) for n in ray.nodes() if n["NodeID"] == here), 1)

@@ -244,7 +244,8 @@ class WorkerProcess:
                 os.close(fd)
         self._to_child = self._from_child = -1
         if not self.alive:
-            for path in self._payload_dir.glob(f"*-{self._proc.pid}-*"):  # its arena, and payloads nobody read
+            # its arena, and payloads nobody read
+            for path in self._payload_dir.glob(f"*-{self._proc.pid}-*"):
                 path.unlink(missing_ok=True)
 
     def close(self) -> None:

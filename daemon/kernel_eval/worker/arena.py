@@ -129,7 +129,8 @@ def _is_reference(obj: Any) -> bool:
 def _take(reference: tuple[Any, ...], device: torch.device) -> torch.Tensor:
     _, name, start, nbytes, dtype_name, shape = reference
     dtype = _DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
-    sizes_ok = all(type(v) is int and v >= 0 for v in (start, nbytes, *shape)) if type(shape) is tuple else False
+    sizes = (start, nbytes, *shape) if type(shape) is tuple else (-1,)
+    sizes_ok = all(type(v) is int and v >= 0 for v in sizes)
     if not (isinstance(name, str) and _NAME.fullmatch(name) and dtype is not None and sizes_ok):
         raise ValueError(f"malformed arena reference {reference!r}")
     assert dtype is not None

@@ -16,7 +16,8 @@ import traceback
 from typing import Any
 
 PARENT_POLL_S = 0.1
-PROFILE_ENV = "KERNEL_EVAL_WORKER_PROFILE"  # a folder: each request's cProfile stats land there (for developers)
+# a folder: each request's cProfile stats land there (for developers)
+PROFILE_ENV = "KERNEL_EVAL_WORKER_PROFILE"
 
 
 def main(argv: list[str]) -> int:
