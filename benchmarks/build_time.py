@@ -7,7 +7,7 @@ Full (needs a CUDA build of torch and a GPU for the CUDA cases; CPU-only cases r
   per case, through the engine (WorkerPool, as the daemon runs it): cold build (empty build cache) → verdict,
   rebuild after a one-line edit of a kernel body (warm worker) → verdict, rebuild unchanged (fresh worker, same
   cache) → verdict; median and max of each, once per lever configuration (KERNEL_EVAL_BUILD_LEVERS: `all`, `none`
-  = torch as is, or levers joined by + from stable, slim, arch, race; `:N` runs it on the first N cases only).
+  = torch as is, or levers joined by + from stable, slim, split, arch, race; `:N` runs it on the first N cases only).
   Each configuration's table prints as soon as it is done.
 
 Compile only (no GPU, no linking; this machine's nvcc and c++):
@@ -18,7 +18,8 @@ Compile only (no GPU, no linking; this machine's nvcc and c++):
   time, once per header set of the .cu: `extension` (as written, plus load_inline's implicit <torch/types.h>),
   `aten` (umbrella includes → <ATen/ATen.h>), `slim` (the rewrite inline_build uses), `lean` (slim without
   <ATen/TensorOperators.h>: what a source without tensor arithmetic would need); main.cpp once as
-  load_inline writes it and once (`binding`) with the slim binding headers inline_build uses.
+  load_inline writes it and once (`binding`) with the slim binding headers inline_build uses; `split`: the host unit
+  (lean headers) and the kernel unit (no torch headers) of split.py, apart: what an edit of a kernel recompiles.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import simple_parsing
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "daemon"))
 CASES = ROOT / "benchmarks" / "build_cases"
-ALL_LEVERS = "stable,slim,arch,race"
+ALL_LEVERS = "stable,slim,split,arch,race"
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Options:
     limit: int = 0  # first N cases (0 = all)
     cases: str = str(CASES)  # folder of <case>/{model.py, model_new.py}
     header_sets: str = (
-        "extension,aten,slim,binding"  # --compile-only: .cu header sets; binding: main.cpp slim
+        "extension,aten,slim,binding,split"  # --compile-only: .cu header sets; binding: main.cpp slim
     )
     arch: str = "9.0"  # --compile-only: TORCH_CUDA_ARCH_LIST when torch cannot see a GPU
     # full: lever configurations in order, each `all`, `none` or levers joined by + (stable+slim), `:N` = first N cases
@@ -98,6 +99,17 @@ def compile_only(cases: list[Path], options: Options) -> None:
                 row["c++ main binding"] = times.get("main.o", float("nan"))
                 cpu_row["c++ main binding"] = times.get("main.o cpu", float("nan"))
                 print(f"{case.name} {header_set}: {times}", flush=True)
+                continue
+            if header_set == "split":  # the host unit (lean headers) and the kernel unit, apart
+                split_times = compile_split(call, cpp, headers)
+                if split_times is None:
+                    print(f"{case.name}: no split (e.g. a templated kernel)", flush=True)
+                    continue
+                row["nvcc split host"] = split_times.get("cuda.cuda.o", float("nan"))
+                row["nvcc split kernels"] = split_times.get("kernels.cuda.o", float("nan"))
+                cpu_row["nvcc split host"] = split_times.get("cuda.cuda.o cpu", float("nan"))
+                cpu_row["nvcc split kernels"] = split_times.get("kernels.cuda.o cpu", float("nan"))
+                print(f"{case.name} {header_set}: {split_times}", flush=True)
                 continue
             cuda = cuda_text(call, header_set, headers)
             if cuda is None:
@@ -186,8 +198,34 @@ def cuda_text(call: dict[str, Any], header_set: str, headers: Any) -> str | None
     raise SystemExit(f"unknown header set {header_set!r}")
 
 
+def compile_split(call: dict[str, Any], cpp: list[str], headers: Any) -> dict[str, float] | None:
+    """The split's two units (stages/compile/split.py): the host unit with the lean tier's headers, the kernels."""
+    from kernel_eval.stages.compile.split import split_source
+
+    sources = call["cuda_sources"]
+    parts = split_source("\n".join([sources] if isinstance(sources, str) else list(sources or [])))
+    if parts is None:
+        return None
+    lean = headers.slim_cuda_source(parts.host, base=headers.LEAN_HEADERS)
+    host = (
+        lean.text
+        if lean
+        else "\n".join(["#include <torch/types.h>", "#include <cuda_runtime.h>", parts.host])
+    )
+    binding = headers.slim_binding_sources(cpp, base=headers.LEAN_HEADERS) or [
+        "#include <torch/extension.h>",
+        *cpp,
+    ]
+    return compile_units(call, binding, host, ["cuda.cuda.o", "kernels.cuda.o"], "split", parts.kernels)
+
+
 def compile_units(
-    call: dict[str, Any], cpp: list[str], cuda: str | None, targets: list[str], label: str
+    call: dict[str, Any],
+    cpp: list[str],
+    cuda: str | None,
+    targets: list[str],
+    label: str,
+    kernels: str = "",
 ) -> dict[str, float]:
     """Compile `targets` of the call's build from scratch, one at a time, with main.cpp from `cpp` and cuda.cu
     from `cuda` (None: as written); wall seconds each, and CPU seconds (user + system of the compiler processes,
@@ -207,6 +245,11 @@ def compile_units(
     def run_ninja(directory: str, verbose: bool, error_prefix: str) -> None:
         import resource
         import subprocess
+
+        if kernels:
+            from kernel_eval.stages.compile.split import add_kernel_unit
+
+            add_kernel_unit(Path(directory), kernels)
 
         for target in targets:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)

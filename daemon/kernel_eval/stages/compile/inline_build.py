@@ -12,6 +12,9 @@ While the custom file imports, `torch.utils.cpp_extension.load_inline` is replac
 - Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`; when one fails
   the next is built, the sources as written last. With spare cores all are built at once and the first to succeed
   wins. A tier that failed where a later one built is not tried again until its headers change.
+- Kernels apart (split.py): the `__global__` kernels compile in a unit of their own without torch headers, built in
+  `<root>/<name>.split` before the tiers above; an edit of a kernel body recompiles only that unit (~1 s) and
+  relinks. A split that does not build or import is left for the next attempt.
 - Device architecture only (TORCH_CUDA_ARCH_LIST), unless the user's flags name an architecture.
 - Build phases printed as they run (ninja_runner).
 
@@ -36,11 +39,12 @@ import attrs
 
 from kernel_eval.stages.compile import headers
 from kernel_eval.stages.compile.ninja_runner import NinjaRun
+from kernel_eval.stages.compile.split import KERNEL_OBJECT, Split, add_kernel_unit, split_source
 
 HOOKS = ("_import_module_from_library", "_run_ninja_build", "JIT_EXTENSION_VERSIONER", "LIB_EXT")
-LEVERS_ENV = (
-    "KERNEL_EVAL_BUILD_LEVERS"  # comma list of stable, slim, arch, race; "none": torch as is; unset: all
-)
+# comma list of stable, slim, split, arch, race; "none": torch as is; unset: DEFAULT_LEVERS
+LEVERS_ENV = "KERNEL_EVAL_BUILD_LEVERS"
+DEFAULT_LEVERS = "stable,slim,split,arch,race"
 RACE_MIN_CPUS = 8  # below this, a failed slim build is followed by the original instead of racing it
 
 
@@ -58,6 +62,7 @@ class Attempt:
     kwargs: dict[str, Any]
     run: NinjaRun
     slim_headers: tuple[str, ...] = ()
+    kernels: str = ""  # the split's kernel unit ("" when not split)
     failed: bool = False  # it ran and did not build (not: stopped because another attempt won)
 
     @property
@@ -74,6 +79,7 @@ class Levers:
     stable_dir: list[str] = attrs.Factory(list)  # extension names built in their stable directory
     slim: dict[str, tuple[str, ...]] = attrs.Factory(dict)  # name -> headers that replaced the umbrella ones
     slim_failed: list[str] = attrs.Factory(list)  # "<name> (<attempt label>)" that failed (or failed before)
+    split: list[str] = attrs.Factory(list)  # names whose kernels were built in a unit of their own
     untouched: list[str] = attrs.Factory(list)  # names passed to torch as is
     arch: str = ""  # TORCH_CUDA_ARCH_LIST used, "" if left alone
     raced: bool = False
@@ -90,6 +96,10 @@ class Levers:
         if self.stable_dir:
             parts.append(
                 f"stable build directory for {', '.join(self.stable_dir)} (unchanged sources not recompiled)"
+            )
+        if self.split:
+            parts.append(
+                f"kernels built apart from the host code for {', '.join(self.split)} (no torch headers)"
             )
         for name, used in self.slim.items():
             parts.append(f"lighter headers for {name} (instead of <torch/extension.h>): {', '.join(used)}")
@@ -111,11 +121,13 @@ class InlineBuilds:
     root: Path  # <key dir>/torch_extensions: one stable directory per extension name below
     arch: str = ""  # e.g. "9.0"; "" leaves TORCH_CUDA_ARCH_LIST alone
     slim: bool = True
+    split: bool = True
     race: bool | None = None  # None: race when the machine has RACE_MIN_CPUS cores
     echo: bool = True
     enabled: bool = True  # False: load_inline is left to torch
     levers: Levers = attrs.Factory(Levers)
     _runs: dict[str, NinjaRun] = attrs.Factory(dict)
+    _kernel_units: dict[str, str] = attrs.Factory(dict)  # build dir -> its split's kernel unit
 
     @contextmanager
     def installed(self) -> Iterator[Levers]:
@@ -157,6 +169,13 @@ class InlineBuilds:
         attempts = self._attempts(name, call)
         with self._hooks(cpp_extension):
             winner, library = self._build(original, attempts)
+        module = self._imported(cpp_extension, library, name, call, winner)
+        if module is None:  # the split built but did not import: the next attempt, as if it had failed
+            with self._hooks(cpp_extension):
+                winner, library = self._build(original, [a for a in attempts if not a.kernels])
+            module = _import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
+        if winner.kernels:
+            self.levers.split.append(name)
         self.levers.stable_dir.append(name)
         user_arch = any("arch" in str(flag) for flag in call.get("extra_cuda_cflags") or [])
         if (
@@ -176,12 +195,27 @@ class InlineBuilds:
         for unit, seconds in winner.run.unit_times.items():
             if not unit.endswith(str(cpp_extension.LIB_EXT)):
                 self.levers.unit_times[f"{name}/{unit}"] = seconds
-        return _import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
+        return module
+
+    def _imported(
+        self, cpp_extension: Any, library: Path, name: str, call: dict[str, Any], winner: Attempt
+    ) -> Any:
+        """The built library imported; None when a split one does not import (a symbol the split got wrong)."""
+        try:
+            return _import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
+        except ImportError:
+            if not winner.kernels:
+                raise
+            winner.failed = True
+            return None
 
     def _attempts(self, name: str, call: dict[str, Any]) -> list[Attempt]:
         """Lighter-headed variants first (lean, then base: see headers), the sources as written last."""
         attempts = []
         can_slim = self.slim and call["cuda_sources"] and not call.get("no_implicit_headers", True)
+        parts = split_source(_joined(call["cuda_sources"])) if self.split and call["cuda_sources"] else None
+        if parts is not None:
+            attempts.append(self._split_attempt(name, call, parts, bool(can_slim)))
         for label, base in (("lean headers", headers.LEAN_HEADERS), ("slim headers", headers.BASE_HEADERS)):
             slim = headers.slim_cuda_source(_joined(call["cuda_sources"]), base=base) if can_slim else None
             if slim is None:
@@ -199,6 +233,20 @@ class InlineBuilds:
                 attempts.append(attempt)
         attempts.append(self._attempt("", self.root / name, call))
         return attempts
+
+    def _split_attempt(self, name: str, call: dict[str, Any], parts: Split, slim: bool) -> Attempt:
+        """The host unit as cuda.cu (with the lean tier's headers when it allows), the kernel unit beside it."""
+        host_call = dict(call, cuda_sources=[parts.host])
+        lean = headers.slim_cuda_source(parts.host, base=headers.LEAN_HEADERS) if slim else None
+        if lean is not None:
+            cpp = _as_list(call["cpp_sources"])
+            binding = headers.slim_binding_sources(cpp, base=headers.LEAN_HEADERS)
+            host_call.update(no_implicit_headers=True, cuda_sources=[lean.text])
+            host_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
+        attempt = self._attempt("kernels apart", self.root / f"{name}.split", host_call)
+        attempt.kernels = parts.kernels
+        self._kernel_units[str(attempt.build_dir.resolve())] = parts.kernels
+        return attempt
 
     def _attempt(
         self, label: str, build_dir: Path, call: dict[str, Any], slim_headers: tuple[str, ...] = ()
@@ -228,11 +276,17 @@ class InlineBuilds:
         arch_before = os.environ.get("TORCH_CUDA_ARCH_LIST")
 
         def run_ninja(build_directory: str, verbose: bool, error_prefix: str) -> None:
-            run = self._runs.get(str(Path(build_directory).resolve()))
+            key = str(Path(build_directory).resolve())
+            run = self._runs.get(key)
             if run is None:
                 saved["_run_ninja_build"](build_directory, verbose, error_prefix)
-            else:
-                run.run(error_prefix)
+                return
+            if self._kernel_units.get(key):
+                add_kernel_unit(Path(build_directory), self._kernel_units[key])
+                run.run(
+                    error_prefix, (KERNEL_OBJECT,)
+                )  # first and alone: one that needs torch fails in a second
+            run.run(error_prefix)
 
         cpp_extension._import_module_from_library = lambda module_name, path, is_python_module: Built(
             Path(path) / f"{module_name}{saved['LIB_EXT']}"
@@ -266,11 +320,12 @@ class FixedVersion:
 def for_key_dir(key_dir: Path, arch: str | None = None) -> InlineBuilds:
     """The builds of one custom file's import: in `<key_dir>/torch_extensions`, for `arch` ("9.0"; None: this
     process's CUDA device), with the levers LEVERS_ENV names (all when unset)."""
-    chosen = {part.strip() for part in os.environ.get(LEVERS_ENV, "stable,slim,arch,race").split(",")}
+    chosen = {part.strip() for part in os.environ.get(LEVERS_ENV, DEFAULT_LEVERS).split(",")}
     return InlineBuilds(
         key_dir / "torch_extensions",
         arch=(device_arch() if arch is None else arch) if "arch" in chosen else "",
         slim="slim" in chosen,
+        split="split" in chosen,
         race=None if "race" in chosen else False,
         enabled="stable" in chosen,
     )

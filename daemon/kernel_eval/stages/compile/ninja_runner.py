@@ -36,15 +36,17 @@ class NinjaRun:
     unit_times: dict[str, float] = attrs.Factory(dict)  # translation unit -> seconds, from .ninja_log
     output: str = ""
 
-    def run(self, error_prefix: str) -> None:
+    def run(self, error_prefix: str, targets: tuple[str, ...] = ()) -> None:
+        """Build `targets` (all when empty); unit times add up over the runs of one build."""
         command = ["ninja", "-v"]
         jobs = os.environ.get("MAX_JOBS", "")
         if jobs.isdigit():
             command += ["-j", jobs]
+        command += targets
         if self.stop.is_set():
             raise RuntimeError(f"{error_prefix}: stopped")
         log_start = _ninja_log_size(self.build_dir)
-        planned = self.plan()
+        planned = self.plan(targets)
         self._say(f"{', '.join(planned)}" if planned else "up to date")
         started = time.monotonic()
         sys.stdout.flush()
@@ -69,15 +71,17 @@ class NinjaRun:
         proc.wait()
         reader.join(timeout=5)
         self.output = "".join(lines)
-        self.unit_times = unit_times(self.build_dir, log_start)
+        self.unit_times.update(unit_times(self.build_dir, log_start))
         if proc.returncode != 0:
             why = "stopped" if self.stop.is_set() else self.output
             raise RuntimeError(f"{error_prefix}: {why}")
 
-    def plan(self) -> list[str]:
+    def plan(self, targets: tuple[str, ...] = ()) -> list[str]:
         """What the build will run (ninja's dry run), described: `compiling cuda.cu (nvcc)`, `linking x.so`."""
         try:
-            dry = subprocess.run(["ninja", "-n", "-v"], cwd=self.build_dir, capture_output=True, timeout=60)
+            dry = subprocess.run(
+                ["ninja", "-n", "-v", *targets], cwd=self.build_dir, capture_output=True, timeout=60
+            )
         except (OSError, subprocess.TimeoutExpired):
             return []
         lines = dry.stdout.decode(errors="replace").splitlines()

@@ -1,0 +1,229 @@
+"""Kernels apart from their host code: which parts of a load_inline CUDA source go to the kernel unit (no torch
+headers), which to the host unit, when the split gives up, and how the build takes it (the split first, the next
+attempt when it does not build or import)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kernel_eval.stages.compile import inline_build
+from kernel_eval.stages.compile.inline_build import Built, InlineBuilds
+from kernel_eval.stages.compile.split import add_kernel_unit, split_source
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SOURCE = """#include <torch/extension.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <cuda_runtime.h>
+#define TILE 16  // { a brace in a comment
+#define CHECK(x) TORCH_CHECK(x.is_cuda(), #x " must be on CUDA")
+
+struct Pair { float a, b; };
+constexpr int kBlock = 256;
+__constant__ float kScale[2] = {1.f, 2.f};
+
+__device__ __forceinline__ float twice(float v) { return 2.f * v; }
+
+inline __host__ __device__ int cdiv(int a, int b) { return (a + b - 1) / b; }
+
+static __global__ void __launch_bounds__(256) scale_kernel(const float* x, float* y, int n) {
+    const char* brace = "}";  // a brace in a string
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = twice(x[i]) * kScale[0];
+}
+
+torch::Tensor scale_cuda(torch::Tensor x) {
+    CHECK(x);
+    auto y = torch::empty_like(x);
+    int n = x.numel();
+    scale_kernel<<<cdiv(n, kBlock), kBlock, 0, at::cuda::getCurrentCUDAStream()>>>(
+        x.data_ptr<float>(), y.data_ptr<float>(), n);
+    return y;
+}
+"""
+
+
+def test_kernels_and_device_code_go_apart_and_the_host_keeps_a_declaration() -> None:
+    parts = split_source(SOURCE)
+
+    assert parts is not None and parts.names == ("scale_kernel",)
+    kernels, host = parts.kernels, parts.host
+    assert "torch/extension.h" not in kernels and "CUDAContext" not in kernels
+    assert (
+        "twice(x[i])" in kernels and "__constant__ float kScale" in kernels and "#define TILE 16" in kernels
+    )
+    assert "torch::Tensor scale_cuda" not in kernels
+    assert "torch::Tensor scale_cuda" in host and "#include <torch/extension.h>" in host
+    assert "void __launch_bounds__(256) scale_kernel(const float* x, float* y, int n);" in host
+    assert "static" not in host.split("scale_kernel")[0].splitlines()[-1]  # launched from the other unit
+    assert "twice" not in host and "kScale" not in host  # device code stays with the kernels
+    assert "struct Pair" in host and "struct Pair" in kernels and host.count("constexpr int kBlock") == 1
+    assert "inline __host__ __device__ int cdiv" in host and "inline __host__ __device__ int cdiv" in kernels
+
+
+def test_an_edit_inside_a_kernel_leaves_the_host_unit_as_it_was() -> None:
+    edited = SOURCE.replace("if (i < n)", "int unused = 7;\n    (void)unused;\n    if (i < n)")
+
+    before, after = split_source(SOURCE), split_source(edited)
+
+    assert before is not None and after is not None
+    assert after.host == before.host and after.kernels != before.kernels
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (("static __global__ void", "template <typename T>\n__global__ void"), "templated kernel"),
+        (("struct Pair", "namespace {\nint hidden() { return 1; }\n}\nstruct Pair"), "namespace block"),
+        (("constexpr int kBlock = 256;", "int counter = 0;"), "a plain global variable"),
+        (
+            ("auto y = torch::empty_like(x);", "auto y = torch::empty_like(x); (void)kScale;"),
+            "device variable",
+        ),
+        (("#define TILE 16", '#define TILE 16\nconst char* s = R"(})";'), "raw string"),
+    ],
+)
+def test_what_cannot_be_placed_with_certainty_is_not_split(change: tuple[str, str], why: str) -> None:
+    assert change[0] in SOURCE
+    assert split_source(SOURCE.replace(*change)) is None, why
+
+
+def test_a_source_without_kernels_is_not_split() -> None:
+    assert (
+        split_source("#include <torch/extension.h>\ntorch::Tensor f(torch::Tensor x) { return x; }\n") is None
+    )
+
+
+NINJA = """ninja_required_version = 1.3
+cxx = c++
+nvcc = /usr/local/cuda/bin/nvcc
+
+cuda_cflags = -DTORCH_EXTENSION_NAME=ext -O3
+
+rule compile
+  command = $cxx -MMD -MF $out.d $cflags -c $in -o $out $post_cflags
+
+rule cuda_compile
+  command = $nvcc $cuda_cflags -c $in -o $out $cuda_post_cflags
+
+rule link
+  command = $cxx $in $ldflags -o $out
+
+build main.o: compile /b/ext/main.cpp
+build cuda.cuda.o: cuda_compile /b/ext/cuda.cu
+
+build ext.so: link main.o cuda.cuda.o
+
+default ext.so
+"""
+
+
+def test_the_kernel_unit_joins_torchs_build_file_once_and_is_rewritten_only_when_changed(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "build.ninja").write_text(NINJA)
+
+    add_kernel_unit(tmp_path, "__global__ void k() {}\n")
+    stamp = (tmp_path / "kernels.cu").stat().st_mtime_ns
+    add_kernel_unit(tmp_path, "__global__ void k() {}\n")
+
+    manifest = (tmp_path / "build.ninja").read_text()
+    assert f"build kernels.cuda.o: cuda_compile {tmp_path.resolve() / 'kernels.cu'}" in manifest
+    assert "build ext.so: link main.o cuda.cuda.o kernels.cuda.o" in manifest
+    assert manifest.count("kernels.cuda.o") == 2
+    assert (tmp_path / "kernels.cu").stat().st_mtime_ns == stamp
+
+
+def _fake_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: set[str], import_fails: set[str] = frozenset()
+) -> tuple[InlineBuilds, list[str], Any]:
+    tried: list[str] = []
+
+    def original(
+        name: str,
+        cpp_sources: Any,
+        cuda_sources: Any = None,
+        build_directory: str = "",
+        is_python_module: bool = True,
+        no_implicit_headers: bool = False,
+    ) -> Built:
+        tried.append(Path(build_directory).name)
+        if Path(build_directory).name in fails:
+            raise RuntimeError(f"Error building extension 'ext' in {build_directory}")
+        return Built(Path(build_directory) / "ext.so")
+
+    def imported(ext: Any, library: Path, name: str, is_python_module: bool) -> Path:
+        if library.parent.name in import_fails:
+            raise ImportError(f"{library}: undefined symbol")
+        return library
+
+    monkeypatch.setattr(inline_build, "_import_copy", imported)
+    return InlineBuilds(tmp_path, race=False, echo=False), tried, original
+
+
+def test_the_split_is_built_first_and_said_in_the_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails=set())
+
+    library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
+
+    assert library.parent.name == "ext.split" and tried == ["ext.split"]
+    assert "kernels built apart from the host code for ext" in builds.levers.text()
+
+
+def test_a_split_that_does_not_build_leaves_the_build_to_the_next_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails={"ext.split"})
+
+    library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
+
+    assert library.parent.name == "ext.lean" and tried == ["ext.split", "ext.lean"]
+    assert builds.levers.split == []
+
+
+def test_a_split_that_does_not_import_leaves_the_build_to_the_next_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails=set(), import_fails={"ext.split"})
+
+    library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
+
+    assert library.parent.name == "ext.lean" and tried == ["ext.split", "ext.lean"]
+    assert builds.levers.split == []
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+@pytest.mark.parametrize("case", sorted(p.parent.name for p in (ROOT / "benchmarks/build_cases").glob("*/model_new.py")))
+def test_the_kernel_units_of_the_build_cases_compile_without_torch(case: str, tmp_path: Path) -> None:
+    text = (ROOT / "benchmarks/build_cases" / case / "model_new.py").read_text()
+    source = text.split('"""')[1]
+    parts = split_source(source)
+    if parts is None:
+        assert "template" in source or "__global__" not in source  # a templated kernel; a C++-only case
+        return
+    unit = tmp_path / "kernels.cu"
+    unit.write_text(parts.kernels)
+
+    done = subprocess.run(
+        [
+            "nvcc",
+            "-std=c++17",
+            "-arch=sm_90",
+            "--expt-relaxed-constexpr",
+            "-c",
+            str(unit),
+            "-o",
+            str(tmp_path / "k.o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
