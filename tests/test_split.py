@@ -13,7 +13,7 @@ import pytest
 
 from kernel_eval.stages.compile import inline_build
 from kernel_eval.stages.compile.inline_build import Built, InlineBuilds
-from kernel_eval.stages.compile.split import add_kernel_unit, split_source
+from kernel_eval.stages.compile.split import add_kernel_unit, split_source, template_stub_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +78,7 @@ def test_an_edit_inside_a_kernel_leaves_the_host_unit_as_it_was() -> None:
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        (("static __global__ void", "template <typename T>\n__global__ void"), "templated kernel"),
+        (("static __global__ void", "template <typename T>\n__global__ void"), "a template launched untyped"),
         (("struct Pair", "namespace {\nint hidden() { return 1; }\n}\nstruct Pair"), "namespace block"),
         (("constexpr int kBlock = 256;", "int counter = 0;"), "a plain global variable"),
         (
@@ -91,6 +91,63 @@ def test_an_edit_inside_a_kernel_leaves_the_host_unit_as_it_was() -> None:
 def test_what_cannot_be_placed_with_certainty_is_not_split(change: tuple[str, str], why: str) -> None:
     assert change[0] in SOURCE
     assert split_source(SOURCE.replace(*change)) is None, why
+
+
+TEMPLATED = """#include <torch/extension.h>
+template <typename scalar_t>
+__global__ void relu_kernel(const scalar_t* __restrict__ x, scalar_t* __restrict__ y, int64_t n) {
+    int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i < n) y[i] = x[i] > scalar_t(0) ? x[i] : scalar_t(0);
+}
+
+torch::Tensor relu_cuda(torch::Tensor x) {
+    auto y = torch::empty_like(x);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu", ([&] {
+        relu_kernel<scalar_t><<<(x.numel() + 255) / 256, 256>>>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), x.numel());
+    }));
+    return y;
+}
+"""
+
+
+def test_a_templated_kernel_is_instantiated_for_the_types_its_dispatch_launches() -> None:
+    parts = split_source(TEMPLATED)
+
+    assert parts is not None
+    assert (
+        "template __global__ void relu_kernel<float>(const float* __restrict__ x, float* __restrict__ y"
+        in (parts.kernels)
+    )
+    assert "relu_kernel<double>(const double*" in parts.kernels
+    assert (
+        "__global__ void relu_kernel(const scalar_t* __restrict__ x, scalar_t* __restrict__ y, int64_t n);"
+        in (parts.host)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "instantiated"),
+    [
+        (
+            ("AT_DISPATCH_FLOATING_TYPES(", "AT_DISPATCH_FLOATING_TYPES_AND_HALF("),
+            None,
+        ),  # c10::Half needs torch
+        (("relu_kernel<scalar_t><<<", "relu_kernel<float><<<"), ["float"]),
+        (("relu_kernel<scalar_t><<<", "relu_kernel<MyType><<<"), None),
+        (("template <typename scalar_t>", "template <typename scalar_t, int kBlock>"), None),
+    ],
+)
+def test_a_templated_kernel_whose_types_need_torch_or_are_unknown_is_not_split(
+    change: tuple[str, str], instantiated: list[str] | None
+) -> None:
+    assert change[0] in TEMPLATED
+    parts = split_source(TEMPLATED.replace(*change))
+
+    if instantiated is None:
+        assert parts is None
+    else:
+        assert parts is not None
+        assert [t for t in ("float", "double") if f"relu_kernel<{t}>(" in parts.kernels] == instantiated
 
 
 def test_a_source_without_kernels_is_not_split() -> None:
@@ -200,13 +257,15 @@ def test_a_split_that_does_not_import_leaves_the_build_to_the_next_attempt(
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
-@pytest.mark.parametrize("case", sorted(p.parent.name for p in (ROOT / "benchmarks/build_cases").glob("*/model_new.py")))
+@pytest.mark.parametrize(
+    "case", sorted(p.parent.name for p in (ROOT / "benchmarks/build_cases").glob("*/model_new.py"))
+)
 def test_the_kernel_units_of_the_build_cases_compile_without_torch(case: str, tmp_path: Path) -> None:
     text = (ROOT / "benchmarks/build_cases" / case / "model_new.py").read_text()
     source = text.split('"""')[1]
     parts = split_source(source)
     if parts is None:
-        assert "template" in source or "__global__" not in source  # a templated kernel; a C++-only case
+        assert "__global__" not in source  # the C++-only case
         return
     unit = tmp_path / "kernels.cu"
     unit.write_text(parts.kernels)
@@ -227,3 +286,45 @@ def test_the_kernel_units_of_the_build_cases_compile_without_torch(case: str, tm
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+LINKED = """#include <cuda_runtime.h>
+template <typename scalar_t>
+__global__ void fill(scalar_t* y, int n) {
+    if (threadIdx.x < n) y[threadIdx.x] = scalar_t(1);
+}
+
+static __global__ void __launch_bounds__(32) plain(float* y) { y[threadIdx.x] = 2.f; }
+
+int launch(float* y, double* z) {
+    fill<float><<<1, 32>>>(y, 32);
+    fill<double><<<1, 32>>>(z, 32);
+    plain<<<1, 32>>>(y);
+    return 0;
+}
+
+int main() { return launch(nullptr, nullptr); }
+"""
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+def test_the_host_units_launches_link_against_the_kernel_units_definitions(tmp_path: Path) -> None:
+    parts = split_source(LINKED)
+    assert parts is not None and parts.names == ("fill", "plain")
+    (tmp_path / "host.cu").write_text(parts.host)
+    (tmp_path / "kernels.cu").write_text(parts.kernels)
+    assert parts.templated
+    nvcc = ["nvcc", "-std=c++17", "-arch=sm_90", *template_stub_flags("nvcc")]
+
+    for unit in ("host", "kernels"):
+        done = subprocess.run(
+            [*nvcc, "-c", f"{unit}.cu", "-o", f"{unit}.o"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    linked = subprocess.run(
+        [*nvcc, "host.o", "kernels.o", "-o", "app"], cwd=tmp_path, capture_output=True, text=True
+    )
+
+    assert linked.returncode == 0, linked.stderr[
+        -2000:
+    ]  # every launched kernel and specialization is defined

@@ -39,7 +39,13 @@ import attrs
 
 from kernel_eval.stages.compile import headers
 from kernel_eval.stages.compile.ninja_runner import NinjaRun
-from kernel_eval.stages.compile.split import KERNEL_OBJECT, Split, add_kernel_unit, split_source
+from kernel_eval.stages.compile.split import (
+    KERNEL_OBJECT,
+    Split,
+    add_kernel_unit,
+    split_source,
+    template_stub_flags,
+)
 
 HOOKS = ("_import_module_from_library", "_run_ninja_build", "JIT_EXTENSION_VERSIONER", "LIB_EXT")
 # comma list of stable, slim, split, arch, race; "none": torch as is; unset: DEFAULT_LEVERS
@@ -243,6 +249,9 @@ class InlineBuilds:
             binding = headers.slim_binding_sources(cpp, base=headers.LEAN_HEADERS)
             host_call.update(no_implicit_headers=True, cuda_sources=[lean.text])
             host_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
+        if parts.templated:
+            flags = [*(call.get("extra_cuda_cflags") or []), *template_stub_flags(_nvcc())]
+            host_call["extra_cuda_cflags"] = flags
         attempt = self._attempt("kernels apart", self.root / f"{name}.split", host_call)
         attempt.kernels = parts.kernels
         self._kernel_units[str(attempt.build_dir.resolve())] = parts.kernels
@@ -404,6 +413,13 @@ def _import_copy(cpp_extension: Any, library: Path, name: str, is_python_module:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _nvcc() -> str:
+    from torch.utils import cpp_extension
+
+    home = cpp_extension.CUDA_HOME
+    return str(Path(home) / "bin" / "nvcc") if home else "nvcc"
 
 
 def _plain(call: dict[str, Any]) -> bool:

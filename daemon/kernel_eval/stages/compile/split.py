@@ -6,15 +6,18 @@ use, in a unit without any torch header (about a second to compile), and gives t
 declaration in place of its definition. An edit inside a kernel then changes only the kernel unit: the host unit's
 text, and so its object, stays as it was.
 
-The split is a text rewrite at the top level of the source (functions, declarations, preprocessor lines); it gives up
-(None) on what it cannot place with certainty: templated kernels (their instantiations live in the host code),
-namespace or `extern "C"` blocks, raw strings, device variables the host code names, plain global variables. The
+The split is a text rewrite at the top level of the source (functions, declarations, preprocessor lines). A templated
+kernel is instantiated in the kernel unit for the types the host code launches it with (`AT_DISPATCH_FLOATING_TYPES`:
+float and double). It gives up (None) on what it cannot place with certainty: templated kernels launched with a type
+that needs torch (c10::Half) or of several template parameters, namespace or `extern "C"` blocks, raw strings, device variables the host code names, plain global variables. The
 caller builds the source as written when the split does not build.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import subprocess
 from pathlib import Path
 
 import attrs
@@ -37,6 +40,23 @@ TORCH_INCLUDE = re.compile(r'#\s*include\s*[<"](?:torch|ATen|c10|pybind11|caffe2
 TORCH_NAMES = re.compile(r"\b(?:torch|at|c10|py)::|\bTensor\b|TORCH_|AT_DISPATCH|PYBIND11")
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 DEVICE_VARIABLE = re.compile(r"\b(?:__constant__|__device__|__managed__|__shared__)\b")
+TEMPLATE_HEAD = re.compile(r"template\s*<\s*(?:typename|class)\s+(\w+)\s*>\s*")
+# The types a torch dispatch macro runs scalar_t over, for those whose types need no torch header.
+FLOATING = ("float", "double")
+INTEGRAL = ("uint8_t", "int8_t", "int16_t", "int", "int64_t")
+DISPATCHED = {"FLOATING_TYPES": FLOATING, "INTEGRAL_TYPES": INTEGRAL, "ALL_TYPES": (*INTEGRAL, *FLOATING)}
+PLAIN_TYPES = {
+    "float",
+    "double",
+    "int",
+    "int64_t",
+    "int32_t",
+    "uint8_t",
+    "int8_t",
+    "int16_t",
+    "bool",
+    "__half",
+}
 SAFE_DECLARATION = re.compile(
     r"^\s*(?:(?:static|inline|constexpr|const|typedef|using|struct|class|union|enum|template|extern|"
     r"__forceinline__|__host__|__device__|__global__)\b|#)"
@@ -48,6 +68,7 @@ class Split:
     kernels: str  # the kernel unit: prelude, macros, types, device code, kernels
     host: str  # the host unit: the source without device code, each kernel declared
     names: tuple[str, ...]  # the kernels, in order
+    templated: bool = False  # a templated kernel is launched across units: see template_stub_flags
 
 
 @attrs.frozen
@@ -67,6 +88,7 @@ def split_source(text: str) -> Split | None:
     names: list[str] = []
     device_variables: list[str] = []
     host_code: list[str] = []
+    templates: list[tuple[str, str, str]] = []  # (name, header, type parameter) of templated kernels
     for item in items:
         if item.kind == "pre":
             host.append(item.text)
@@ -77,10 +99,15 @@ def split_source(text: str) -> Split | None:
             role = _function_role(item.header)
             if role is None:
                 return None
-            if role == "kernel":
+            if role in ("kernel", "template"):
                 names.append(_function_name(item.header))
                 kernels.append(_without_static(item.text))
                 host.append(_without_static(item.header).rstrip() + ";")
+                if role == "template":
+                    head = TEMPLATE_HEAD.match(item.header.lstrip())
+                    if head is None:
+                        return None
+                    templates.append((names[-1], item.header, head[1]))
             elif role == "device":
                 kernels.append(item.text)
             elif _inline(item.header) and (role == "both" or not TORCH_NAMES.search(item.text)):
@@ -105,17 +132,66 @@ def split_source(text: str) -> Split | None:
         else:
             kernels.append(item.text)
             host.append(item.text)
-    if not names or any(
-        re.search(rf"\b{re.escape(v)}\b", "\n".join(host_code)) for v in device_variables if v
-    ):
+    code = "\n".join(host_code)
+    if not names or any(re.search(rf"\b{re.escape(v)}\b", code) for v in device_variables if v):
         return None
-    return Split("\n".join(kernels) + "\n", "\n".join(host) + "\n", tuple(names))
+    for name, header, type_parameter in templates:
+        types = _launched_types(name, code)
+        if not types:
+            return None
+        kernels.extend(_instantiation(header, name, type_parameter, type_) for type_ in types)
+    return Split("\n".join(kernels) + "\n", "\n".join(host) + "\n", tuple(names), bool(templates))
+
+
+@functools.cache
+def template_stub_flags(nvcc: str) -> tuple[str, ...]:
+    """nvcc ≥ 12.8 gives the host stubs of templated kernels internal linkage unless told otherwise, so a
+    specialization instantiated in one unit could not be launched from the other."""
+    try:
+        done = subprocess.run([nvcc, "--help"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return ("-static-global-template-stub=false",) if "static-global-template-stub" in done.stdout else ()
+
+
+def _launched_types(name: str, host_code: str) -> list[str]:
+    """The types the host code launches a templated kernel with, spelled without torch; [] when one is not
+    known (a dispatch that includes c10::Half, a type of the user's own, a second template argument)."""
+    types: list[str] = []
+    for argument in re.findall(rf"\b{re.escape(name)}\s*<([^<>;]*)>", host_code):
+        argument = argument.strip()
+        if argument == "scalar_t":
+            macros = set(re.findall(r"\bAT_DISPATCH_(\w+?)\s*\(", host_code))
+            if not macros or not macros <= DISPATCHED.keys():
+                return []
+            found = [t for macro in sorted(macros) for t in DISPATCHED[macro]]
+        elif argument in PLAIN_TYPES:
+            found = [argument]
+        else:
+            return []
+        types += [t for t in found if t not in types]
+    return types
+
+
+def _instantiation(header: str, name: str, parameter: str, type_: str) -> str:
+    """`template __global__ void k<float>(const float* x, …);`: the kernel unit compiles the specialization the
+    host unit launches."""
+    declared = _without_attributes(_without_static(TEMPLATE_HEAD.sub("", header.lstrip(), count=1)))
+    declared = re.sub(rf"\b{re.escape(name)}\s*\(", f"{name}<{type_}>(", declared, count=1)
+    head, params = declared.split("(", 1)
+    return (
+        "template "
+        + head.strip()
+        + "("
+        + re.sub(rf"\b{re.escape(parameter)}\b", type_, params).rstrip()
+        + ";"
+    )
 
 
 def _function_role(header: str) -> str | None:
     words = set(IDENTIFIER.findall(_without_attributes(header)))
     if "__global__" in words:
-        return None if "template" in words else "kernel"
+        return "template" if "template" in words else "kernel"
     if "__device__" in words:
         return "both" if "__host__" in words else "device"
     if {"namespace", "extern"} & words or re.search(r'extern\s*"C"', header):
