@@ -328,3 +328,14 @@ def test_the_host_units_launches_link_against_the_kernel_units_definitions(tmp_p
     assert linked.returncode == 0, linked.stderr[
         -2000:
     ]  # every launched kernel and specialization is defined
+
+
+def test_a_split_is_not_raced_so_an_edit_finds_its_host_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails=set())
+    builds.race = True
+
+    library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
+
+    assert library.parent.name == "ext.split" and tried == ["ext.split"] and not builds.levers.raced

@@ -266,7 +266,14 @@ class InlineBuilds:
         return Attempt(label, build_dir, dict(call, build_directory=str(build_dir)), run, slim_headers)
 
     def _build(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
-        """The first attempt that builds (in order, or raced); the last attempt's error if none does."""
+        """The first attempt that builds (in order, or raced); the last attempt's error if none does. A split goes
+        first and alone: raced, it could lose a cold build to a tier and be stopped, and then the next edit would
+        find no host object to keep (its kernel unit fails in about a second when the split does not fit)."""
+        if len(attempts) > 1 and attempts[0].kernels:
+            try:
+                return attempts[0], _built(original, attempts[0])
+            except Exception:
+                attempts = attempts[1:]
         race = self.race if self.race is not None else (os.cpu_count() or 1) >= RACE_MIN_CPUS
         if len(attempts) == 1 or not race:
             for attempt in attempts:
