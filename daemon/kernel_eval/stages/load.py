@@ -100,6 +100,15 @@ def local_modules(folder: Path) -> dict[str, str]:
     return found
 
 
+def warm_module_paths() -> None:
+    """Resolve the paths of the modules imported so far (torch's, thousands), while the worker is idle: a fresh
+    worker's first load then resolves only the modules the user's file brings."""
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            _resolved(file)
+
+
 @functools.lru_cache(maxsize=16384)
 def _resolved(file: str) -> str:
     """A module file's real path; asked for every imported module (thousands with torch) on each load."""

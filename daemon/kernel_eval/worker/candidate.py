@@ -14,6 +14,9 @@ from typing import Any
 
 import torch
 
+# each load routes load_inline through it: imported while the worker is idle (it imports setuptools: ~0.1 s)
+import torch.utils.cpp_extension
+
 from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult

@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
     from kernel_eval.protocol import channel
     from kernel_eval.protocol.messages import HELLO_ID, Envelope, Reply
     from kernel_eval.result import from_data, to_data
+    from kernel_eval.stages.load import warm_module_paths
     from kernel_eval.worker import arena
     from kernel_eval.worker.runtime import start_runtime
 
@@ -47,6 +48,7 @@ def main(argv: list[str]) -> int:
         from kernel_eval.worker.candidate import Candidate
 
         handler = Candidate(runtime)
+    warm_module_paths()  # before the hello: a spare does it while idle, not in an evaluation's first load
     channel.send(write_fd, to_data(Reply(HELLO_ID, to_data(runtime.hello()))))
     while True:
         try:
