@@ -230,29 +230,42 @@ def test_the_split_is_built_first_and_said_in_the_note(
 
     library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
 
-    assert library.parent.name == "ext.split" and tried == ["ext.split"]
+    assert library.parent.name == "ext.split-lean" and tried == ["ext.split-lean"]
     assert "kernels built apart from the host code for ext" in builds.levers.text()
 
 
 def test_a_split_that_does_not_build_leaves_the_build_to_the_next_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails={"ext.split"})
+    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails={"ext.split-lean", "ext.split-slim"})
 
     library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
 
-    assert library.parent.name == "ext.lean" and tried == ["ext.split", "ext.lean"]
+    assert library.parent.name == "ext.lean" and tried == ["ext.split-lean", "ext.split-slim", "ext.lean"]
     assert builds.levers.split == []
+
+
+def test_a_split_whose_host_needs_the_operator_headers_is_kept_on_that_tier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(2):  # the second build (an edit) goes straight to the split that built
+        builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails={"ext.split-lean", "ext.lean"})
+        library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
+        assert library.parent.name == "ext.split-slim" and builds.levers.split == ["ext"]
+
+    assert tried == ["ext.split-slim"]
 
 
 def test_a_split_that_does_not_import_leaves_the_build_to_the_next_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails=set(), import_fails={"ext.split"})
+    builds, tried, original = _fake_builds(
+        tmp_path, monkeypatch, fails=set(), import_fails={"ext.split-lean"}
+    )
 
     library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
 
-    assert library.parent.name == "ext.lean" and tried == ["ext.split", "ext.lean"]
+    assert library.parent.name == "ext.lean" and tried == ["ext.split-lean", "ext.lean"]
     assert builds.levers.split == []
 
 
@@ -338,4 +351,6 @@ def test_a_split_is_not_raced_so_an_edit_finds_its_host_object(
 
     library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
 
-    assert library.parent.name == "ext.split" and tried == ["ext.split"] and not builds.levers.raced
+    assert library.parent.name.startswith("ext.split-") and all(
+        name.startswith("ext.split-") for name in tried
+    )

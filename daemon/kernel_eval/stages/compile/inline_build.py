@@ -69,6 +69,9 @@ class Attempt:
     run: NinjaRun
     slim_headers: tuple[str, ...] = ()
     kernels: str = ""  # the split's kernel unit ("" when not split)
+    kernel_unit_failed: bool = (
+        False  # a split that failed in its kernel unit: no marker (the next edit may fit)
+    )
     failed: bool = False  # it ran and did not build (not: stopped because another attempt won)
 
     @property
@@ -133,7 +136,7 @@ class InlineBuilds:
     enabled: bool = True  # False: load_inline is left to torch
     levers: Levers = attrs.Factory(Levers)
     _runs: dict[str, NinjaRun] = attrs.Factory(dict)
-    _kernel_units: dict[str, str] = attrs.Factory(dict)  # build dir -> its split's kernel unit
+    _splits: dict[str, Attempt] = attrs.Factory(dict)  # build dir -> the split attempt building there
 
     @contextmanager
     def installed(self) -> Iterator[Levers]:
@@ -193,7 +196,7 @@ class InlineBuilds:
         for (
             attempt
         ) in attempts:  # the original built where the slim one failed: the slim headers lack something
-            if attempt.slim_headers and attempt.failed:
+            if attempt.slim_headers and attempt.failed and not attempt.kernel_unit_failed:
                 attempt.failed_marker.write_text("\n".join(attempt.slim_headers))
                 self.levers.slim_failed.append(f"{name} ({attempt.label})")
             elif attempt is winner:
@@ -216,45 +219,62 @@ class InlineBuilds:
             return None
 
     def _attempts(self, name: str, call: dict[str, Any]) -> list[Attempt]:
-        """Lighter-headed variants first (lean, then base: see headers), the sources as written last."""
-        attempts = []
-        can_slim = self.slim and call["cuda_sources"] and not call.get("no_implicit_headers", True)
+        """Splits first (their host unit on each header tier), then the lighter-headed variants (lean, then base:
+        see headers), the sources as written last."""
+        can_slim = bool(self.slim and call["cuda_sources"] and not call.get("no_implicit_headers", True))
         parts = split_source(_joined(call["cuda_sources"])) if self.split and call["cuda_sources"] else None
-        if parts is not None:
-            attempts.append(self._split_attempt(name, call, parts, bool(can_slim)))
+        splits, tiers = [], []
         for label, base in (("lean headers", headers.LEAN_HEADERS), ("slim headers", headers.BASE_HEADERS)):
-            slim = headers.slim_cuda_source(_joined(call["cuda_sources"]), base=base) if can_slim else None
-            if slim is None:
-                continue
-            cpp = _as_list(call["cpp_sources"])
-            binding = headers.slim_binding_sources(cpp, base=base)
-            slim_call = dict(call, no_implicit_headers=True, cuda_sources=[slim.text])
-            slim_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
-            used = (*slim.headers, *(headers.BINDING_HEADERS if binding else ()))
             suffix = label.split()[0]
-            attempt = self._attempt(label, self.root / f"{name}.{suffix}", slim_call, used)
+            if parts is not None:
+                host = headers.slim_cuda_source(parts.host, base=base) if can_slim else None
+                if host is not None:
+                    split_call = self._slim_call(call, host, base)
+                    label_split, used = f"kernels apart, {label}", _used(split_call, host)
+                    splits.append(self._split(label_split, name, f"split-{suffix}", split_call, parts, used))
+            slim = headers.slim_cuda_source(_joined(call["cuda_sources"]), base=base) if can_slim else None
+            if slim is not None:
+                slim_call = self._slim_call(call, slim, base)
+                tiers.append(
+                    self._attempt(label, self.root / f"{name}.{suffix}", slim_call, _used(slim_call, slim))
+                )
+        if parts is not None and not splits:  # no lighter headers for its host unit: as written
+            splits.append(
+                self._split("kernels apart", name, "split", dict(call, cuda_sources=[parts.host]), parts)
+            )
+        attempts = []
+        for attempt in (*splits, *tiers):
             if _failed_before(attempt):
-                self.levers.slim_failed.append(f"{name} ({label})")
+                self.levers.slim_failed.append(f"{name} ({attempt.label})")
             else:
                 attempts.append(attempt)
         attempts.append(self._attempt("", self.root / name, call))
         return attempts
 
-    def _split_attempt(self, name: str, call: dict[str, Any], parts: Split, slim: bool) -> Attempt:
-        """The host unit as cuda.cu (with the lean tier's headers when it allows), the kernel unit beside it."""
-        host_call = dict(call, cuda_sources=[parts.host])
-        lean = headers.slim_cuda_source(parts.host, base=headers.LEAN_HEADERS) if slim else None
-        if lean is not None:
-            cpp = _as_list(call["cpp_sources"])
-            binding = headers.slim_binding_sources(cpp, base=headers.LEAN_HEADERS)
-            host_call.update(no_implicit_headers=True, cuda_sources=[lean.text])
-            host_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
+    @staticmethod
+    def _slim_call(call: dict[str, Any], slim: headers.SlimSource, base: tuple[str, ...]) -> dict[str, Any]:
+        cpp = _as_list(call["cpp_sources"])
+        binding = headers.slim_binding_sources(cpp, base=base)
+        slim_call = dict(call, no_implicit_headers=True, cuda_sources=[slim.text])
+        slim_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
+        return slim_call
+
+    def _split(
+        self,
+        label: str,
+        name: str,
+        suffix: str,
+        host_call: dict[str, Any],
+        parts: Split,
+        used: tuple[str, ...] = (),
+    ) -> Attempt:
+        """The host unit as cuda.cu, the kernel unit beside it (added to torch's build file when ninja runs)."""
         if parts.templated:
-            flags = [*(call.get("extra_cuda_cflags") or []), *template_stub_flags(_nvcc())]
-            host_call["extra_cuda_cflags"] = flags
-        attempt = self._attempt("kernels apart", self.root / f"{name}.split", host_call)
+            flags = [*(host_call.get("extra_cuda_cflags") or []), *template_stub_flags(_nvcc())]
+            host_call = dict(host_call, extra_cuda_cflags=flags)
+        attempt = self._attempt(label, self.root / f"{name}.{suffix}", host_call, used)
         attempt.kernels = parts.kernels
-        self._kernel_units[str(attempt.build_dir.resolve())] = parts.kernels
+        self._splits[str(attempt.build_dir.resolve())] = attempt
         return attempt
 
     def _attempt(
@@ -266,14 +286,20 @@ class InlineBuilds:
         return Attempt(label, build_dir, dict(call, build_directory=str(build_dir)), run, slim_headers)
 
     def _build(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
-        """The first attempt that builds (in order, or raced); the last attempt's error if none does. A split goes
-        first and alone: raced, it could lose a cold build to a tier and be stopped, and then the next edit would
-        find no host object to keep (its kernel unit fails in about a second when the split does not fit)."""
-        if len(attempts) > 1 and attempts[0].kernels:
+        """The first attempt that builds; the last attempt's error if none does. Splits are tried among themselves
+        first: raced against a tier, a split could lose a cold build and be stopped, and then the next edit would
+        find no host object to keep (a split whose kernels need torch fails in its kernel unit within a second)."""
+        splits = [attempt for attempt in attempts if attempt.kernels]
+        rest = [attempt for attempt in attempts if not attempt.kernels]
+        if splits and rest:
             try:
-                return attempts[0], _built(original, attempts[0])
+                return self._first_built(original, splits)
             except Exception:
-                attempts = attempts[1:]
+                pass
+        return self._first_built(original, rest or splits)
+
+    def _first_built(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
+        """In order, or raced on a machine with cores to spare."""
         race = self.race if self.race is not None else (os.cpu_count() or 1) >= RACE_MIN_CPUS
         if len(attempts) == 1 or not race:
             for attempt in attempts:
@@ -297,11 +323,14 @@ class InlineBuilds:
             if run is None:
                 saved["_run_ninja_build"](build_directory, verbose, error_prefix)
                 return
-            if self._kernel_units.get(key):
-                add_kernel_unit(Path(build_directory), self._kernel_units[key])
-                run.run(
-                    error_prefix, (KERNEL_OBJECT,)
-                )  # first and alone: one that needs torch fails in a second
+            split = self._splits.get(key)
+            if split is not None:  # the kernel unit first and alone: one that needs torch fails in a second
+                add_kernel_unit(Path(build_directory), split.kernels)
+                try:
+                    run.run(error_prefix, (KERNEL_OBJECT,))
+                except Exception:
+                    split.kernel_unit_failed = True
+                    raise
             run.run(error_prefix)
 
         cpp_extension._import_module_from_library = lambda module_name, path, is_python_module: Built(
@@ -359,6 +388,12 @@ def device_arch(device_index: int = 0) -> str:
     newest = max(((int(a[:-1]), int(a[-1])) for a in built if a.isdigit()), default=capability)
     major, minor = min(capability, newest)
     return f"{major}.{minor}"
+
+
+def _used(call: dict[str, Any], slim: headers.SlimSource) -> tuple[str, ...]:
+    """The headers a lighter-headed attempt builds with (its failure marker names them)."""
+    binding = not any("torch/extension.h" in source for source in _as_list(call["cpp_sources"]))
+    return (*slim.headers, *(headers.BINDING_HEADERS if binding else ()))
 
 
 def _failed_before(attempt: Attempt) -> bool:
