@@ -66,6 +66,30 @@ def test_kernels_and_device_code_go_apart_and_the_host_keeps_a_declaration() -> 
     assert "inline __host__ __device__ int cdiv" in host and "inline __host__ __device__ int cdiv" in kernels
 
 
+def test_comments_do_not_change_where_code_goes() -> None:
+    commented = SOURCE.replace(
+        "constexpr int kBlock", "// the block size (one __global__ launch uses it)\nconstexpr int kBlock"
+    )
+    commented = commented.replace(
+        "torch::Tensor scale_cuda", "/* launches the __global__ template kernel */\ntorch::Tensor scale_cuda"
+    )
+
+    parts = split_source(commented)
+
+    assert parts is not None and parts.names == ("scale_kernel",)
+    assert "torch::Tensor scale_cuda" not in parts.kernels and "constexpr int kBlock" in parts.kernels
+
+
+def test_torch_namespaces_stay_with_the_host_code() -> None:
+    parts = split_source(
+        SOURCE.replace("struct Pair", "using namespace torch;\nnamespace py = pybind11;\nstruct Pair")
+    )
+
+    assert parts is not None
+    assert "using namespace torch;" in parts.host and "namespace py = pybind11;" in parts.host
+    assert "torch" not in parts.kernels.replace("torch headers", "")
+
+
 def test_an_edit_inside_a_kernel_leaves_the_host_unit_as_it_was() -> None:
     edited = SOURCE.replace("if (i < n)", "int unused = 7;\n    (void)unused;\n    if (i < n)")
 
@@ -237,12 +261,25 @@ def test_the_split_is_built_first_and_said_in_the_note(
 def test_a_split_that_does_not_build_leaves_the_build_to_the_next_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    splits = {"ext.split-lean", "ext.split-slim", "ext.split"}
+    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails=splits)
+
+    library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
+
+    assert library.parent.name == "ext.lean"
+    assert tried == ["ext.split-lean", "ext.split-slim", "ext.split", "ext.lean"]
+    assert builds.levers.split == []
+
+
+def test_a_host_unit_the_tiers_cannot_build_is_split_with_its_headers_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails={"ext.split-lean", "ext.split-slim"})
 
     library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
 
-    assert library.parent.name == "ext.lean" and tried == ["ext.split-lean", "ext.split-slim", "ext.lean"]
-    assert builds.levers.split == []
+    assert library.parent.name == "ext.split" and tried == ["ext.split-lean", "ext.split-slim", "ext.split"]
+    assert builds.levers.split == ["ext"]
 
 
 def test_a_split_whose_host_needs_the_operator_headers_is_kept_on_that_tier(

@@ -69,8 +69,10 @@ class Attempt:
     run: NinjaRun
     slim_headers: tuple[str, ...] = ()
     kernels: str = ""  # the split's kernel unit ("" when not split)
-    kernel_unit_failed: bool = (
-        False  # a split that failed in its kernel unit: no marker (the next edit may fit)
+    # a split that failed in its kernel unit gets no marker: the next edit may fit
+    kernel_unit_failed: bool = False
+    group: int = (
+        0  # tried group by group: splits with lighter headers (0), the split as written (1), the rest (2)
     )
     failed: bool = False  # it ran and did not build (not: stopped because another attempt won)
 
@@ -238,10 +240,12 @@ class InlineBuilds:
                 tiers.append(
                     self._attempt(label, self.root / f"{name}.{suffix}", slim_call, _used(slim_call, slim))
                 )
-        if parts is not None and not splits:  # no lighter headers for its host unit: as written
-            splits.append(
-                self._split("kernels apart", name, "split", dict(call, cuda_sources=[parts.host]), parts)
+        if parts is not None:  # its host unit with the headers as written, for hosts the tiers cannot build
+            as_written = self._split(
+                "kernels apart", name, "split", dict(call, cuda_sources=[parts.host]), parts
             )
+            as_written.group = 1
+            splits.append(as_written)
         attempts = []
         for attempt in (*splits, *tiers):
             if _failed_before(attempt):
@@ -287,16 +291,21 @@ class InlineBuilds:
 
     def _build(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
         """The first attempt that builds; the last attempt's error if none does. Splits are tried among themselves
-        first: raced against a tier, a split could lose a cold build and be stopped, and then the next edit would
-        find no host object to keep (a split whose kernels need torch fails in its kernel unit within a second)."""
-        splits = [attempt for attempt in attempts if attempt.kernels]
-        rest = [attempt for attempt in attempts if not attempt.kernels]
-        if splits and rest:
+        first (those with lighter headers, then the one with the headers as written): raced against a tier, a split
+        could lose a cold build and be stopped, and then the next edit would find no host object to keep. A split
+        whose kernels need torch fails in its kernel unit within a second."""
+        groups = [
+            [a for a in attempts if a.kernels and a.group == 0],
+            [a for a in attempts if a.kernels and a.group == 1],
+            [a for a in attempts if not a.kernels],
+        ]
+        groups = [group for group in groups if group]
+        for group in groups[:-1]:
             try:
-                return self._first_built(original, splits)
+                return self._first_built(original, group)
             except Exception:
                 pass
-        return self._first_built(original, rest or splits)
+        return self._first_built(original, groups[-1])
 
     def _first_built(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
         """In order, or raced on a machine with cores to spare."""

@@ -37,7 +37,9 @@ KERNEL_PRELUDE = (
 )
 MARK = "// kernel-eval: the kernels of this source, without torch headers (the host code is built apart)"
 TORCH_INCLUDE = re.compile(r'#\s*include\s*[<"](?:torch|ATen|c10|pybind11|caffe2)/')
-TORCH_NAMES = re.compile(r"\b(?:torch|at|c10|py)::|\bTensor\b|TORCH_|AT_DISPATCH|PYBIND11")
+TORCH_NAMES = re.compile(
+    r"\b(?:torch|at|c10|py)::|\bnamespace\s+(?:torch|at|c10|py)\b|\bTensor\b|TORCH_|AT_DISPATCH|PYBIND11|pybind11"
+)
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 DEVICE_VARIABLE = re.compile(r"\b(?:__constant__|__device__|__managed__|__shared__)\b")
 TEMPLATE_HEAD = re.compile(r"template\s*<\s*(?:typename|class)\s+(\w+)\s*>\s*")
@@ -96,21 +98,22 @@ def split_source(text: str) -> Split | None:
                 kernels.append(item.text)
             continue
         if item.kind == "function":
-            role = _function_role(item.header)
+            head_code = _uncommented(item.header).strip()  # a comment naming __global__ must not count
+            role = _function_role(head_code)
             if role is None:
                 return None
             if role in ("kernel", "template"):
-                names.append(_function_name(item.header))
+                names.append(_function_name(head_code))
                 kernels.append(_without_static(item.text))
                 host.append(_without_static(item.header).rstrip() + ";")
                 if role == "template":
-                    head = TEMPLATE_HEAD.match(item.header.lstrip())
+                    head = TEMPLATE_HEAD.match(head_code)
                     if head is None:
                         return None
-                    templates.append((names[-1], item.header, head[1]))
+                    templates.append((names[-1], head_code, head[1]))
             elif role == "device":
                 kernels.append(item.text)
-            elif _inline(item.header) and (role == "both" or not TORCH_NAMES.search(item.text)):
+            elif _inline(head_code) and (role == "both" or not TORCH_NAMES.search(_uncommented(item.text))):
                 kernels.append(item.text)  # defined in both units: inline, so it links once
                 host.append(item.text)
             elif role == "both":
@@ -120,11 +123,11 @@ def split_source(text: str) -> Split | None:
                 host.append(item.text)
                 host_code.append(item.text)
             continue
-        placed = _declaration_place(item.text)
+        placed = _declaration_place(_uncommented(item.text).strip())
         if placed is None:
             return None
         if placed == "device":
-            device_variables.append(_declared_name(item.text))
+            device_variables.append(_declared_name(_uncommented(item.text)))
             kernels.append(item.text)
         elif placed == "host":
             host.append(item.text)
@@ -210,12 +213,12 @@ def _inline(header: str) -> bool:
 def _declaration_place(text: str) -> str | None:
     """Where a top-level declaration goes: "device" (a device variable), "host" (names torch), "both" (types,
     constants, prototypes of device code), or None (a plain global variable: defined twice, it would not link)."""
-    if re.match(r"\s*(?:namespace|extern\s*\"C\")", text):
-        return None
     if DEVICE_VARIABLE.search(text) and "(" not in text.split("=")[0]:
         return "device"
     if TORCH_NAMES.search(text):
         return "host"
+    if re.match(r"\s*(?:namespace|extern\s*\"C\")", text):
+        return None
     if SAFE_DECLARATION.match(text) or "(" in text.split("=")[0]:
         return "both"  # a type, a constant, an alias, or a function prototype
     return None
@@ -308,14 +311,18 @@ def _items(text: str) -> list[_Item] | None:
 
 def _is_function(header: str) -> bool:
     """A function definition's header: a parameter list, and not a type, namespace or initializer."""
-    code = re.sub(r"//[^\n]*|/\*.*?\*/", "", header, flags=re.DOTALL).strip()
+    code = _uncommented(header).strip()
     if not code.endswith(")") and not re.search(r"\)\s*(?:const|noexcept|override|->[^=]*)\s*$", code):
         return bool(re.match(r"(?:namespace|extern\s*\"C\")", code))  # a block: the split gives up on it
     return "=" not in code.split("(", 1)[0] and not re.match(r"(?:struct|class|union|enum)\b", code)
 
 
+def _uncommented(text: str) -> str:
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL)
+
+
 def _only_comments(text: str) -> bool:
-    return not re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL).strip()
+    return not _uncommented(text).strip()
 
 
 def _line_end(text: str, index: int) -> int:
