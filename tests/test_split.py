@@ -221,7 +221,10 @@ def test_the_kernel_unit_joins_torchs_build_file_once_and_is_rewritten_only_when
 
 
 def _fake_builds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: set[str], import_fails: set[str] = frozenset()
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fails: set[str],
+    import_fails: frozenset[str] = frozenset(),
 ) -> tuple[InlineBuilds, list[str], Any]:
     tried: list[str] = []
 
@@ -297,7 +300,7 @@ def test_a_split_that_does_not_import_leaves_the_build_to_the_next_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     builds, tried, original = _fake_builds(
-        tmp_path, monkeypatch, fails=set(), import_fails={"ext.split-lean"}
+        tmp_path, monkeypatch, fails=set(), import_fails=frozenset({"ext.split-lean"})
     )
 
     library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
@@ -391,3 +394,31 @@ def test_a_split_is_not_raced_so_an_edit_finds_its_host_object(
     assert library.parent.name.startswith("ext.split-") and all(
         name.startswith("ext.split-") for name in tried
     )
+
+
+def test_a_kernel_unit_that_needs_torch_is_not_tried_again_with_other_host_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds, tried, real_original = _fake_builds(tmp_path, monkeypatch, fails=set())
+
+    def original(
+        name: str,
+        cpp_sources: Any,
+        cuda_sources: Any = None,
+        build_directory: str = "",
+        is_python_module: bool = True,
+        no_implicit_headers: bool = False,
+    ) -> Built:
+        folder = Path(build_directory)
+        if folder.name.startswith("ext.split"):  # as the ninja hook marks a kernel unit that did not compile
+            builds._splits[str(folder.resolve())].kernel_unit_failed = True
+            tried.append(folder.name)
+            raise RuntimeError("kernels.cu: identifier c10::Half is undefined")
+        return real_original(
+            name, cpp_sources, cuda_sources, build_directory, is_python_module, no_implicit_headers
+        )
+
+    library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
+
+    assert library.parent.name == "ext.lean" and tried == ["ext.split-lean", "ext.split-slim", "ext.lean"]
+    assert not (tmp_path / "ext.split-lean" / ".kernel-eval-slim-failed").exists()  # the next edit may fit

@@ -12,9 +12,10 @@ While the custom file imports, `torch.utils.cpp_extension.load_inline` is replac
 - Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`; when one fails
   the next is built, the sources as written last. With spare cores all are built at once and the first to succeed
   wins. A tier that failed where a later one built is not tried again until its headers change.
-- Kernels apart (split.py): the `__global__` kernels compile in a unit of their own without torch headers, built in
-  `<root>/<name>.split` before the tiers above; an edit of a kernel body recompiles only that unit (~1 s) and
-  relinks. A split that does not build or import is left for the next attempt.
+- Kernels apart (split.py): the `__global__` kernels compile in a unit of their own without torch headers, beside a
+  host unit on each tier above (`<root>/<name>.split-lean`, `.split-slim`) or with its headers as written
+  (`.split`), tried before the tiers; an edit of a kernel body recompiles only the kernel unit (~1 s) and relinks.
+  A split that does not build or import is left for the next attempt.
 - Device architecture only (TORCH_CUDA_ARCH_LIST), unless the user's flags name an architecture.
 - Build phases printed as they run (ninja_runner).
 
@@ -71,9 +72,8 @@ class Attempt:
     kernels: str = ""  # the split's kernel unit ("" when not split)
     # a split that failed in its kernel unit gets no marker: the next edit may fit
     kernel_unit_failed: bool = False
-    group: int = (
-        0  # tried group by group: splits with lighter headers (0), the split as written (1), the rest (2)
-    )
+    # tried group by group: splits with lighter headers (0), the split as written (1), the rest (2)
+    group: int = 0
     failed: bool = False  # it ran and did not build (not: stopped because another attempt won)
 
     @property
@@ -304,7 +304,8 @@ class InlineBuilds:
             try:
                 return self._first_built(original, group)
             except Exception:
-                pass
+                if any(attempt.kernel_unit_failed for attempt in group):
+                    break  # every split has the same kernel unit: the next would fail alike
         return self._first_built(original, groups[-1])
 
     def _first_built(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
