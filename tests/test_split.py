@@ -247,7 +247,7 @@ def _fake_builds(
         return library
 
     monkeypatch.setattr(inline_build, "_import_copy", imported)
-    return InlineBuilds(tmp_path, race=False, echo=False), tried, original
+    return InlineBuilds(tmp_path, race=False, echo=False, split=True), tried, original
 
 
 def test_the_split_is_built_first_and_said_in_the_note(
@@ -264,25 +264,26 @@ def test_the_split_is_built_first_and_said_in_the_note(
 def test_a_split_that_does_not_build_leaves_the_build_to_the_next_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    splits = {"ext.split-lean", "ext.split-slim", "ext.split"}
-    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails=splits)
-
-    library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
-
-    assert library.parent.name == "ext.lean"
-    assert tried == ["ext.split-lean", "ext.split-slim", "ext.split", "ext.lean"]
-    assert builds.levers.split == []
-
-
-def test_a_host_unit_the_tiers_cannot_build_is_split_with_its_headers_as_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
     builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails={"ext.split-lean", "ext.split-slim"})
 
     library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
 
-    assert library.parent.name == "ext.split" and tried == ["ext.split-lean", "ext.split-slim", "ext.split"]
-    assert builds.levers.split == ["ext"]
+    # their host units failed on the tiers' headers: the tiers would too, so the sources as written are next
+    assert library.parent.name == "ext" and tried == ["ext.split-lean", "ext.split-slim", "ext"]
+    assert builds.levers.split == []
+
+
+def test_a_source_whose_host_needs_the_umbrella_headers_is_split_with_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails=set())
+    needs_all = SOURCE.replace(
+        "auto y = torch::empty_like(x);", "auto y = torch::empty_like(x); (void)x.requires_grad();"
+    )
+
+    library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=needs_all)
+
+    assert library.parent.name == "ext.split" and tried == ["ext.split"] and builds.levers.split == ["ext"]
 
 
 def test_a_split_whose_host_needs_the_operator_headers_is_kept_on_that_tier(
@@ -422,3 +423,11 @@ def test_a_kernel_unit_that_needs_torch_is_not_tried_again_with_other_host_heade
 
     assert library.parent.name == "ext.lean" and tried == ["ext.split-lean", "ext.split-slim", "ext.lean"]
     assert not (tmp_path / "ext.split-lean" / ".kernel-eval-slim-failed").exists()  # the next edit may fit
+
+
+def test_the_split_is_opt_in_until_measured_on_a_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(inline_build.LEVERS_ENV, raising=False)
+    assert not inline_build.for_key_dir(tmp_path, arch="").split
+
+    monkeypatch.setenv(inline_build.LEVERS_ENV, "stable,slim,split,arch,race")
+    assert inline_build.for_key_dir(tmp_path, arch="").split

@@ -12,10 +12,11 @@ While the custom file imports, `torch.utils.cpp_extension.load_inline` is replac
 - Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`; when one fails
   the next is built, the sources as written last. With spare cores all are built at once and the first to succeed
   wins. A tier that failed where a later one built is not tried again until its headers change.
-- Kernels apart (split.py): the `__global__` kernels compile in a unit of their own without torch headers, beside a
-  host unit on each tier above (`<root>/<name>.split-lean`, `.split-slim`) or with its headers as written
-  (`.split`), tried before the tiers; an edit of a kernel body recompiles only the kernel unit (~1 s) and relinks.
-  A split that does not build or import is left for the next attempt.
+- Kernels apart (split.py, lever `split`, not yet on by default): the `__global__` kernels compile in a unit of
+  their own without torch headers, beside a host unit on each tier above (`<root>/<name>.split-lean`,
+  `.split-slim`; `.split` with the headers as written when no tier applies), tried before the tiers; an edit of a
+  kernel body recompiles only the kernel unit (~1 s) and relinks. A split that does not build or import is left
+  for the next attempt.
 - Device architecture only (TORCH_CUDA_ARCH_LIST), unless the user's flags name an architecture.
 - Build phases printed as they run (ninja_runner).
 
@@ -51,7 +52,7 @@ from kernel_eval.stages.compile.split import (
 HOOKS = ("_import_module_from_library", "_run_ninja_build", "JIT_EXTENSION_VERSIONER", "LIB_EXT")
 # comma list of stable, slim, split, arch, race; "none": torch as is; unset: DEFAULT_LEVERS
 LEVERS_ENV = "KERNEL_EVAL_BUILD_LEVERS"
-DEFAULT_LEVERS = "stable,slim,split,arch,race"
+DEFAULT_LEVERS = "stable,slim,arch,race"  # split joins once measured on a GPU (benchmarks/build_time.py)
 RACE_MIN_CPUS = 8  # below this, a failed slim build is followed by the original instead of racing it
 
 
@@ -72,8 +73,6 @@ class Attempt:
     kernels: str = ""  # the split's kernel unit ("" when not split)
     # a split that failed in its kernel unit gets no marker: the next edit may fit
     kernel_unit_failed: bool = False
-    # tried group by group: splits with lighter headers (0), the split as written (1), the rest (2)
-    group: int = 0
     failed: bool = False  # it ran and did not build (not: stopped because another attempt won)
 
     @property
@@ -132,7 +131,7 @@ class InlineBuilds:
     root: Path  # <key dir>/torch_extensions: one stable directory per extension name below
     arch: str = ""  # e.g. "9.0"; "" leaves TORCH_CUDA_ARCH_LIST alone
     slim: bool = True
-    split: bool = True
+    split: bool = False  # kernels apart (split.py): opt-in until measured on a GPU
     race: bool | None = None  # None: race when the machine has RACE_MIN_CPUS cores
     echo: bool = True
     enabled: bool = True  # False: load_inline is left to torch
@@ -240,12 +239,9 @@ class InlineBuilds:
                 tiers.append(
                     self._attempt(label, self.root / f"{name}.{suffix}", slim_call, _used(slim_call, slim))
                 )
-        if parts is not None:  # its host unit with the headers as written, for hosts the tiers cannot build
-            as_written = self._split(
-                "kernels apart", name, "split", dict(call, cuda_sources=[parts.host]), parts
-            )
-            as_written.group = 1
-            splits.append(as_written)
+        if parts is not None and not splits:  # no lighter headers for its host unit: as written
+            as_written = dict(call, cuda_sources=[parts.host])
+            splits.append(self._split("kernels apart", name, "split", as_written, parts))
         attempts = []
         for attempt in (*splits, *tiers):
             if _failed_before(attempt):
@@ -291,22 +287,18 @@ class InlineBuilds:
 
     def _build(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
         """The first attempt that builds; the last attempt's error if none does. Splits are tried among themselves
-        first (those with lighter headers, then the one with the headers as written): raced against a tier, a split
-        could lose a cold build and be stopped, and then the next edit would find no host object to keep. A split
-        whose kernels need torch fails in its kernel unit within a second."""
-        groups = [
-            [a for a in attempts if a.kernels and a.group == 0],
-            [a for a in attempts if a.kernels and a.group == 1],
-            [a for a in attempts if not a.kernels],
-        ]
-        groups = [group for group in groups if group]
-        for group in groups[:-1]:
+        first: raced against a tier, a split could lose a cold build and be stopped, and then the next edit would
+        find no host object to keep. A split whose kernels need torch fails in its kernel unit within a second;
+        splits whose host units failed leave out the tiers with the same headers, which would fail alike."""
+        splits = [attempt for attempt in attempts if attempt.kernels]
+        rest = [attempt for attempt in attempts if not attempt.kernels]
+        if splits and rest:
             try:
-                return self._first_built(original, group)
+                return self._first_built(original, splits)
             except Exception:
-                if any(attempt.kernel_unit_failed for attempt in group):
-                    break  # every split has the same kernel unit: the next would fail alike
-        return self._first_built(original, groups[-1])
+                if not any(attempt.kernel_unit_failed for attempt in splits):
+                    rest = [attempt for attempt in rest if not attempt.slim_headers] or rest
+        return self._first_built(original, rest or splits)
 
     def _first_built(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
         """In order, or raced on a machine with cores to spare."""
