@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +226,10 @@ def _fake_builds(
     monkeypatch: pytest.MonkeyPatch,
     fails: set[str],
     import_fails: frozenset[str] = frozenset(),
+    on_build: Callable[[InlineBuilds, Path], None] = lambda builds, folder: None,
 ) -> tuple[InlineBuilds, list[str], Any]:
     tried: list[str] = []
+    builds = InlineBuilds(tmp_path, race=False, echo=False, split=True)
 
     def original(
         name: str,
@@ -237,6 +240,7 @@ def _fake_builds(
         no_implicit_headers: bool = False,
     ) -> Built:
         tried.append(Path(build_directory).name)
+        on_build(builds, Path(build_directory))
         if Path(build_directory).name in fails:
             raise RuntimeError(f"Error building extension 'ext' in {build_directory}")
         return Built(Path(build_directory) / "ext.so")
@@ -247,7 +251,7 @@ def _fake_builds(
         return library
 
     monkeypatch.setattr(inline_build, "_import_copy", imported)
-    return InlineBuilds(tmp_path, race=False, echo=False, split=True), tried, original
+    return builds, tried, original
 
 
 def test_the_split_is_built_first_and_said_in_the_note(
@@ -400,24 +404,12 @@ def test_a_split_is_not_raced_so_an_edit_finds_its_host_object(
 def test_a_kernel_unit_that_needs_torch_is_not_tried_again_with_other_host_headers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    builds, tried, real_original = _fake_builds(tmp_path, monkeypatch, fails=set())
-
-    def original(
-        name: str,
-        cpp_sources: Any,
-        cuda_sources: Any = None,
-        build_directory: str = "",
-        is_python_module: bool = True,
-        no_implicit_headers: bool = False,
-    ) -> Built:
-        folder = Path(build_directory)
+    def kernel_unit_fails(builds: InlineBuilds, folder: Path) -> None:
         if folder.name.startswith("ext.split"):  # as the ninja hook marks a kernel unit that did not compile
             builds._splits[str(folder.resolve())].kernel_unit_failed = True
-            tried.append(folder.name)
             raise RuntimeError("kernels.cu: identifier c10::Half is undefined")
-        return real_original(
-            name, cpp_sources, cuda_sources, build_directory, is_python_module, no_implicit_headers
-        )
+
+    builds, tried, original = _fake_builds(tmp_path, monkeypatch, fails=set(), on_build=kernel_unit_fails)
 
     library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=SOURCE)
 

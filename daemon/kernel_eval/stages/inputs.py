@@ -47,29 +47,30 @@ def _describe(value: object) -> str:
 
 def to_device(obj: Any, device: torch.device | str) -> Any:
     """obj with every tensor inside lists, tuples (namedtuples too) and dicts moved to device."""
-    return _map_tensors(obj, lambda t: t.to(device))
+    return map_tensors(obj, lambda t: t.to(device))
 
 
 def clone_tree(obj: Any) -> Any:
     """obj with every tensor replaced by an independent copy (strides and requires_grad kept)."""
-    return _map_tensors(obj, lambda t: t.detach().clone().requires_grad_(t.requires_grad))
+    return map_tensors(obj, lambda t: t.detach().clone().requires_grad_(t.requires_grad))
 
 
 def to_float64(obj: Any) -> Any:
     """obj with every real floating tensor converted to float64 (integer, bool and complex tensors kept)."""
-    return _map_tensors(obj, lambda t: t.to(torch.float64) if t.dtype.is_floating_point else t)
+    return map_tensors(obj, lambda t: t.to(torch.float64) if t.dtype.is_floating_point else t)
 
 
-def _map_tensors(obj: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+def map_tensors(obj: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
+    """obj with `fn` applied to every tensor inside lists, tuples (namedtuples too) and dicts."""
     if isinstance(obj, torch.Tensor):
         return fn(obj)
     if isinstance(obj, dict):
-        mapped = {key: _map_tensors(item, fn) for key, item in obj.items()}
+        mapped = {key: map_tensors(item, fn) for key, item in obj.items()}
         return mapped if type(obj) is dict else _rebuild_mapping(obj, mapped)
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*(_map_tensors(item, fn) for item in obj))
+        return type(obj)(*(map_tensors(item, fn) for item in obj))
     if isinstance(obj, (list, tuple)):
-        items = [_map_tensors(item, fn) for item in obj]
+        items = [map_tensors(item, fn) for item in obj]
         return items if type(obj) is list else tuple(items) if type(obj) is tuple else type(obj)(items)
     return obj
 

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV
+from kernel_eval.stages.inputs import map_tensors
 
 MARKER = "kernel-eval-arena"
 MIN_BYTES = 1 << 16  # smaller tensors stay inside the payload file
@@ -42,13 +43,7 @@ class Outbox:
 
     def place_tree(self, obj: Any) -> Any:
         """obj with each large plain tensor copied into the arena and replaced by a reference to it."""
-        if isinstance(obj, torch.Tensor):
-            return self._place(obj) if _placeable(obj) else obj
-        if isinstance(obj, (tuple, list)):
-            return type(obj)(self.place_tree(v) for v in obj)
-        if isinstance(obj, dict):
-            return {k: self.place_tree(v) for k, v in obj.items()}
-        return obj
+        return map_tensors(obj, lambda tensor: self._place(tensor) if _placeable(tensor) else tensor)
 
     def _place(self, tensor: torch.Tensor) -> tuple[Any, ...]:
         nbytes = tensor.numel() * tensor.element_size()

@@ -230,15 +230,13 @@ class InlineBuilds:
             if parts is not None:
                 host = headers.slim_cuda_source(parts.host, base=base) if can_slim else None
                 if host is not None:
-                    split_call = self._slim_call(call, host, base)
-                    label_split, used = f"kernels apart, {label}", _used(split_call, host)
+                    split_call, used = self._slim_call(call, host, base)
+                    label_split = f"kernels apart, {label}"
                     splits.append(self._split(label_split, name, f"split-{suffix}", split_call, parts, used))
             slim = headers.slim_cuda_source(_joined(call["cuda_sources"]), base=base) if can_slim else None
             if slim is not None:
-                slim_call = self._slim_call(call, slim, base)
-                tiers.append(
-                    self._attempt(label, self.root / f"{name}.{suffix}", slim_call, _used(slim_call, slim))
-                )
+                slim_call, used = self._slim_call(call, slim, base)
+                tiers.append(self._attempt(label, self.root / f"{name}.{suffix}", slim_call, used))
         if parts is not None and not splits:  # no lighter headers for its host unit: as written
             as_written = dict(call, cuda_sources=[parts.host])
             splits.append(self._split("kernels apart", name, "split", as_written, parts))
@@ -252,12 +250,16 @@ class InlineBuilds:
         return attempts
 
     @staticmethod
-    def _slim_call(call: dict[str, Any], slim: headers.SlimSource, base: tuple[str, ...]) -> dict[str, Any]:
+    def _slim_call(
+        call: dict[str, Any], slim: headers.SlimSource, base: tuple[str, ...]
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The call with `slim` as its CUDA source and the binding's lighter headers, and the headers it uses (its
+        failure marker names them)."""
         cpp = _as_list(call["cpp_sources"])
         binding = headers.slim_binding_sources(cpp, base=base)
         slim_call = dict(call, no_implicit_headers=True, cuda_sources=[slim.text])
         slim_call["cpp_sources"] = binding or ["#include <torch/extension.h>", *cpp]
-        return slim_call
+        return slim_call, (*slim.headers, *(headers.BINDING_HEADERS if binding else ()))
 
     def _split(
         self,
@@ -390,12 +392,6 @@ def device_arch(device_index: int = 0) -> str:
     newest = max(((int(a[:-1]), int(a[-1])) for a in built if a.isdigit()), default=capability)
     major, minor = min(capability, newest)
     return f"{major}.{minor}"
-
-
-def _used(call: dict[str, Any], slim: headers.SlimSource) -> tuple[str, ...]:
-    """The headers a lighter-headed attempt builds with (its failure marker names them)."""
-    binding = not any("torch/extension.h" in source for source in _as_list(call["cpp_sources"]))
-    return (*slim.headers, *(headers.BINDING_HEADERS if binding else ()))
 
 
 def _failed_before(attempt: Attempt) -> bool:

@@ -9,8 +9,9 @@ text, and so its object, stays as it was.
 The split is a text rewrite at the top level of the source (functions, declarations, preprocessor lines). A templated
 kernel is instantiated in the kernel unit for the types the host code launches it with (`AT_DISPATCH_FLOATING_TYPES`:
 float and double). It gives up (None) on what it cannot place with certainty: templated kernels launched with a type
-that needs torch (c10::Half) or of several template parameters, namespace or `extern "C"` blocks, raw strings, device variables the host code names, plain global variables. The
-caller builds the source as written when the split does not build.
+that needs torch (c10::Half) or of several template parameters, namespace or `extern "C"` blocks, raw strings,
+device variables the host code names, plain global variables. The caller builds the source as written when the
+split does not build.
 """
 
 from __future__ import annotations
