@@ -226,7 +226,7 @@ def test_a_slim_failure_is_not_paid_again_for_the_same_headers(
         return Built(Path(build_directory) / "ext.so")
 
     for _ in range(2):
-        builds = InlineBuilds(tmp_path, race=False, echo=False)
+        builds = InlineBuilds(tmp_path, race=False, echo=False, split=False)
         library = builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=KERNEL)
         assert library == tmp_path / "ext" / "ext.so"
         assert builds.levers.slim_failed == ["ext (lean headers)", "ext (slim headers)"]
@@ -271,7 +271,7 @@ def test_lean_headers_first_then_the_tier_with_tensor_operators(
         return Built(Path(build_directory) / "ext.so")
 
     for _ in range(2):
-        builds = InlineBuilds(tmp_path, race=False, echo=False)
+        builds = InlineBuilds(tmp_path, race=False, echo=False, split=False)
         assert (
             builds.load_inline(original, name="ext", cpp_sources="", cuda_sources=KERNEL).parent.name
             == "ext.slim"

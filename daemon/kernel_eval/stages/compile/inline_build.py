@@ -12,7 +12,7 @@ While the custom file imports, `torch.utils.cpp_extension.load_inline` is replac
 - Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`; when one fails
   the next is built, the sources as written last. With spare cores all are built at once and the first to succeed
   wins. A tier that failed where a later one built is not tried again until its headers change.
-- Kernels apart (split.py, lever `split`, not yet on by default): the `__global__` kernels compile in a unit of
+- Kernels apart (split.py, lever `split`): the `__global__` kernels compile in a unit of
   their own without torch headers, beside a host unit on each tier above (`<root>/<name>.split-lean`,
   `.split-slim`; `.split` with the headers as written when no tier applies), tried before the tiers; an edit of a
   kernel body recompiles only the kernel unit (~1 s) and relinks. A split that does not build or import is left
@@ -52,7 +52,7 @@ from kernel_eval.stages.compile.split import (
 HOOKS = ("_import_module_from_library", "_run_ninja_build", "JIT_EXTENSION_VERSIONER", "LIB_EXT")
 # comma list of stable, slim, split, arch, race; "none": torch as is; unset: DEFAULT_LEVERS
 LEVERS_ENV = "KERNEL_EVAL_BUILD_LEVERS"
-DEFAULT_LEVERS = "stable,slim,arch,race"  # split joins once measured on a GPU (benchmarks/build_time.py)
+DEFAULT_LEVERS = "stable,slim,split,arch,race"
 RACE_MIN_CPUS = 8  # below this, a failed slim build is followed by the original instead of racing it
 
 
@@ -131,7 +131,7 @@ class InlineBuilds:
     root: Path  # <key dir>/torch_extensions: one stable directory per extension name below
     arch: str = ""  # e.g. "9.0"; "" leaves TORCH_CUDA_ARCH_LIST alone
     slim: bool = True
-    split: bool = False  # kernels apart (split.py): opt-in until measured on a GPU
+    split: bool = True  # kernels apart (split.py)
     race: bool | None = None  # None: race when the machine has RACE_MIN_CPUS cores
     echo: bool = True
     enabled: bool = True  # False: load_inline is left to torch
