@@ -417,7 +417,9 @@ def test_a_kernel_unit_that_needs_torch_is_not_tried_again_with_other_host_heade
     assert not (tmp_path / "ext.split-lean" / ".kernel-eval-slim-failed").exists()  # the next edit may fit
 
 
-def test_the_split_is_on_by_default_and_can_be_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_split_is_on_by_default_and_can_be_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(inline_build.LEVERS_ENV, raising=False)
     assert inline_build.for_key_dir(tmp_path, arch="").split
 
