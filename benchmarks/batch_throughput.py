@@ -5,9 +5,8 @@
 Generates 22 small KernelBench-style pairs (elementwise, row reductions, matmuls; Triton and plain PyTorch) plus
 --cuda_pairs load_inline CUDA pairs on a GPU machine (default 1; each a real nvcc build, which the batch builds on
 every core while the GPUs evaluate). The loop stops after --loop_limit_s (its rate is over the pairs it did), so the
-whole run stays under ~8 minutes on a GPU machine. Every mode starts from an empty build cache (Triton's too) of its own,
-all time both sides (10 trials), and history is off. Batch modes check three pairs at once per GPU (each is timed
-alone); --alone adds a run on one GPU that checks one at a time. On a CPU-only machine: one CPU lane vs the loop (Triton runs in the interpreter).
+whole run stays under ~8 minutes on a GPU machine. Every mode starts from an empty build cache of its own, all time both sides (10 trials),
+and history is off. On a CPU-only machine: one CPU lane vs the loop (Triton runs in the interpreter).
 """
 
 from __future__ import annotations
@@ -36,9 +35,6 @@ class Options:
     cuda_pairs: int = -1  # load_inline CUDA pairs to add (-1: 1 with a GPU, 0 without)
     gpus: str = ""  # GPUs for the multi-GPU run (default: 0,1 when there are two or more)
     loop: bool = True  # also time the loop of one CLI process per pair
-    alone: bool = (
-        True  # also batch on 1 GPU one pair at a time (--checks-per-gpu 1): what checking side by side gives
-    )
     loop_limit_s: float = 240.0  # stop the loop after this long; its rate is then taken over the pairs it did
     num_perf_trials: int = 10
 
@@ -125,10 +121,6 @@ def main() -> None:
         if multi:
             lanes = ["--gpus", multi]
             done(f"batch, GPUs {multi}", *run_batch(pairs, work, "gpus", lanes, options.num_perf_trials))
-        if options.alone:
-            lanes = ["--gpus", "0", "--checks-per-gpu", "1"]
-            label = "batch, 1 GPU, one pair at a time"
-            done(label, *run_batch(pairs, work, "gpu1-alone", lanes, options.num_perf_trials))
     else:
         done("batch, 1 CPU lane", *run_batch(pairs, work, "cpu1", ["--jobs", "1"], options.num_perf_trials))
     if options.loop:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +17,6 @@ from kernel_eval.batch.runner import Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
 from kernel_eval.batch.summary import summarize
 from kernel_eval.cli import main
-from kernel_eval.engine.gpu_gate import GpuGate, never
-from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Flag, Phase, SourceInfo, Timing, TimingStats, Verdict
 
@@ -226,7 +221,6 @@ class FakeLane:
 
     def __init__(self, name: str, node: str = "") -> None:
         self.name, self.node = name, node
-        self.slots = 1
         self.seen: list[str] = []
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
@@ -303,79 +297,3 @@ def test_a_cpu_lane_keeps_one_candidate_warming(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(lanes_module.os, "cpu_count", lambda: 64)
 
     assert lanes_module.spares_for("cpu") == 1
-
-
-class RecordingGate(GpuGate):
-    """A GpuGate that notes when each hold began and ended; the first `together` shared holds must all be inside
-    at once (a barrier), which only a lane that checks its slots' pairs side by side can satisfy."""
-
-    def __init__(self, together: int = 0, timing_wait_s: float = 0.0) -> None:
-        super().__init__()
-        self.holds: list[tuple[str, float, float]] = []
-        self.barrier = threading.Barrier(together, timeout=60) if together else None
-        self.entered = 0
-        self.timing_wait_s = timing_wait_s
-
-    @contextlib.contextmanager
-    def shared(self, should_abort: Callable[[], bool] = never) -> Iterator[None]:
-        with super().shared(should_abort):
-            start = time.monotonic()
-            self.entered += 1
-            if self.barrier is not None and self.entered <= self.barrier.parties:
-                self.barrier.wait()
-            yield
-            self.holds.append(("shared", start, time.monotonic()))
-
-    @contextlib.contextmanager
-    def exclusive(self, should_abort: Callable[[], bool] = never) -> Iterator[None]:
-        time.sleep(self.timing_wait_s)  # as if another pair were being timed
-        with super().exclusive(should_abort):
-            start = time.monotonic()
-            yield
-            self.holds.append(("exclusive", start, time.monotonic()))
-
-
-def test_a_lanes_slots_check_side_by_side_and_time_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    gate = RecordingGate(together=2)
-    monkeypatch.setattr(lanes_module, "GpuGate", lambda: gate)
-    timed = EvalRequest(ref_src="", custom_src="", measure_performance=True, num_perf_trials=10)
-    pairs = discover(make_pairs(tmp_path / "pairs", ["add", "gelu", "tuple"]), None, timed)
-    lane = lanes_module.LocalLane("cpu", "cpu#0", slots=2)
-    writer = ResultWriter(tmp_path / "out.jsonl", force=True)
-    try:
-        lane.warm_up()
-        outcomes = Runner([lane], writer, pair_timeout_s=300.0, record_history=False).run(pairs)
-    finally:
-        lane.close()
-        writer.close()
-
-    assert sorted(o.name for o in outcomes) == ["add", "gelu", "tuple"]
-    assert all(o.done.result.verdict is Verdict.CORRECT for o in outcomes), [
-        o.done.result.headline for o in outcomes
-    ]
-    assert gate.barrier is not None and not gate.barrier.broken  # two pairs were checked at once
-    alone = [hold for hold in gate.holds if hold[0] == "exclusive"]
-    assert len(alone) == 3
-    for kind, start, end in alone:
-        others = [hold for hold in gate.holds if hold != (kind, start, end)]
-        assert all(end <= o_start or o_end <= start for _, o_start, o_end in others)  # nothing else meanwhile
-
-
-def test_waiting_for_the_gpu_is_reported_and_not_charged_to_the_timeout(build_prefix: Path) -> None:
-    ref, custom = cpu_case("add")
-    request = EvalRequest(
-        str(ref),
-        str(custom),
-        build_dir_prefix=str(build_prefix),
-        device="cpu",
-        timeout_s=8.0,
-        measure_performance=True,
-    )
-    with WorkerPool(gate=RecordingGate(timing_wait_s=10.0)) as pool:
-        result = pool.evaluate(request)
-
-    assert result.verdict is Verdict.CORRECT, result.headline
-    assert result.phase_s["gpu_wait"] >= 9.5
-    assert result.timing is not None

@@ -38,9 +38,6 @@ class BatchOptions:
     references: str = ""  # KernelBench: the KernelBench/ folder holding level1/, level2/, ...
     gpus: str = ""  # GPUs to use, e.g. 0,1 (default: every local GPU; none: CPU lanes)
     jobs: int = 1  # CPU lanes when there is no GPU
-    checks_per_gpu: int = (
-        3  # pairs loaded and checked at once on one GPU; each is timed with the GPU to itself
-    )
     build_jobs: int = 0  # build-only processes (default: one per CPU core, less one per lane)
     ray: str = ""  # run on Ray: auto (a running cluster, else a local one) or a cluster address
     measure_performance: bool = True  # time both sides and report the speedup
@@ -104,11 +101,6 @@ def _gpu_count() -> int:
     return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
 
 
-def slots_for(device: str, checks_per_gpu: int) -> int:
-    """Pairs a lane evaluates at once: --checks-per-gpu on a GPU; one on the CPU, whose cores its lanes split."""
-    return max(1, checks_per_gpu) if device.startswith("cuda") else 1
-
-
 def main(argv: list[str]) -> int:
     options = parse(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -168,7 +160,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
     if options.ray:
         from kernel_eval.batch import ray_lanes
 
-        cluster = ray_lanes.start(options.ray, options.jobs, slots=options.checks_per_gpu)
+        cluster = ray_lanes.start(options.ray, options.jobs)
         lanes = list(cluster.lanes)
 
         def prebuild(pair: Pair) -> float | None:
@@ -180,10 +172,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
     else:
         home = Runner.anywhere
         devices = local_gpus(options.gpus) or ["cpu"] * max(1, options.jobs)
-        local = [
-            LocalLane(device, f"{device}#{index}", len(devices), slots_for(device, options.checks_per_gpu))
-            for index, device in enumerate(devices)
-        ]
+        local = [LocalLane(device, f"{device}#{index}", len(devices)) for index, device in enumerate(devices)]
         for local_lane in local:
             local_lane.warm_up()
         lanes = list(local)

@@ -1,11 +1,9 @@
-"""Lanes: where a batch's evaluations run. A lane owns one device; its `slots` pairs load and check on it side by
-side, and each is timed with the device to itself (engine/gpu_gate.py), so timing never shares a GPU with another
-evaluation; a fault or a hang costs that pair, and the lane carries on."""
+"""Lanes: where a batch's evaluations run. A lane owns one device and evaluates one pair at a time, so timing never
+shares a GPU with another evaluation; a fault or a hang costs that pair, and the lane carries on."""
 
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 from typing import Protocol
@@ -13,7 +11,6 @@ from typing import Protocol
 import attrs
 
 from kernel_eval import source_info
-from kernel_eval.engine.gpu_gate import GpuGate
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.request import EvalRequest
@@ -32,7 +29,6 @@ class LaneResult:
 class Lane(Protocol):
     name: str
     node: str  # the machine it runs on ("" = this one)
-    slots: int  # pairs it evaluates at once (evaluate is called from that many threads)
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult: ...
 
@@ -58,73 +54,38 @@ class BuildClock:
             self.seconds = now - self.started
 
 
-def spares_for(device: str, lanes: int = 1, slots: int = 1) -> int:
-    """Spare candidates per pool. Each pair of a batch is another file, so it gets a fresh candidate (the pool never
-    runs a second file in one). On a GPU a pair takes 1–3 s and a candidate ~7 s of one core to start (torch, CUDA,
-    the profiler), so several warm up at once: per lane as many as the cores allow beside the builds (a quarter of
-    the lane's share), 2 to 6, shared among its slots, at least 2 each. On the CPU one, not to take the cores the
-    evaluations need."""
+def spares_for(device: str, lanes: int = 1) -> int:
+    """Each pair of a batch is another file, so it gets a fresh candidate (the pool never runs a second file in
+    one). On a GPU a pair takes 1–3 s and a candidate ~7 s of one core to start (torch, CUDA, the profiler), so
+    several warm up at once: as many as the cores allow beside the builds (a quarter of this lane's share), 2 to 6.
+    On the CPU one, not to take the cores the evaluations need."""
     if not device.startswith("cuda"):
         return 1
-    per_lane = max(2, min(6, (os.cpu_count() or 1) // (4 * max(1, lanes))))
-    return max(2, per_lane // max(1, slots))
+    return max(2, min(6, (os.cpu_count() or 1) // (4 * max(1, lanes))))
 
 
 class LocalLane:
-    """Warm WorkerPools on one device (cuda:N or cpu), one per slot, sharing one GpuGate."""
+    """A warm WorkerPool bound to one device (cuda:N or cpu)."""
 
-    def __init__(self, device: str, name: str = "", lanes: int = 1, slots: int = 1) -> None:
+    def __init__(self, device: str, name: str = "", lanes: int = 1) -> None:
         self.device = device
         self.name = name or device
         self.node = ""
-        self.slots = max(1, slots)
-        self.gate = GpuGate()
-        self.spares = spares_for(device, lanes, self.slots)
-        self._pools = [WorkerPool(spares=self.spares, gate=self.gate) for _ in range(self.slots)]
-        self._idle: queue.SimpleQueue[WorkerPool] = queue.SimpleQueue()
-        for pool in self._pools:
-            self._idle.put(pool)
+        self.spares = spares_for(device, lanes)
+        self.pool = WorkerPool(spares=self.spares)
 
     def warm_up(self) -> None:
-        for pool in self._pools:
-            pool.warm_up(self.device)
+        self.pool.warm_up(self.device)
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
-        pool = self._idle.get()
-        try:
-            request = attrs.evolve(request, device=self.device)
-            done = evaluate_on(pool, request, pair_timeout_s)
-            if self.slots > 1 and out_of_memory(done.result):
-                with self.gate.exclusive():  # it may have run out beside the other slots' pairs: again, alone
-                    done = evaluate_on(pool, request, pair_timeout_s)
-                done.result.messages.append(
-                    Message(
-                        Severity.INFO,
-                        Phase.CHECK,
-                        "batch_alone",
-                        f"ran out of device memory while other pairs were checked on {self.device}; "
-                        "evaluated again with the device to itself",
-                    )
-                )
-            if any(m.kind == "batch_error" for m in done.result.messages):
-                pool = self._replace(pool)  # the pool itself failed: start afresh rather than trust it
-            return done
-        finally:
-            self._idle.put(pool)
-
-    def _replace(self, pool: WorkerPool) -> WorkerPool:
-        pool.close()
-        fresh = WorkerPool(spares=self.spares, gate=self.gate)
-        self._pools[self._pools.index(pool)] = fresh
-        return fresh
+        done = evaluate_on(self.pool, attrs.evolve(request, device=self.device), pair_timeout_s)
+        if any(m.kind == "batch_error" for m in done.result.messages):
+            self.pool.close()  # the pool itself failed: start afresh rather than trust it
+            self.pool = WorkerPool(spares=self.spares)
+        return done
 
     def close(self) -> None:
-        for pool in self._pools:
-            pool.close()
-
-
-def out_of_memory(result: EvalResult) -> bool:
-    return any(m.kind == "out_of_memory" or "out of memory" in m.message.lower() for m in result.errors)
+        self.pool.close()
 
 
 def evaluate_on(pool: WorkerPool, request: EvalRequest, pair_timeout_s: float) -> LaneResult:

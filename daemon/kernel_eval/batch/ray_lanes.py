@@ -1,5 +1,4 @@
-"""Past one machine: one Ray actor per GPU holding a warm LocalLane (its slots are the actor's concurrent calls),
-builds as Ray CPU tasks.
+"""Past one machine: one Ray actor per GPU holding a warm WorkerPool, builds as Ray CPU tasks.
 
 Sources travel with each call (a node need not share the driver's filesystem): they are written to a node-local,
 content-addressed folder, so a build task and an actor on the same node use the same path and hence the same build
@@ -19,8 +18,9 @@ from typing import Any
 import attrs
 
 import kernel_eval
-from kernel_eval.batch.lanes import LaneResult, LocalLane, failed
+from kernel_eval.batch.lanes import LaneResult, evaluate_on, failed, spares_for
 from kernel_eval.batch.prebuild import gpu_arch, prebuild
+from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, to_data
 
@@ -57,9 +57,9 @@ class Shipped:
 
 
 class PoolActor:
-    """Holds a warm LocalLane on the GPU Ray gave this actor (or the CPU)."""
+    """Holds a warm WorkerPool on the GPU Ray gave this actor (or the CPU)."""
 
-    def __init__(self, use_gpu: bool, slots: int = 1) -> None:
+    def __init__(self, use_gpu: bool) -> None:
         import ray
 
         self.device = "cpu"
@@ -67,8 +67,8 @@ class PoolActor:
             # Ray narrowed CUDA_VISIBLE_DEVICES to our GPU; the pool narrows it itself from the physical index.
             self.device = f"cuda:{ray.get_gpu_ids()[0]}"
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        self.lane = LocalLane(self.device, lanes=_gpus_on_this_node() if use_gpu else 1, slots=slots)
-        self.lane.warm_up()
+        self.pool = WorkerPool(spares=spares_for(self.device, _gpus_on_this_node() if use_gpu else 1))
+        self.pool.warm_up(self.device)
 
     def describe(self) -> dict[str, str]:
         import ray
@@ -85,7 +85,7 @@ class PoolActor:
         evolved = attrs.evolve(
             EvalRequest(**request), ref_src=str(ref), custom_src=str(custom), device=self.device
         )
-        done = self.lane.evaluate(evolved, pair_timeout_s)
+        done = evaluate_on(self.pool, evolved, pair_timeout_s)
         return {
             "result": done.result.to_dict(),
             "build_s": done.build_s,
@@ -103,11 +103,10 @@ def prebuild_task(shipped: Shipped, build_dir_prefix: str, arch: str, timeout_s:
 class RayLane:
     """A lane backed by a PoolActor somewhere in the cluster."""
 
-    def __init__(self, actor: Any, name: str, node: str, slots: int = 1) -> None:
+    def __init__(self, actor: Any, name: str, node: str) -> None:
         self.actor = actor
         self.name = name
         self.node = node
-        self.slots = slots
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
         import ray
@@ -172,9 +171,9 @@ def _remote_prebuild() -> Any:
 _PREBUILD_TASK: Any = None
 
 
-def start(address: str, cpu_lanes: int, num_cpus: int | None = None, slots: int = 1) -> RayCluster:
+def start(address: str, cpu_lanes: int, num_cpus: int | None = None) -> RayCluster:
     """Connect to Ray (`auto`: a running cluster or a new local one; else its address) and start one actor per GPU
-    in the cluster, `slots` pairs at once on each (none: `cpu_lanes` CPU actors, one pair at a time)."""
+    in the cluster (none: `cpu_lanes` CPU actors)."""
     import ray
 
     if not ray.is_initialized():
@@ -187,18 +186,13 @@ def start(address: str, cpu_lanes: int, num_cpus: int | None = None, slots: int 
         )
     gpus = int(ray.cluster_resources().get("GPU", 0))
     use_gpu = gpus > 0
-    slots = max(1, slots) if use_gpu else 1
-    actor_class = ray.remote(PoolActor).options(
-        num_gpus=1 if use_gpu else 0,
-        num_cpus=0 if use_gpu else 1,
-        max_restarts=ACTOR_RESTARTS,
-        max_concurrency=slots,  # the lane's slots, each a thread of the actor
-    )
-    count = gpus if use_gpu else max(1, cpu_lanes)
-    actors: list[Any] = [actor_class.remote(use_gpu, slots) for _ in range(count)]
+    actor_class = ray.remote(
+        num_gpus=1 if use_gpu else 0, num_cpus=0 if use_gpu else 1, max_restarts=ACTOR_RESTARTS
+    )(PoolActor)
+    actors: list[Any] = [actor_class.remote(use_gpu) for _ in range(gpus if use_gpu else max(1, cpu_lanes))]
     described = ray.get([actor.describe.remote() for actor in actors])
     lanes = [
-        RayLane(actor, f"{d['address']}/{d['device']}", d["node"], slots)
+        RayLane(actor, f"{d['address']}/{d['device']}", d["node"])
         for actor, d in zip(actors, described, strict=True)
     ]
     return RayCluster(lanes, described[0]["arch"])

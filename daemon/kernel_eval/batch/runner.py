@@ -1,6 +1,6 @@
 """The batch runner: lanes pull pairs whose build is ready while build-only loads fill the cache on every core.
 
-Each lane drives one device (local WorkerPools, or a Ray actor holding one) from one thread per slot. Pairs that build at
+Each lane is a thread driving one device (a local WorkerPool, or a Ray actor holding one). Pairs that build at
 import (C++/CUDA load_inline) are first built by a pool of build-only processes, one per core; a lane takes the first
 pair whose build is done (plain PyTorch and Triton pairs are ready at once), so GPUs time kernels while the CPUs
 compile the next ones. Results are written and flushed as each pair finishes.
@@ -85,11 +85,8 @@ class Runner:
                         future.add_done_callback(lambda _: self._notify())
                         self._builds[pair.name] = future
             threads = [
-                threading.Thread(
-                    target=self._lane_loop, args=(lane,), name=f"kernel-eval-lane-{lane.name}-{slot}"
-                )
+                threading.Thread(target=self._lane_loop, args=(lane,), name=f"kernel-eval-lane-{lane.name}")
                 for lane in self.lanes
-                for slot in range(lane.slots)
             ]
             for thread in threads:
                 thread.start()

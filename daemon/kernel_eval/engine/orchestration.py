@@ -6,17 +6,13 @@ The judge and candidate are asked over typed requests (kernel_eval.protocol.mess
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from typing import TypeVar
 
 from kernel_eval import source_info
-from kernel_eval.engine.gpu_gate import GpuGate
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from kernel_eval.errors import EvalError
 from kernel_eval.progress import ProgressCallback, ProgressEvent
@@ -66,12 +62,10 @@ class Evaluation:
         candidate: WorkerProcess,
         on_progress: ProgressCallback,
         cancel: threading.Event,
-        gate: GpuGate | None = None,
     ) -> None:
         self.request, self.result = request, result
         self.judge, self.candidate = judge, candidate
         self.on_progress, self.cancel = on_progress, cancel
-        self.gate = gate or GpuGate()  # shared with other evaluations on the same device (batch lanes)
         self.candidate_tainted = False  # ran failing user code: replaced even though it answered
         self.judge_tainted = False
         self._deadline: float | None = None
@@ -102,20 +96,6 @@ class Evaluation:
         request, result = self.request, self.result
         self._progress(Phase.LOAD, "starting workers")
         self._start_workers()
-        with self._holding(self.gate.shared):
-            self._load()
-            correct = self._check_correctness()
-        if not correct:
-            result.verdict = Verdict.INCORRECT
-            return
-        if request.measure_performance:
-            self._measure()
-        self._clock_phase()
-        result.phase = Phase.DONE
-        result.verdict = Verdict.CORRECT
-
-    def _load(self) -> None:
-        request, result = self.request, self.result
         self._progress(Phase.LOAD, f"loading reference {result.ref.file}")
         prepared = self._ask(
             self.judge,
@@ -142,21 +122,14 @@ class Evaluation:
         result.cache_dir = loaded.cache_dir
         result.messages.extend(loaded.notes)
         self._deadline = time.monotonic() + request.timeout_s
-
-    @contextlib.contextmanager
-    def _holding(self, hold: Callable[[Callable[[], bool]], AbstractContextManager[None]]) -> Iterator[None]:
-        """Hold the GPU gate (shared or alone); the wait is charged to `gpu_wait` and does not count against the
-        request's timeout."""
+        if not self._check_correctness():
+            result.verdict = Verdict.INCORRECT
+            return
+        if request.measure_performance:
+            self._measure()
         self._clock_phase()
-        with hold(self._should_abort):
-            waited = time.monotonic() - self._phase_started
-            if waited >= 0.001:
-                spent = self.result.phase_s
-                spent["gpu_wait"] = round(spent.get("gpu_wait", 0.0) + waited, 4)
-                self._phase_started += waited
-                if self._deadline is not None:
-                    self._deadline += waited
-            yield
+        result.phase = Phase.DONE
+        result.verdict = Verdict.CORRECT
 
     def _start_workers(self) -> None:
         hello = self._wait_ready(self.judge)
@@ -247,8 +220,7 @@ class Evaluation:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", raised))
         seeds = [request.seed + 1] + [request.seed + TIMING_SEEDS_FROM + i for i in range(ROTATED_SETS - 1)]
         self._progress(Phase.TIME, "timing: making fresh inputs")
-        with self._holding(self.gate.shared):
-            inputs = self._ask(self.judge, MakeInputsParams(seeds), self._remaining()).inputs
+        inputs = self._ask(self.judge, MakeInputsParams(seeds), self._remaining()).inputs
         replies: dict[str, TimeResult] = {}
 
         def reference_round(count: int, first: bool) -> Round:
@@ -264,15 +236,10 @@ class Evaluation:
             replies["custom"] = self._ask(self.candidate, params, self._remaining())
             return self._checked(replies["custom"].measured, time.monotonic() - started)
 
-        with self._holding(self.gate.exclusive):
-            reference, custom, reason = timing.interleave(
-                reference_round, custom_round, timing.StopRule(min_trials=trials)
-            )
-        with self._holding(self.gate.shared):
-            kept = self._ask(
-                self.candidate, TimeParams(len(seeds), inputs=inputs, keep=True), self._remaining()
-            )
-            rechecked = self._recheck(seeds, kept.kept, kept.kept_sets)
+        reference, custom, reason = timing.interleave(
+            reference_round, custom_round, timing.StopRule(min_trials=trials)
+        )
+        kept = self._ask(self.candidate, TimeParams(len(seeds), inputs=inputs, keep=True), self._remaining())
         ref_reply = replies["reference"]
         result.timing, flags = timing.assemble(
             reference,
@@ -283,7 +250,7 @@ class Evaluation:
             tampered=kept.tampered,
         )
         result.flags.extend(flags)
-        result.flags.extend(rechecked)
+        result.flags.extend(self._recheck(seeds, kept.kept, kept.kept_sets))
         if kept.tampered:
             self.candidate_tainted = True  # its clocks stay replaced: the next evaluation gets a fresh worker
         if not result.timing.meaningful:

@@ -18,7 +18,6 @@ from pathlib import Path
 import attrs
 
 from kernel_eval import source_info
-from kernel_eval.engine.gpu_gate import GpuGate
 from kernel_eval.engine.orchestration import Evaluation
 from kernel_eval.engine.processes import WorkerProcess
 from kernel_eval.progress import ProgressCallback, ignore_progress
@@ -38,13 +37,11 @@ class WorkerPool:
     evaluate() blocks; one evaluation runs at a time (a second, concurrent call is a programming error and
     raises). Call it from a thread in asyncio code. Setting `cancel` stops the evaluation: the worker it waits on
     is killed (a worker with an unanswered request is never reused) and a spare takes over. An editor keeps two
-    spares (another file, then a crash in it); a batch, a new file each time, keeps several warming. Pools on one
-    device in a batch share a `gate` (gpu_gate.py): they load and check side by side, and each is timed alone.
+    spares (another file, then a crash in it); a batch, a new file each time, keeps several warming.
     """
 
-    def __init__(self, *, spares: int = 1, gate: GpuGate | None = None) -> None:
+    def __init__(self, *, spares: int = 1) -> None:
         self.spares = spares
-        self.gate = gate or GpuGate()
         self._busy = threading.Lock()
         self._device = ""
         self._judge: WorkerProcess | None = None
@@ -88,13 +85,7 @@ class WorkerPool:
             self._dedicate_candidate(request.custom_src)
             assert self._judge is not None and self._candidate is not None
             evaluation = Evaluation(
-                request,
-                result,
-                self._judge,
-                self._candidate,
-                on_progress,
-                cancel or threading.Event(),
-                self.gate,
+                request, result, self._judge, self._candidate, on_progress, cancel or threading.Event()
             )
             try:
                 evaluation.run()
