@@ -156,8 +156,8 @@ def cuda_pair(index: int) -> tuple[str, str]:
     return ref, custom
 
 
-def write_pairs(root: Path, cuda_pairs: int = 0) -> list[str]:
-    """Write every pair under `root`; returns their names."""
+def write_pairs(root: Path, cuda_pairs: int = 0, copies: int = 1) -> list[str]:
+    """Write every pair under `root` (`copies` times: `<name>`, `<name>_2`, ...); returns their names."""
     pairs: dict[str, tuple[str, str]] = {}
     for name in UNARY_BINARY:
         pairs[f"triton_{name}"] = elementwise(name)
@@ -170,8 +170,12 @@ def write_pairs(root: Path, cuda_pairs: int = 0) -> list[str]:
         pairs[f"torch_{name}"] = (ref, torch_custom(name, ref))
     for index in range(cuda_pairs):
         pairs[f"cuda_add_{index}"] = cuda_pair(index)
-    for name, (ref, custom) in pairs.items():
-        (root / name).mkdir(parents=True, exist_ok=True)
-        (root / name / "ref.py").write_text(ref)
-        (root / name / "custom.py").write_text(custom)
-    return list(pairs)
+    names = []
+    for copy in range(1, max(1, copies) + 1):
+        for name, (ref, custom) in pairs.items():
+            folder = root / (name if copy == 1 else f"{name}_{copy}")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "ref.py").write_text(ref)
+            (folder / "custom.py").write_text(custom)
+            names.append(folder.name)
+    return names

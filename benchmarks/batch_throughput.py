@@ -37,6 +37,9 @@ class Options:
     loop: bool = True  # also time the loop of one CLI process per pair
     loop_limit_s: float = 240.0  # stop the loop after this long; its rate is then taken over the pairs it did
     num_perf_trials: int = 10
+    copies: int = (
+        1  # each pair this many times (in folders of their own, so each copy builds and compiles afresh)
+    )
 
 
 def gpu_count() -> int:
@@ -54,8 +57,9 @@ def environment(prefix: Path) -> dict[str, str]:
 
 def run_batch(
     pairs: Path, work: Path, label: str, lanes: list[str], trials: int
-) -> tuple[float, dict[str, str]]:
-    """Seconds for one `kernel-eval batch` process over every pair; name -> verdict."""
+) -> tuple[float, dict[str, str], float]:
+    """Seconds for one `kernel-eval batch` process over every pair; name -> verdict; the steady rate in pairs per
+    second, from the first result to the last (the start of the workers left out)."""
     out = work / f"{label}.jsonl"
     prefix = work / f"builds-{label}"
     command = [sys.executable, "-m", "kernel_eval.cli", "batch", str(pairs), "--out", str(out), "--force"]
@@ -65,20 +69,23 @@ def run_batch(
     seconds = time.perf_counter() - started
     verdicts = {}
     phases: dict[str, float] = {}
+    finished = []
     for line in out.read_text().splitlines():
         data = json.loads(line)
         verdicts[data["name"]] = data["verdict"]
+        finished.append(data["batch"]["at_s"])
         for phase, spent in [*data.get("phase_s", {}).items(), ("pair", data["batch"]["wall_s"])]:
             phases[phase] = phases.get(phase, 0.0) + spent
     if verdicts:  # where a lane's time goes: "load" includes waiting for a warm candidate
         spent = " · ".join(f"{phase} {total / len(verdicts):.2f} s" for phase, total in phases.items())
         print(f"{label}: mean per pair: {spent}", flush=True)
-    return seconds, verdicts
+    steady = (len(finished) - 1) / (max(finished) - min(finished)) if len(finished) > 1 else 0.0
+    return seconds, verdicts, steady
 
 
 def run_loop(
     pairs: Path, work: Path, device: str, trials: int, limit_s: float
-) -> tuple[float, dict[str, str]]:
+) -> tuple[float, dict[str, str], float]:
     """Seconds for one `kernel-eval REF CUSTOM` process per pair, one after another (until `limit_s`);
     name -> verdict of the pairs it did."""
     prefix = work / "builds-loop"
@@ -94,7 +101,8 @@ def run_loop(
         command += ["--build_dir_prefix", str(prefix), "--json"]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         verdicts[folder.name] = json.loads(done.stdout)["verdict"] if done.stdout.strip() else "error"
-    return time.perf_counter() - started, verdicts
+    seconds = time.perf_counter() - started
+    return seconds, verdicts, len(verdicts) / seconds  # every pair pays its process's start: no steadier rate
 
 
 def main() -> None:
@@ -103,17 +111,20 @@ def main() -> None:
     cuda_pairs = options.cuda_pairs if options.cuda_pairs >= 0 else (1 if gpus else 0)
     work = Path(tempfile.mkdtemp(prefix="kernel-eval-batch-bench-"))
     pairs = work / "pairs"
-    names = write_pairs(pairs, cuda_pairs)
+    names = write_pairs(pairs, cuda_pairs, options.copies)
     console = Console(highlight=False, width=max(120, Console().width))
     console.print(f"{len(names)} pairs in {pairs}; {gpus} GPU(s), {os.cpu_count()} CPU cores")
 
-    modes: list[tuple[str, float, dict[str, str]]] = []
+    modes: list[tuple[str, float, dict[str, str], float]] = []
 
-    def done(label: str, seconds: float, verdicts: dict[str, str]) -> None:
+    def done(label: str, seconds: float, verdicts: dict[str, str], steady: float) -> None:
         """Each mode's line as soon as it is done, so a run cut short keeps what it measured."""
-        modes.append((label, seconds, verdicts))
+        modes.append((label, seconds, verdicts, steady))
         rate = len(verdicts) / seconds * 3600
-        console.print(f"{label}: {len(verdicts)} pairs in {seconds:.1f} s ({rate:,.0f} kernels/hour)")
+        console.print(
+            f"{label}: {len(verdicts)} pairs in {seconds:.1f} s ({rate:,.0f} kernels/hour; "
+            f"steady {steady * 3600:,.0f}/hour)"
+        )
 
     if gpus:
         done("batch, 1 GPU", *run_batch(pairs, work, "gpu1", ["--gpus", "0"], options.num_perf_trials))
@@ -129,10 +140,21 @@ def main() -> None:
         done(f"loop of CLI processes ({device})", *looped)
 
     table = Table(title=f"kernel-eval batch throughput ({len(names)} pairs)")
-    for column in ("mode", "pairs", "wall", "kernels / hour", "vs loop", "correct", "error"):
+    columns = (
+        "mode",
+        "pairs",
+        "wall",
+        "kernels / hour",
+        "vs loop",
+        "steady / hour",
+        "vs loop",
+        "correct",
+        "error",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "mode" else "right")
     loop_rate = len(modes[-1][2]) / modes[-1][1] if options.loop else None
-    for label, seconds, verdicts in modes:
+    for label, seconds, verdicts, steady in modes:
         values = list(verdicts.values())
         rate = len(verdicts) / seconds
         table.add_row(
@@ -141,6 +163,8 @@ def main() -> None:
             f"{seconds:.1f} s",
             f"{rate * 3600:,.0f}",
             f"{rate / loop_rate:.1f}×" if loop_rate else "",
+            f"{steady * 3600:,.0f}",
+            f"{steady / loop_rate:.1f}×" if loop_rate else "",
             str(values.count("correct")),
             str(values.count("error")),
         )

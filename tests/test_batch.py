@@ -51,6 +51,8 @@ def test_batch_resume_force_and_a_crash(tmp_path: Path) -> None:
     crash = EvalResult.from_dict(lines["segfault"])
     assert any(m.kind == "crash" for m in crash.messages), crash.headline
     assert lines["add"]["batch"]["lane"].startswith("cpu")
+    finished = [line["batch"]["at_s"] for line in lines.values()]  # in the order they were written
+    assert finished == sorted(finished) and finished[0] > 0
     assert EvalResult.from_dict(lines["add"]).timing is not None
 
     before = out.read_text()

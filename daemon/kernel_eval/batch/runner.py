@@ -9,6 +9,7 @@ compile the next ones. Results are written and flushed as each pair finishes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -30,6 +31,7 @@ class Outcome:
     done: LaneResult
     lane: str
     prebuild_s: float | None = None
+    at_s: float = 0.0  # when it finished, in seconds since the batch started
 
     @property
     def build_s(self) -> float:
@@ -41,6 +43,7 @@ class Outcome:
             "build_s": round(self.build_s, 3),
             "prebuild_s": self.prebuild_s,
             "wall_s": self.done.wall_s,
+            "at_s": self.at_s,
         }
 
 
@@ -73,10 +76,12 @@ class Runner:
         self._pending: list[Pair] = []
         self._builds: dict[str, Future[float | None]] = {}
         self.outcomes: list[Outcome] = []
+        self._started = time.monotonic()
         self.stopping = False
 
     def run(self, pairs: Sequence[Pair]) -> list[Outcome]:
         self._pending = list(pairs)
+        self._started = time.monotonic()
         with ThreadPoolExecutor(self.build_jobs, thread_name_prefix="kernel-eval-build") as builders:
             if self.prebuild is not None:
                 for pair in pairs:
@@ -138,7 +143,9 @@ class Runner:
                 done = LaneResult(failed(pair.request, "batch_error", f"the lane failed: {exc!r}"), 0.0, 0.0)
             if self.stopping:
                 return
-            outcome = Outcome(pair.name, done, lane.name, prebuild_s)
+            outcome = Outcome(
+                pair.name, done, lane.name, prebuild_s, round(time.monotonic() - self._started, 3)
+            )
             try:
                 self.writer.write(pair.name, done.result, outcome.extra())
             except ValueError as exc:  # e.g. a value JSON cannot hold: the pair still gets its line
