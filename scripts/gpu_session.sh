@@ -4,7 +4,8 @@
 #   bash scripts/gpu_session.sh tests   -> GPU-marked tests of the engine, CLI and diagnostics
 #   bash scripts/gpu_session.sh daemon  -> GPU-marked daemon tests, benchmarks/daemon_latency.py
 #   bash scripts/gpu_session.sh all     -> smoke, tests, daemon (over 10 minutes cold: split it across calls)
-#   bash scripts/gpu_session.sh batch   -> benchmarks/batch_throughput.py: batch on GPU 0, on GPUs 0,1, vs a CLI loop (< 8 min)
+#   bash scripts/gpu_session.sh batch   -> benchmarks/batch_throughput.py: batch on GPU 0, on GPUs 0,1, vs a CLI loop (< 8 min;
+#                                          BATCH_ARGS="--copies 2" doubles the pairs)
 #   bash scripts/gpu_session.sh timing  -> GPU-marked timing tests, then benchmarks/timing_truth.py (issue 9, ~9 min)
 #   bash scripts/gpu_session.sh timing-tests / timing-truth -> either half alone
 #   bash scripts/gpu_session.sh build   -> benchmarks/build_time.py: cold / edit / unchanged to verdict, all levers
@@ -36,7 +37,7 @@ tests)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests --ignore=tests/daemon 2>&1 | tee "$OUT/gpu-tests.log"
   ;;
 batch)
-  KERNEL_EVAL_HISTORY=0 python3 benchmarks/batch_throughput.py --loop_limit_s 100 2>&1 | tee "$OUT/batch_throughput.log"
+  KERNEL_EVAL_HISTORY=0 python3 benchmarks/batch_throughput.py --loop_limit_s 100 ${BATCH_ARGS:-} 2>&1 | tee "$OUT/batch_throughput.log"
   ;;
 timing)
   bash "$0" timing-tests
