@@ -153,10 +153,10 @@ class WorkerPool:
     def _dedicate_candidate(self, custom_src: str) -> None:
         """The candidate for `custom_src`: the current one if it serves that file or none yet, else a spare.
 
-        User code can leave state in its process that outlives its evaluation: an evaluation of
-        model_new_state_dict.py (a plain torch.addmm) left the candidate so that, in about a third of runs, the
-        next file's first torch.erf on one intra-op thread came out at about half float32 precision
-        (model_new_gelu.py: 7176 of 65536 outputs wrong). So a candidate never runs a second file.
+        User code can leave state in its process that outlives its evaluation (a patched torch function, a global
+        flag, thread settings), so a candidate never runs a second file. (A first torch.erf at half float32
+        precision, once blamed on such state, was torch's first vectorized call on a fresh thread: see
+        worker/runtime.warm_cpu_math.)
         """
         if self._candidate is not None and self._candidate.user_file not in ("", custom_src):
             self._candidate.close()
