@@ -5,8 +5,10 @@
 Generates 22 small KernelBench-style pairs (elementwise, row reductions, matmuls; Triton and plain PyTorch) plus
 --cuda_pairs load_inline CUDA pairs on a GPU machine (default 1; each a real nvcc build, which the batch builds on
 every core while the GPUs evaluate). The loop stops after --loop_limit_s (its rate is over the pairs it did), so the
-whole run stays under ~8 minutes on a GPU machine. Every mode starts from an empty build cache of its own, all time both sides (10 trials),
-and history is off. On a CPU-only machine: one CPU lane vs the loop (Triton runs in the interpreter).
+whole run stays under ~8 minutes on a GPU machine. Every mode starts from an empty build cache of its own, all time
+both sides (10 trials), and history is off. Besides the wall time (worker start included), each batch mode's steady
+rate is given, from its first result to its last. On a CPU-only machine: one CPU lane vs the loop (Triton runs in
+the interpreter).
 """
 
 from __future__ import annotations
@@ -37,9 +39,7 @@ class Options:
     loop: bool = True  # also time the loop of one CLI process per pair
     loop_limit_s: float = 240.0  # stop the loop after this long; its rate is then taken over the pairs it did
     num_perf_trials: int = 10
-    copies: int = (
-        1  # each pair this many times (in folders of their own, so each copy builds and compiles afresh)
-    )
+    copies: int = 1  # each pair this many times, each copy in its own folder (built and compiled afresh)
 
 
 def gpu_count() -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_builds import fake_load_inline
 
 from kernel_eval.stages.compile import headers, inline_build
 from kernel_eval.stages.compile.inline_build import Built, InlineBuilds
@@ -211,19 +212,12 @@ def test_a_slim_failure_is_not_paid_again_for_the_same_headers(
     monkeypatch.setattr(inline_build, "_import_copy", lambda ext, library, name, is_python_module: library)
     tried: list[str] = []
 
-    def original(
-        name: str,
-        cpp_sources: Any,
-        cuda_sources: Any = None,
-        functions: Any = None,
-        build_directory: str = "",
-        is_python_module: bool = True,
-        no_implicit_headers: bool = False,
-    ) -> Built:
-        tried.append(Path(build_directory).name)
-        if Path(build_directory).suffix in (".lean", ".slim"):
-            raise RuntimeError("Error building extension 'ext': slim headers lack something")
-        return Built(Path(build_directory) / "ext.so")
+    def error(folder: Path, cuda_sources: str) -> str | None:
+        if folder.suffix in (".lean", ".slim"):
+            return "Error building extension 'ext': slim headers lack something"
+        return None
+
+    original = fake_load_inline(tried, error)
 
     for _ in range(2):
         builds = InlineBuilds(tmp_path, race=False, echo=False, split=False)
@@ -257,18 +251,12 @@ def test_lean_headers_first_then_the_tier_with_tensor_operators(
     monkeypatch.setattr(inline_build, "_import_copy", lambda ext, library, name, is_python_module: library)
     tried: list[str] = []
 
-    def original(
-        name: str,
-        cpp_sources: Any,
-        cuda_sources: Any = None,
-        build_directory: str = "",
-        is_python_module: bool = True,
-        no_implicit_headers: bool = False,
-    ) -> Built:
-        tried.append(Path(build_directory).name)
-        if "TensorOperators" not in "".join(cuda_sources):  # host code with `acc / n` needs the operators
-            raise RuntimeError("Error building extension 'ext': no operator \"/\" matches these operands")
-        return Built(Path(build_directory) / "ext.so")
+    def error(folder: Path, cuda_sources: str) -> str | None:
+        if "TensorOperators" not in cuda_sources:  # host code with `acc / n` needs the operators
+            return "Error building extension 'ext': no operator \"/\" matches these operands"
+        return None
+
+    original = fake_load_inline(tried, error)
 
     for _ in range(2):
         builds = InlineBuilds(tmp_path, race=False, echo=False, split=False)

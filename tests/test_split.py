@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_builds import fake_load_inline
 
 from kernel_eval.stages.compile import inline_build
-from kernel_eval.stages.compile.inline_build import Built, InlineBuilds
+from kernel_eval.stages.compile.inline_build import InlineBuilds
 from kernel_eval.stages.compile.split import add_kernel_unit, split_source, template_stub_flags
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,19 +232,9 @@ def _fake_builds(
     tried: list[str] = []
     builds = InlineBuilds(tmp_path, race=False, echo=False, split=True)
 
-    def original(
-        name: str,
-        cpp_sources: Any,
-        cuda_sources: Any = None,
-        build_directory: str = "",
-        is_python_module: bool = True,
-        no_implicit_headers: bool = False,
-    ) -> Built:
-        tried.append(Path(build_directory).name)
-        on_build(builds, Path(build_directory))
-        if Path(build_directory).name in fails:
-            raise RuntimeError(f"Error building extension 'ext' in {build_directory}")
-        return Built(Path(build_directory) / "ext.so")
+    def error(folder: Path, cuda_sources: str) -> str | None:
+        on_build(builds, folder)
+        return f"Error building extension 'ext' in {folder}" if folder.name in fails else None
 
     def imported(ext: Any, library: Path, name: str, is_python_module: bool) -> Path:
         if library.parent.name in import_fails:
@@ -251,7 +242,7 @@ def _fake_builds(
         return library
 
     monkeypatch.setattr(inline_build, "_import_copy", imported)
-    return builds, tried, original
+    return builds, tried, fake_load_inline(tried, error)
 
 
 def test_the_split_is_built_first_and_said_in_the_note(
