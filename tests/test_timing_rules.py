@@ -12,7 +12,7 @@ from kernel_eval.stages.timing import sampling
 from kernel_eval.stages.timing.assemble import Bytes, assemble
 from kernel_eval.stages.timing.record import Round, SideRecord
 from kernel_eval.stages.timing.sampling import Side, StopRule, interleave, next_round, settled
-from kernel_eval.stages.timing.stats import median_ci, relative_half_width, speedup_ci95
+from kernel_eval.stages.timing.stats import median_ci, relative_half_width, speedup_ci95, tick_ms
 
 
 def noisy(center: float, spread: float, n: int, seed: int) -> list[float]:
@@ -89,6 +89,57 @@ def test_round_size_aims_at_the_samples_the_target_needs():
     needed = next_round(side, side, rule).reference_count
     width = relative_half_width(side.samples_ms)
     assert needed == pytest.approx(100 * (width / 0.01) ** 2 * 1.1 - 100, abs=2)
+
+
+STEP_MS = 32e-6  # CUPTI's step on an H200: durations come in multiples of 32 ns
+
+
+def stepped(center_ms: float, n: int, seed: int) -> list[float]:
+    """Device times as a coarse timer gives them: a jittery duration rounded to the timer's step."""
+    rng = random.Random(seed)
+    return [round(center_ms * (1 + rng.gauss(0, 0.02)) / STEP_MS) * STEP_MS for _ in range(n)]
+
+
+def test_tick_is_the_smallest_gap_between_distinct_values():
+    assert tick_ms(stepped(1.4e-3, 500, 1)) == pytest.approx(STEP_MS)
+    assert tick_ms([1.0] * 50) == 0.0 and tick_ms([]) == 0.0
+    assert tick_ms([1.0, 1.0 + 1e-15, 1.5]) == pytest.approx(0.5)  # float noise is not a step
+    assert tick_ms(noisy(1.0, 0.1, 500, 2)) < 1e-3  # a fine clock: no step to speak of
+
+
+def test_a_kernel_shorter_than_the_timer_can_resolve_is_precise_once_within_two_steps():
+    """A 1.4 µs kernel timed in 32 ns steps: ±0.5 % is 7 ns, which no number of samples reaches, so it used to
+    spend the whole budget; now it stops once its median's interval spans at most two adjacent steps."""
+    rule = StopRule(min_trials=10)
+    between = 43.5 * STEP_MS  # 1.39 µs, half-way between two steps: the samples' median flips between them
+    tiny = Side(stepped(between, 300, 3), 0.2)
+    low, high = median_ci(tiny.samples_ms)
+    assert high - low <= STEP_MS * 1.001 and relative_half_width(tiny.samples_ms) > rule.target_half_width
+    assert tiny.precise(rule)
+    assert next_round(tiny, Side(stepped(between, 300, 4), 0.2), rule) == sampling.Decision(True, "tick")
+    # too few samples to read the timer's step from: the rule's own target
+    assert not Side(tiny.samples_ms[:50], 0.05).precise(rule)
+
+
+def test_the_timer_step_does_not_relax_kernels_long_enough_to_resolve():
+    rule = StopRule(min_trials=10)
+    long = Side(stepped(0.1, 2000, 5), 0.5)  # 100 µs: ±0.5 % is 500 ns, sixteen steps
+    assert long.target(rule) == rule.target_half_width
+    assert long.precise(rule) == (relative_half_width(long.samples_ms) <= 0.005)
+    noisy_fine = Side(noisy(1.4e-3, 0.2, 300, 6), 0.2)  # short, but a fine clock: nothing to relax
+    assert noisy_fine.target(rule) == pytest.approx(rule.target_half_width, rel=0.2)
+
+
+def test_interleave_stops_a_tiny_kernel_on_the_timer_step_well_within_budget():
+    rng = random.Random(8)
+
+    def measure(count: int, first: bool) -> Round:
+        samples = [round(43.5 * (1 + rng.gauss(0, 0.02))) * STEP_MS for _ in range(count)]
+        return Round(samples, samples, count * 7.5e-4)  # 0.75 ms of wall time a sample, as on an H200
+
+    ref, custom, reason = interleave(measure, measure, StopRule(min_trials=10))
+    assert reason == "tick"
+    assert ref.wall_s < 0.5 and custom.wall_s < 0.5  # the budget is 1 s a side
 
 
 def test_interleave_alternates_reference_first_and_meets_the_minimum():

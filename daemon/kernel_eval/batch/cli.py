@@ -162,6 +162,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
 
         cluster = ray_lanes.start(options.ray, options.jobs)
         lanes = list(cluster.lanes)
+        arch = cluster.arch
 
         def prebuild(pair: Pair) -> float | None:
             return cluster.prebuild(pair.name, pair.request, options.build_timeout)
@@ -181,10 +182,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         arch = prebuilds.gpu_arch(devices[0]) if devices[0].startswith("cuda") else "cpu"
 
         def prebuild(pair: Pair) -> float | None:
-            request = pair.request
-            return prebuilds.prebuild(
-                request.custom_src, request.build_dir_prefix, "cpu", options.build_timeout, arch
-            )
+            return prebuilds.prebuild(pair.request, options.build_timeout, arch)
 
     # Every core builds, less one per lane: the lanes' own processes launch kernels and read clocks.
     build_jobs = options.build_jobs or max(1, (os.cpu_count() or 1) - len(lanes))
@@ -192,7 +190,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         lanes,
         writer,
         prebuild=prebuild,
-        needs_prebuild=lambda pair: prebuilds.needs_prebuild(pair.request.custom_src),
+        needs_prebuild=lambda pair: prebuilds.needs_prebuild(pair.request.custom_src, arch),
         build_jobs=build_jobs,
         pair_timeout_s=pair_timeout,
         on_done=on_done,

@@ -2,18 +2,21 @@
 
 The batch runs these on every CPU core while the lanes evaluate other pairs; the lane's own load of the same source
 is then a cache hit (the cache is keyed by file, source, torch/CUDA version and GPU arch; the build lock makes a
-lane that arrives mid-build wait for it instead of building twice). Only files that build at import (load_inline
-with C++/CUDA sources) are worth it. A failed or hung prebuild is ignored: the evaluation itself reports the error.
+lane that arrives mid-build wait for it instead of building twice). Files that build at import (load_inline with
+C++/CUDA sources) are imported; Triton files, given their reference, run one forward that compiles their kernels
+for the lanes' arch and launches nothing (stages/compile/triton_ahead.py). A failed or hung prebuild is ignored:
+the evaluation itself reports the error.
 
-Run as `python -m kernel_eval.batch.prebuild CUSTOM_SRC [BUILD_DIR_PREFIX [DRAFT]]` (DRAFT: a file holding
-the unsaved text of CUSTOM_SRC, built into CUSTOM_SRC's cache; engine/drafts.py) with CUDA_VISIBLE_DEVICES set to the
-GPU whose arch the build targets (empty: CPU), or KERNEL_EVAL_PREBUILD_ARCH=sm_XY to build for an arch with no GPU
-visible (`sm_90:9.0+PTX`: the cache key's arch, then the arch list torch would build for on that GPU).
-`python -m kernel_eval.batch.prebuild --arch` prints that for the visible GPU (cpu without one).
+Run as `python -m kernel_eval.batch.prebuild CUSTOM_SRC [BUILD_DIR_PREFIX [DRAFT]] [--ref REF_SRC ...]` (DRAFT: a
+file holding the unsaved text of CUSTOM_SRC, built into CUSTOM_SRC's cache; engine/drafts.py) with
+CUDA_VISIBLE_DEVICES set to the GPU whose arch the build targets (empty: CPU), or KERNEL_EVAL_PREBUILD_ARCH=sm_XY to
+build for an arch with no GPU visible (`sm_90:9.0+PTX`: the cache key's arch, then the arch list torch would build
+for on that GPU). `python -m kernel_eval.batch.prebuild --arch` prints that for the visible GPU (cpu without one).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -23,6 +26,7 @@ from pathlib import Path
 import kernel_eval
 from kernel_eval import source_info
 from kernel_eval.engine.processes import cuda_visible_devices
+from kernel_eval.request import EvalRequest
 from kernel_eval.result import Backend
 
 BUILDS_AT_IMPORT = (Backend.CUDA_EXTENSION, Backend.CPP_EXTENSION)
@@ -39,20 +43,29 @@ def child_env(cuda_visible: str, arch: str = "") -> dict[str, str]:
     return env
 
 
-def needs_prebuild(custom_src: str) -> bool:
-    return source_info.detect_backend(custom_src) in BUILDS_AT_IMPORT
+def needs_prebuild(custom_src: str, arch: str = "") -> bool:
+    """Whether a build process has work for this file: a C++/CUDA build, or Triton kernels to compile for a GPU."""
+    backend = source_info.detect_backend(custom_src)
+    return backend in BUILDS_AT_IMPORT or (backend is Backend.TRITON and arch.startswith("sm_"))
 
 
-def prebuild(
-    custom_src: str, build_dir_prefix: str, device: str, timeout_s: float, arch: str = ""
-) -> float | None:
-    """Build `custom_src` into the cache for `device`'s GPU arch (or `arch` as gpu_arch gives it, where no GPU
-    is visible, as in a build process or a Ray CPU task); seconds taken, or None if it failed."""
+def prebuild(request: EvalRequest, timeout_s: float, arch: str = "", device: str = "cpu") -> float | None:
+    """Build the request's custom file into the cache for `device`'s GPU arch (or `arch` as gpu_arch gives it, where
+    no GPU is visible, as in a build process or a Ray CPU task); seconds taken, or None if it failed."""
     env = child_env(cuda_visible_devices(device) or "", arch)
+    command = [
+        sys.executable,
+        "-m",
+        "kernel_eval.batch.prebuild",
+        request.custom_src,
+        request.build_dir_prefix,
+    ]
+    command += ["--ref", request.ref_src, "--custom-entry-point", request.custom_entry_point]
+    command += ["--seed", str(request.seed)]
     started = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "kernel_eval.batch.prebuild", custom_src, build_dir_prefix],
+            command,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -65,11 +78,25 @@ def prebuild(
     return round(time.monotonic() - started, 3) if done.returncode == 0 else None
 
 
-def _main(custom_src: str, build_dir_prefix: str, draft: str = "") -> int:
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kernel_eval.batch.prebuild")
+    parser.add_argument("custom_src")
+    parser.add_argument("build_dir_prefix", nargs="?", default="")
+    parser.add_argument("draft", nargs="?", default="")
+    parser.add_argument("--ref", default="", help="the reference, whose inputs a Triton forward compiles on")
+    parser.add_argument("--custom-entry-point", default="ModelNew")
+    parser.add_argument("--seed", type=int, default=42)
+    options = parser.parse_args(argv)
+    return _build(options)
+
+
+def _build(options: argparse.Namespace) -> int:
     import torch
 
     from kernel_eval.stages import load
-    from kernel_eval.stages.compile import cache, inline_build
+    from kernel_eval.stages.compile import cache, inline_build, triton_ahead
+
+    custom_src, build_dir_prefix, draft = options.custom_src, options.build_dir_prefix, options.draft
 
     arch, _, arch_list = os.environ.get(ARCH_ENV, "").partition(":")
     if arch.startswith("sm_"):
@@ -92,8 +119,12 @@ def _main(custom_src: str, build_dir_prefix: str, draft: str = "") -> int:
     cache.point_builds_at(key_dir)
     # the lane's candidate builds with the same levers, for the lane's arch: its build finds nothing to do
     builds = inline_build.for_key_dir(key_dir, arch_list.split("+")[0] if arch.startswith("sm_") else None)
+    ahead = arch.startswith("sm_") and options.ref and source_info.detect_backend(file) is Backend.TRITON
     with cache.build_lock(key_dir), builds.installed():
-        load.import_file(draft or file, "custom")
+        if ahead and not draft:
+            triton_ahead.compile_ahead(file, options.custom_entry_point, options.ref, arch, options.seed)
+        else:
+            load.import_file(draft or file, "custom")
     return 0
 
 
@@ -132,4 +163,4 @@ if __name__ == "__main__":
 
         print(":".join(_visible_arch()) if torch.cuda.is_available() else "cpu")
         sys.exit(0)
-    sys.exit(_main(*sys.argv[1:4]))
+    sys.exit(_main(sys.argv[1:]))

@@ -94,10 +94,11 @@ class PoolActor:
         }
 
 
-def prebuild_task(shipped: Shipped, build_dir_prefix: str, arch: str, timeout_s: float) -> float | None:
+def prebuild_task(shipped: Shipped, request: dict[str, Any], arch: str, timeout_s: float) -> float | None:
     """A Ray CPU task: build the pair's custom file for `arch` into this node's cache."""
-    _, custom = shipped.write()
-    return prebuild(str(custom), build_dir_prefix, "cpu", timeout_s, arch=arch)
+    ref, custom = shipped.write()
+    evolved = attrs.evolve(EvalRequest(**request), ref_src=str(ref), custom_src=str(custom))
+    return prebuild(evolved, timeout_s, arch)
 
 
 class RayLane:
@@ -152,7 +153,7 @@ class RayCluster:
         task = _remote_prebuild().options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
         try:
             seconds: float | None = ray.get(
-                task.remote(Shipped.of(request), request.build_dir_prefix, self.arch, timeout_s)
+                task.remote(Shipped.of(request), to_data(request), self.arch, timeout_s)
             )
         except ray.exceptions.RayError:
             return None

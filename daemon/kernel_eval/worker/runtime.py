@@ -9,6 +9,7 @@ import attrs
 import torch
 
 from kernel_eval.protocol.messages import Hello
+from kernel_eval.stages.compile import triton_ahead
 from kernel_eval.stages.timing.clocks import Clocks
 from kernel_eval.stages.timing.timer import Timer
 
@@ -67,6 +68,8 @@ def start_runtime(requested: str) -> Runtime:
         os.environ["TRITON_INTERPRET"] = "1"  # must precede the first `import triton`
     with contextlib.suppress(ImportError):
         import triton  # noqa: F401 - imported once here so evaluations don't pay for it
+    if device.type == "cuda":
+        triton_ahead.load_driver_helpers()
     warm_cpu_math()
     # the timing clocks are bound here, before the worker imports any user module
     return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device, Clocks.bind())

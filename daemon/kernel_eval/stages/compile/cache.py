@@ -86,6 +86,21 @@ def build_lock(key_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def triton_helpers() -> Iterator[None]:
+    """While open, Triton caches under one folder per user: for its C helper (cuda_utils), which it would otherwise
+    compile (~0.5 s) into the cache of each new file it runs; its source is Triton's own, keyed by its hash."""
+    before = os.environ.get("TRITON_CACHE_DIR")
+    os.environ["TRITON_CACHE_DIR"] = str(private_prefix() / "triton-helpers")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TRITON_CACHE_DIR", None)
+        else:
+            os.environ["TRITON_CACHE_DIR"] = before
+
+
 def point_builds_at(key_dir: Path) -> None:
     """Make load_inline and Triton build and cache under `key_dir` (both read these on every build)."""
     os.environ["TORCH_EXTENSIONS_DIR"] = str(key_dir / "torch_extensions")

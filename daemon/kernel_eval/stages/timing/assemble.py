@@ -116,6 +116,10 @@ def _floor(timing: Timing, moved: Bytes) -> tuple[Floor, Flag | None]:
 def method(meaningful: bool, gpu: bool, stop_reason: str) -> str:
     stop = {
         "precise": f"until each median's 95 % interval was within ±{sampling.TARGET_HALF_WIDTH * 100:g} %",
+        "tick": (
+            f"until each median's 95 % interval was within ±{sampling.TARGET_HALF_WIDTH * 100:g} % or, for a "
+            "kernel too short for that, within two steps of the timer"
+        ),
         "budget": "until a side's time budget ran out",
     }.get(stop_reason, "")
     rounds = f"reference and custom alternating in rounds {stop}".rstrip()

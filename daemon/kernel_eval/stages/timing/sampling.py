@@ -4,17 +4,22 @@ Each side is timed in rounds, reference and custom alternating, so that drift (c
 load) falls on both sides alike. After each pair of rounds, `next_round` decides from the samples so far whether
 to stop and how many samples each side takes next: stop once every side has at least `min_trials` samples and its
 median's 95 % interval is within ±`target_half_width`, or once a side has spent its budget.
+
+A kernel too short for that target against the timer's granularity (CUPTI counts in 32 ns steps on an H200: ±0.5 %
+of a 1.4 µs kernel is 7 ns) is precise once its interval spans at most two adjacent steps: more samples cannot
+narrow it, and used to run every such kernel to the end of its budget.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 
 import attrs
 
 from kernel_eval.stages.timing.record import Round, SideRecord
-from kernel_eval.stages.timing.stats import relative_half_width
+from kernel_eval.stages.timing.stats import TIME_FLOOR_MS, relative_half_width, tick_ms
 
 # ±0.5 % of the median, 95 % confidence: at ±1 % the ratio of two medians still moves by ~1.7 % (max/min) over
 # five runs, too close to issue 9's 2 % spread; halving it costs 4x the samples, which the budget bounds anyway
@@ -25,6 +30,7 @@ MAX_ROUND = 5000  # samples in one round at most (bounds a round's memory and pr
 SETTLE_TOLERANCE = 0.03  # warm-up ends when successive batch medians agree within 3 %
 SETTLE_BATCH = 5
 WARMUP_BUDGET_S = 0.5
+TICK_SAMPLES = 100  # samples a side needs before the timer's step, read from them, may relax its target
 
 
 @attrs.define(frozen=True)
@@ -34,6 +40,7 @@ class StopRule:
     budget_s: float = SIDE_BUDGET_S
     round_s: float = ROUND_S
     max_round: int = MAX_ROUND
+    tick_samples: int = TICK_SAMPLES
 
 
 @attrs.define
@@ -49,8 +56,15 @@ class Side:
 
     def precise(self, rule: StopRule) -> bool:
         return len(self.samples_ms) >= rule.min_trials and (
-            relative_half_width(self.samples_ms) <= rule.target_half_width
+            relative_half_width(self.samples_ms) <= self.target(rule)
         )
+
+    def target(self, rule: StopRule) -> float:
+        """The relative half-width to reach: the rule's, or half the timer's step where that is wider."""
+        if len(self.samples_ms) < rule.tick_samples:
+            return rule.target_half_width
+        half_tick = tick_ms(self.samples_ms) / 2.0 / max(statistics.median(self.samples_ms), TIME_FLOOR_MS)
+        return max(rule.target_half_width, half_tick * (1.0 + 1e-9))
 
     def exhausted(self, rule: StopRule) -> bool:
         return len(self.samples_ms) >= rule.min_trials and self.spent_s >= rule.budget_s
@@ -59,7 +73,7 @@ class Side:
 @attrs.define(frozen=True)
 class Decision:
     stop: bool
-    reason: str  # "precise", "budget", or "" while going on
+    reason: str  # "precise", "tick" (precise to the timer's step), "budget", or "" while going on
     reference_count: int = 0  # samples to take in the next round
     custom_count: int = 0
 
@@ -73,7 +87,8 @@ def next_round(reference: Side, custom: Side, rule: StopRule) -> Decision:
     """Stop, or how many samples each side takes next."""
     sides = (reference, custom)
     if all(side.precise(rule) for side in sides):
-        return Decision(True, "precise")
+        strict = all(relative_half_width(side.samples_ms) <= rule.target_half_width for side in sides)
+        return Decision(True, "precise" if strict else "tick")
     if any(side.exhausted(rule) for side in sides):
         return Decision(True, "budget")
     return Decision(False, "", _round_size(reference, rule), _round_size(custom, rule))
@@ -89,7 +104,7 @@ def _round_size(side: Side, rule: StopRule) -> int:
         return max(1, min(n // 4, by_round, rule.max_round))
     # the interval narrows like 1/sqrt(n): the samples that would reach the target, plus a margin
     width = relative_half_width(side.samples_ms)
-    wanted = math.ceil(n * (width / rule.target_half_width) ** 2 * 1.1) - n
+    wanted = math.ceil(n * (width / side.target(rule)) ** 2 * 1.1) - n
     left = (
         int(max(rule.budget_s - side.spent_s, 0.0) / per_sample_s) + 1 if per_sample_s > 0 else rule.max_round
     )

@@ -3,6 +3,7 @@ speedup with its interval. No torch: the parent uses these on plain lists of mil
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -50,6 +51,15 @@ def relative_half_width(times_ms: list[float], confidence: float = CONFIDENCE) -
     """Half the median's confidence interval, as a fraction of the median (0.01 = ±1 %)."""
     low, high = median_ci(times_ms, confidence)
     return (high - low) / 2.0 / max(statistics.median(times_ms), TIME_FLOOR_MS)
+
+
+def tick_ms(times_ms: list[float]) -> float:
+    """The timer's granularity as the samples show it: the smallest gap between two distinct values (0 with fewer
+    than two). CUPTI on an H200 gives durations in steps of 32 ns: a 1.4 µs kernel's median cannot be pinned
+    closer than that, however many samples are taken."""
+    distinct = sorted({round(t * 1e9) for t in times_ms})  # in picoseconds: float noise is not a gap
+    gaps = [high - low for low, high in itertools.pairwise(distinct)]
+    return min(gaps) / 1e9 if gaps else 0.0
 
 
 def summarize(times_ms: list[float]) -> TimingStats:
