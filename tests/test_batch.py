@@ -285,7 +285,7 @@ def test_lanes_prefer_pairs_built_on_their_node(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("cores", "gpu_lanes", "spares"),
-    [(32, 1, 6), (32, 2, 4), (64, 4, 4), (16, 1, 4), (4, 1, 2), (128, 8, 4)],
+    [(32, 1, 8), (32, 2, 8), (64, 4, 8), (16, 1, 8), (16, 2, 4), (4, 1, 2), (128, 8, 8)],
 )
 def test_gpu_lanes_keep_more_candidates_warming_when_cores_allow(
     monkeypatch: pytest.MonkeyPatch, cores: int, gpu_lanes: int, spares: int

@@ -95,16 +95,25 @@ STEP_MS = 32e-6  # CUPTI's step on an H200: durations come in multiples of 32 ns
 
 
 def stepped(center_ms: float, n: int, seed: int) -> list[float]:
-    """Device times as a coarse timer gives them: a jittery duration rounded to the timer's step."""
+    """Device times as CUPTI gives them on an H200: a jittery duration in steps of 32 ns, each ±1 ns (both
+    timestamps are rounded)."""
     rng = random.Random(seed)
-    return [round(center_ms * (1 + rng.gauss(0, 0.02)) / STEP_MS) * STEP_MS for _ in range(n)]
+    return [
+        round(center_ms * (1 + rng.gauss(0, 0.02)) / STEP_MS) * STEP_MS + rng.choice((-1e-6, 0.0, 0.0, 1e-6))
+        for _ in range(n)
+    ]
 
 
-def test_tick_is_the_smallest_gap_between_distinct_values():
-    assert tick_ms(stepped(1.4e-3, 500, 1)) == pytest.approx(STEP_MS)
+def test_tick_is_the_gap_between_adjacent_steps_that_hold_samples():
+    assert tick_ms(stepped(1.4e-3, 500, 1)) == pytest.approx(STEP_MS, abs=1e-6)
     assert tick_ms([1.0] * 50) == 0.0 and tick_ms([]) == 0.0
-    assert tick_ms([1.0, 1.0 + 1e-15, 1.5]) == pytest.approx(0.5)  # float noise is not a step
-    assert tick_ms(noisy(1.0, 0.1, 500, 2)) < 1e-3  # a fine clock: no step to speak of
+    assert tick_ms([1.0] * 10 + [1.0 + 1e-15] * 10 + [1.5] * 10) == pytest.approx(
+        0.5
+    )  # float noise: one step
+    assert tick_ms([1.0] * 50 + [1.5] * 50 + [9.0]) == pytest.approx(0.5)  # a lone value is not a step
+    assert tick_ms([1.0] * 50 + [1.5] + [3.0] * 50) == 0.0  # nor are steps with a lone value between them
+    fine = [1.4e-3 + random.Random(2).gauss(0, 3e-5) for _ in range(500)]  # 1 ns clock, 30 ns jitter
+    assert tick_ms([round(t, 6) for t in fine]) == 0.0  # its values run together: no step
 
 
 def test_a_kernel_shorter_than_the_timer_can_resolve_is_precise_once_within_two_steps():
@@ -114,7 +123,7 @@ def test_a_kernel_shorter_than_the_timer_can_resolve_is_precise_once_within_two_
     between = 43.5 * STEP_MS  # 1.39 µs, half-way between two steps: the samples' median flips between them
     tiny = Side(stepped(between, 300, 3), 0.2)
     low, high = median_ci(tiny.samples_ms)
-    assert high - low <= STEP_MS * 1.001 and relative_half_width(tiny.samples_ms) > rule.target_half_width
+    assert high - low <= STEP_MS + 2e-6 and relative_half_width(tiny.samples_ms) > rule.target_half_width
     assert tiny.precise(rule)
     assert next_round(tiny, Side(stepped(between, 300, 4), 0.2), rule) == sampling.Decision(True, "tick")
     # too few samples to read the timer's step from: the rule's own target
@@ -134,7 +143,10 @@ def test_interleave_stops_a_tiny_kernel_on_the_timer_step_well_within_budget():
     rng = random.Random(8)
 
     def measure(count: int, first: bool) -> Round:
-        samples = [round(43.5 * (1 + rng.gauss(0, 0.02))) * STEP_MS for _ in range(count)]
+        samples = [
+            round(43.5 * (1 + rng.gauss(0, 0.02))) * STEP_MS + rng.choice((-1e-6, 0.0, 1e-6))
+            for _ in range(count)
+        ]
         return Round(samples, samples, count * 7.5e-4)  # 0.75 ms of wall time a sample, as on an H200
 
     ref, custom, reason = interleave(measure, measure, StopRule(min_trials=10))

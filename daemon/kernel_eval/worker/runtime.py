@@ -69,7 +69,8 @@ def start_runtime(requested: str) -> Runtime:
     with contextlib.suppress(ImportError):
         import triton  # noqa: F401 - imported once here so evaluations don't pay for it
     if device.type == "cuda":
-        triton_ahead.load_driver_helpers()
+        triton_ahead.warm_up(device)
+        torch.cuda.synchronize()
     warm_cpu_math()
     # the timing clocks are bound here, before the worker imports any user module
     return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device, Clocks.bind())

@@ -103,14 +103,20 @@ def _build_launcher(kernel: Any) -> None:
         return
 
 
-def load_driver_helpers() -> None:
-    """Load (building once per user) Triton's C helper for the active GPU, so that no file's first launch pays for
-    building it; a worker does this while idle. Nothing happens where Triton or its driver is missing."""
+def warm_up(device: torch.device) -> None:
+    """Compile (once per user, into the helpers folder) and launch one tiny kernel, so that a file's first launch
+    pays for its own kernels only: Triton's source hash, the backend's ptxas version, the C helper and the launch
+    path are ready. A worker does this while idle; nothing happens where Triton is missing."""
     try:
-        from triton.runtime import driver
+        import triton
+        import triton.language as tl
+
+        @triton.jit
+        def touch(pointer):  # type: ignore[no-untyped-def]  # Triton reads annotations as its own types
+            tl.store(pointer, tl.load(pointer) + 1)
 
         with cache.triton_helpers():
-            driver.active.utils  # noqa: B018 - building it is the point
+            touch[(1,)](torch.zeros(1, device=device))
     except Exception:  # no Triton, no GPU driver: the first launch, if any, will say what is wrong
         return
 

@@ -6,8 +6,8 @@ to stop and how many samples each side takes next: stop once every side has at l
 median's 95 % interval is within ±`target_half_width`, or once a side has spent its budget.
 
 A kernel too short for that target against the timer's granularity (CUPTI counts in 32 ns steps on an H200: ±0.5 %
-of a 1.4 µs kernel is 7 ns) is precise once its interval spans at most two adjacent steps: more samples cannot
-narrow it, and used to run every such kernel to the end of its budget.
+of a 1.4 µs kernel is 7 ns) is precise once its interval spans at most two adjacent steps (and their ±1 ns of
+rounding): more samples cannot narrow it, and used to run every such kernel to the end of its budget.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 import attrs
 
 from kernel_eval.stages.timing.record import Round, SideRecord
-from kernel_eval.stages.timing.stats import TIME_FLOOR_MS, relative_half_width, tick_ms
+from kernel_eval.stages.timing.stats import TICK_NOISE_MS, TIME_FLOOR_MS, relative_half_width, tick_ms
 
 # ±0.5 % of the median, 95 % confidence: at ±1 % the ratio of two medians still moves by ~1.7 % (max/min) over
 # five runs, too close to issue 9's 2 % spread; halving it costs 4x the samples, which the budget bounds anyway
@@ -63,8 +63,11 @@ class Side:
         """The relative half-width to reach: the rule's, or half the timer's step where that is wider."""
         if len(self.samples_ms) < rule.tick_samples:
             return rule.target_half_width
-        half_tick = tick_ms(self.samples_ms) / 2.0 / max(statistics.median(self.samples_ms), TIME_FLOOR_MS)
-        return max(rule.target_half_width, half_tick * (1.0 + 1e-9))
+        tick = tick_ms(self.samples_ms)
+        if tick == 0.0:
+            return rule.target_half_width
+        two_steps = (tick + TICK_NOISE_MS) / 2.0 / max(statistics.median(self.samples_ms), TIME_FLOOR_MS)
+        return max(rule.target_half_width, two_steps)
 
     def exhausted(self, rule: StopRule) -> bool:
         return len(self.samples_ms) >= rule.min_trials and self.spent_s >= rule.budget_s

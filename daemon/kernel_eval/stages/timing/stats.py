@@ -10,6 +10,8 @@ import statistics
 from kernel_eval.result import TimingStats
 
 TIME_FLOOR_MS = 1e-6
+TICK_NOISE_MS = 2e-6  # 2 ns: how far a duration rounded to the timer's step strays from a multiple of it
+TICK_SHARE = 0.05
 CONFIDENCE = 0.95
 _EXACT_BINOMIAL_MAX_N = 1000  # beyond this the normal approximation of Binomial(n, 1/2) is within rounding
 
@@ -54,12 +56,26 @@ def relative_half_width(times_ms: list[float], confidence: float = CONFIDENCE) -
 
 
 def tick_ms(times_ms: list[float]) -> float:
-    """The timer's granularity as the samples show it: the smallest gap between two distinct values (0 with fewer
-    than two). CUPTI on an H200 gives durations in steps of 32 ns: a 1.4 µs kernel's median cannot be pinned
-    closer than that, however many samples are taken."""
-    distinct = sorted({round(t * 1e9) for t in times_ms})  # in picoseconds: float noise is not a gap
-    gaps = [high - low for low, high in itertools.pairwise(distinct)]
-    return min(gaps) / 1e9 if gaps else 0.0
+    """The timer's step as the samples show it (0 where they show none). CUPTI on an H200 gives durations in steps
+    of 32 ns, each ±1 ns from rounding both timestamps: a 1.4 µs kernel's median cannot be pinned closer than a step,
+    however many samples are taken.
+
+    Distinct values within TICK_NOISE_MS of each other are one step; the step is the smallest gap between two
+    adjacent steps that each hold at least TICK_SHARE of the samples. A fine clock shows no such pair: its values
+    run together into one group."""
+    groups: list[list[float]] = []
+    for value in sorted(times_ms):
+        if groups and value - groups[-1][-1] <= TICK_NOISE_MS:
+            groups[-1].append(value)
+        else:
+            groups.append([value])
+    least = TICK_SHARE * len(times_ms)
+    gaps = [
+        statistics.fmean(high) - statistics.fmean(low)
+        for low, high in itertools.pairwise(groups)
+        if len(low) >= least and len(high) >= least
+    ]
+    return min(gaps) if gaps else 0.0
 
 
 def summarize(times_ms: list[float]) -> TimingStats:
