@@ -83,8 +83,8 @@ def compiled_triton(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_triton_file_is_compiled_for_the_gpu_on_a_machine_without_one(tmp_path: Path) -> None:
     request = write_pair(tmp_path / "pair")
-    assert prebuild.needs_prebuild(request.custom_src, ARCH)
-    assert not prebuild.needs_prebuild(request.custom_src, "cpu")  # the interpreter compiles nothing
+    assert prebuild.needs_prebuild(request.custom_src, for_gpu=True)
+    assert not prebuild.needs_prebuild(request.custom_src)  # the interpreter compiles nothing
     assert prebuild.prebuild(request, 300, ARCH) is not None
     # one relu kernel, and the autotuned kernel once per config it would try
     assert cubins(request) == ["double_kernel", "double_kernel", "relu_kernel"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +163,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
 
         cluster = ray_lanes.start(options.ray, options.jobs)
         lanes = list(cluster.lanes)
-        arch = cluster.arch
+        on_gpu = cluster.arch.startswith("sm_")
 
         def prebuild(pair: Pair) -> float | None:
             return cluster.prebuild(pair.name, pair.request, options.build_timeout)
@@ -179,10 +180,14 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         lanes = list(local)
 
         # Build processes see no GPU (they build for the lanes' arch), so none of them touches a GPU being timed.
-        arch = prebuilds.gpu_arch(devices[0]) if devices[0].startswith("cuda") else "cpu"
+        # The arch is asked of a throwaway process while the lanes start (their first pairs need no build).
+        on_gpu = devices[0].startswith("cuda")
+        probe = ThreadPoolExecutor(1, thread_name_prefix="kernel-eval-arch")
+        asked = probe.submit(prebuilds.gpu_arch, devices[0]) if on_gpu else None
+        probe.shutdown(wait=False)  # the answer still comes
 
         def prebuild(pair: Pair) -> float | None:
-            return prebuilds.prebuild(pair.request, options.build_timeout, arch)
+            return prebuilds.prebuild(pair.request, options.build_timeout, asked.result() if asked else "cpu")
 
     # Every core builds, less one per lane: the lanes' own processes launch kernels and read clocks.
     build_jobs = options.build_jobs or max(1, (os.cpu_count() or 1) - len(lanes))
@@ -190,7 +195,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         lanes,
         writer,
         prebuild=prebuild,
-        needs_prebuild=lambda pair: prebuilds.needs_prebuild(pair.request.custom_src, arch),
+        needs_prebuild=lambda pair: prebuilds.needs_prebuild(pair.request.custom_src, on_gpu),
         build_jobs=build_jobs,
         pair_timeout_s=pair_timeout,
         on_done=on_done,

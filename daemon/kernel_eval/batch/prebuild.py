@@ -31,6 +31,7 @@ from kernel_eval.result import Backend
 
 BUILDS_AT_IMPORT = (Backend.CUDA_EXTENSION, Backend.CPP_EXTENSION)
 ARCH_ENV = "KERNEL_EVAL_PREBUILD_ARCH"
+BACKGROUND_NICENESS = 10
 _PACKAGE_ROOT = str(Path(kernel_eval.__file__).resolve().parent.parent)
 
 
@@ -43,10 +44,10 @@ def child_env(cuda_visible: str, arch: str = "") -> dict[str, str]:
     return env
 
 
-def needs_prebuild(custom_src: str, arch: str = "") -> bool:
+def needs_prebuild(custom_src: str, for_gpu: bool = False) -> bool:
     """Whether a build process has work for this file: a C++/CUDA build, or Triton kernels to compile for a GPU."""
     backend = source_info.detect_backend(custom_src)
-    return backend in BUILDS_AT_IMPORT or (backend is Backend.TRITON and arch.startswith("sm_"))
+    return backend in BUILDS_AT_IMPORT or (backend is Backend.TRITON and for_gpu)
 
 
 def prebuild(request: EvalRequest, timeout_s: float, arch: str = "", device: str = "cpu") -> float | None:
@@ -79,6 +80,7 @@ def prebuild(request: EvalRequest, timeout_s: float, arch: str = "", device: str
 
 
 def _main(argv: list[str]) -> int:
+    os.nice(BACKGROUND_NICENESS)  # builds yield the cores to the workers that are starting or timing kernels
     parser = argparse.ArgumentParser(prog="python -m kernel_eval.batch.prebuild")
     parser.add_argument("custom_src")
     parser.add_argument("build_dir_prefix", nargs="?", default="")

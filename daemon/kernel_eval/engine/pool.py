@@ -128,9 +128,11 @@ class WorkerPool:
             self._busy.release()
 
     def _stop_workers(self) -> None:
-        for worker in (self._judge, self._candidate, *self._spares):
-            if worker is not None:
-                worker.close()
+        workers = [w for w in (self._judge, self._candidate, *self._spares) if w is not None]
+        for worker in workers:  # all at once: each exit tears down a CUDA context, which takes a while
+            worker.signal_kill()
+        for worker in workers:
+            worker.close()
         self._judge = self._candidate = None
         self._spares = []
 

@@ -229,14 +229,18 @@ class WorkerProcess:
         except OSError:
             return 0
 
-    def kill(self) -> None:
-        """Kill the worker and everything it started (its process group); its log stays readable."""
+    def signal_kill(self) -> None:
+        """SIGKILL the worker and everything it started (its process group), without waiting for them to go."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(
                 self._proc.pid, signal.SIGKILL
             )  # the group outlives its leader: kill it even if it exited
         if self.alive:
             self._proc.kill()
+
+    def kill(self) -> None:
+        """Kill the worker and everything it started (its process group); its log stays readable."""
+        self.signal_kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5)
         for fd in (self._to_child, self._from_child):
