@@ -50,10 +50,10 @@ def needs_prebuild(custom_src: str, for_gpu: bool = False) -> bool:
     return backend in BUILDS_AT_IMPORT or (backend is Backend.TRITON and for_gpu)
 
 
-def prebuild(request: EvalRequest, timeout_s: float, arch: str = "", device: str = "cpu") -> float | None:
-    """Build the request's custom file into the cache for `device`'s GPU arch (or `arch` as gpu_arch gives it, where
-    no GPU is visible, as in a build process or a Ray CPU task); seconds taken, or None if it failed."""
-    env = child_env(cuda_visible_devices(device) or "", arch)
+def prebuild(request: EvalRequest, timeout_s: float, arch: str = "") -> float | None:
+    """Build the request's custom file into the cache for `arch` (as gpu_arch gives it) in a process that sees no
+    GPU, as a build process or a Ray CPU task does; seconds taken, or None if it failed."""
+    env = child_env("", arch)
     command = [
         sys.executable,
         "-m",
@@ -121,9 +121,10 @@ def _build(options: argparse.Namespace) -> int:
     cache.point_builds_at(key_dir)
     # the lane's candidate builds with the same levers, for the lane's arch: its build finds nothing to do
     builds = inline_build.for_key_dir(key_dir, arch_list.split("+")[0] if arch.startswith("sm_") else None)
-    ahead = arch.startswith("sm_") and options.ref and source_info.detect_backend(file) is Backend.TRITON
+    triton = source_info.detect_backend(file) is Backend.TRITON
+    ahead = arch.startswith("sm_") and options.ref and triton and not draft
     with cache.build_lock(key_dir), builds.installed():
-        if ahead and not draft:
+        if ahead:
             triton_ahead.compile_ahead(file, options.custom_entry_point, options.ref, arch, options.seed)
         else:
             load.import_file(draft or file, "custom")

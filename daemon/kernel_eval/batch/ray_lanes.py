@@ -45,6 +45,11 @@ class Shipped:
         digest = hashlib.sha256(json.dumps(attrs.astuple(self)).encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"kernel-eval-ray-{os.getuid()}" / digest
 
+    def request_here(self, request: dict[str, Any]) -> EvalRequest:
+        """The request (as data) with its two files written on this node and its paths pointing at them."""
+        ref, custom = self.write()
+        return attrs.evolve(EvalRequest(**request), ref_src=str(ref), custom_src=str(custom))
+
     def write(self) -> tuple[Path, Path]:
         """(reference, custom) written under folder() on this node."""
         folder = self.folder()
@@ -81,11 +86,9 @@ class PoolActor:
         }
 
     def evaluate(self, shipped: Shipped, request: dict[str, Any], pair_timeout_s: float) -> dict[str, Any]:
-        ref, custom = shipped.write()
-        evolved = attrs.evolve(
-            EvalRequest(**request), ref_src=str(ref), custom_src=str(custom), device=self.device
-        )
-        done = evaluate_on(self.pool, evolved, pair_timeout_s)
+        here = attrs.evolve(shipped.request_here(request), device=self.device)
+        done = evaluate_on(self.pool, here, pair_timeout_s)
+        ref, custom = Path(here.ref_src), Path(here.custom_src)
         return {
             "result": done.result.to_dict(),
             "build_s": done.build_s,
@@ -96,9 +99,7 @@ class PoolActor:
 
 def prebuild_task(shipped: Shipped, request: dict[str, Any], arch: str, timeout_s: float) -> float | None:
     """A Ray CPU task: build the pair's custom file for `arch` into this node's cache."""
-    ref, custom = shipped.write()
-    evolved = attrs.evolve(EvalRequest(**request), ref_src=str(ref), custom_src=str(custom))
-    return prebuild(evolved, timeout_s, arch)
+    return prebuild(shipped.request_here(request), timeout_s, arch)
 
 
 class RayLane:

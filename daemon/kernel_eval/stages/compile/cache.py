@@ -7,6 +7,7 @@ translation units whose text changed (see inline_build) and Triton keeps its own
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -87,18 +88,24 @@ def build_lock(key_dir: Path) -> Iterator[None]:
 
 
 @contextmanager
-def triton_helpers() -> Iterator[None]:
-    """While open, Triton caches under one folder per user: for its C helper (cuda_utils), which it would otherwise
-    compile (~0.5 s) into the cache of each new file it runs; its source is Triton's own, keyed by its hash."""
-    before = os.environ.get("TRITON_CACHE_DIR")
-    os.environ["TRITON_CACHE_DIR"] = str(private_prefix() / "triton-helpers")
+def environment(name: str, value: str | None) -> Iterator[None]:
+    """While open, the environment variable `name` is `value` (None: left as it is); put back on exit."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop("TRITON_CACHE_DIR", None)
+            os.environ.pop(name, None)
         else:
-            os.environ["TRITON_CACHE_DIR"] = before
+            os.environ[name] = before
+
+
+def triton_helpers() -> contextlib.AbstractContextManager[None]:
+    """While open, Triton caches under one folder per user: for its C helper (cuda_utils), which it would otherwise
+    compile (~0.5 s) into the cache of each new file it runs; its source is Triton's own, keyed by its hash."""
+    return environment("TRITON_CACHE_DIR", str(private_prefix() / "triton-helpers"))
 
 
 def point_builds_at(key_dir: Path) -> None:

@@ -39,7 +39,7 @@ from typing import Any
 
 import attrs
 
-from kernel_eval.stages.compile import headers
+from kernel_eval.stages.compile import cache, headers
 from kernel_eval.stages.compile.ninja_runner import NinjaRun
 from kernel_eval.stages.compile.split import (
     KERNEL_OBJECT,
@@ -319,7 +319,6 @@ class InlineBuilds:
     @contextmanager
     def _hooks(self, cpp_extension: Any) -> Iterator[None]:
         saved = {hook: getattr(cpp_extension, hook) for hook in HOOKS}
-        arch_before = os.environ.get("TORCH_CUDA_ARCH_LIST")
 
         def run_ninja(build_directory: str, verbose: bool, error_prefix: str) -> None:
             key = str(Path(build_directory).resolve())
@@ -342,17 +341,12 @@ class InlineBuilds:
         )
         cpp_extension._run_ninja_build = run_ninja
         cpp_extension.JIT_EXTENSION_VERSIONER = FixedVersion()
-        if self.arch:
-            os.environ["TORCH_CUDA_ARCH_LIST"] = self.arch
         try:
-            yield
+            with cache.environment("TORCH_CUDA_ARCH_LIST", self.arch or None):
+                yield
         finally:
             for hook, value in saved.items():
                 setattr(cpp_extension, hook, value)
-            if arch_before is None:
-                os.environ.pop("TORCH_CUDA_ARCH_LIST", None)
-            else:
-                os.environ["TORCH_CUDA_ARCH_LIST"] = arch_before
 
 
 class FixedVersion:

@@ -128,10 +128,6 @@ class _TargetOnly:
         self.target = target
         self._utils: Any = None
 
-    @staticmethod
-    def is_active() -> bool:
-        return False
-
     def get_current_target(self) -> Any:
         return self.target
 
@@ -141,16 +137,8 @@ class _TargetOnly:
     def get_current_stream(self, device: int | None = None) -> int:
         return 0
 
-    def get_active_torch_device(self) -> torch.device:
-        return torch.device("meta")
-
     def get_benchmarker(self) -> Any:
         raise RuntimeError("kernel-eval compiles Triton kernels ahead here; nothing is launched or timed")
-
-    def map_python_to_cpp_type(self, ty: str) -> str:
-        from triton.backends.nvidia.driver import ty_to_cpp
-
-        return str(ty_to_cpp(ty))
 
     @property
     def utils(self) -> Any:
@@ -160,9 +148,3 @@ class _TargetOnly:
             with cache.triton_helpers():
                 self._utils = CudaUtils()
         return self._utils
-
-    @property
-    def launcher_cls(self) -> Any:
-        from triton.backends.nvidia.driver import CudaLauncher
-
-        return CudaLauncher
