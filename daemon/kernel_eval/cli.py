@@ -7,6 +7,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import simple_parsing
 from rich.console import Console
@@ -41,6 +42,8 @@ class Options:
     build_timeout: float = DEFAULT_BUILD_TIMEOUT_S  # seconds allowed for loading and building
     atol: float | None = None  # absolute tolerance (unset: the float64 rule of the README, else per dtype)
     rtol: float | None = None  # relative tolerance (default per dtype, as atol)
+    # confine the custom code: auto (all the host allows), strict (refuse without every protection), off
+    sandbox: Literal["auto", "strict", "off"] = "auto"
 
     def to_request(self) -> EvalRequest:
         return EvalRequest(

@@ -6,6 +6,7 @@ import traceback
 from types import TracebackType
 
 from kernel_eval.result import Location, Message, Phase, Severity
+from kernel_eval.sandbox import confine
 
 
 class EvalError(Exception):
@@ -45,6 +46,10 @@ def from_exception(
     exc: BaseException, phase: Phase, kind: str, user_files: tuple[str, ...], hint: str = ""
 ) -> EvalError:
     text = f"{type(exc).__name__}: {exc}".strip()
+    denied = confine.denial(exc)
+    if denied:
+        kind, text = "sandbox_denied", f"{denied} ({text})"
+        hint = confine.denial_hint()
     location = deepest_user_location(exc.__traceback__, user_files)
     return fail(phase, kind, text, location, hint, user_traceback(exc, user_files))
 

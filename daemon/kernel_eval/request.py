@@ -11,6 +11,8 @@ from typing import Any
 
 import attrs
 
+from kernel_eval.result import SandboxMode
+
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_BUILD_TIMEOUT_S = 1800.0
 MIN_PERF_TRIALS = 10
@@ -48,6 +50,10 @@ class EvalRequest:
         default=DEFAULT_BUILD_TIMEOUT_S, metadata=_set_in("cli", "settings", name="build_timeout")
     )
     verbose: bool = attrs.field(default=False, metadata=_set_in("cli"))
+    # auto: every protection the host allows; strict: refuse to run user code without all of them; off: none
+    sandbox: SandboxMode = attrs.field(
+        default=SandboxMode.AUTO, converter=SandboxMode, metadata=_set_in("cli", "settings", "run")
+    )
 
 
 def options_for(surface: str) -> dict[str, attrs.Attribute[Any]]:

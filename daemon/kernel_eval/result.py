@@ -191,6 +191,52 @@ class Flag:
     location: Location | None = None
 
 
+class SandboxMode(str, enum.Enum):
+    """auto: every protection the host allows; strict: refuse to run user code when one is missing; off: none."""
+
+    AUTO = "auto"
+    STRICT = "strict"
+    OFF = "off"
+
+
+class ProtectionState(str, enum.Enum):
+    ON = "on"
+    OFF = "off"  # turned off (--sandbox off)
+    UNAVAILABLE = "unavailable"  # the host cannot provide it; detail says why
+
+
+@attrs.define
+class Protection:
+    """One protection of the sandbox that ran the custom code, e.g. filesystem, network, signals."""
+
+    name: str
+    state: ProtectionState
+    detail: str = ""
+
+
+@attrs.define
+class SandboxRecord:
+    """What confined the custom code in this evaluation (README: "The sandbox")."""
+
+    mode: SandboxMode = SandboxMode.AUTO
+    landlock_abi: int = 0
+    protections: list[Protection] = attrs.Factory(list)
+
+    @property
+    def missing(self) -> list[Protection]:
+        return [p for p in self.protections if p.state is not ProtectionState.ON]
+
+    @property
+    def summary(self) -> str:
+        """One line: "sandbox off", "sandbox on", or "sandbox on, without signals (…)"."""
+        if self.mode is SandboxMode.OFF:
+            return "sandbox off"
+        missing = self.missing
+        if not missing:
+            return "sandbox on"
+        return "sandbox on, without " + ", ".join(p.name for p in missing)
+
+
 @attrs.define
 class SourceInfo:
     """What the custom file looks like, so clients can anchor lenses and diagnostics."""
@@ -223,6 +269,7 @@ class EvalResult:
     cache_dir: str = ""
     torch_version: str = ""
     gpu_name: str = ""
+    sandbox: SandboxRecord | None = None
 
     @property
     def exit_code(self) -> int:
@@ -241,6 +288,10 @@ class EvalResult:
     @property
     def headline(self) -> str:
         """One line a human reads first (code lens, status bar tooltip, CLI verdict)."""
+        weaker = self.sandbox is not None and self.sandbox.mode is SandboxMode.OFF
+        return self._verdict_line() + (" · ⚠ sandbox off" if weaker else "")
+
+    def _verdict_line(self) -> str:
         if self.verdict is Verdict.CORRECT and self.blocking_flags:
             return f"⚑ flagged — {self.blocking_flags[0].message.splitlines()[0]}"
         if self.verdict is Verdict.CORRECT:

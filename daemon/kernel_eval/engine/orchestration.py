@@ -6,15 +6,17 @@ The judge and candidate are asked over typed requests (kernel_eval.protocol.mess
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TypeVar
 
 from kernel_eval import source_info
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
-from kernel_eval.errors import EvalError
+from kernel_eval.errors import EvalError, fail
 from kernel_eval.progress import ProgressCallback, ProgressEvent
 from kernel_eval.protocol.channel import ChannelAborted
 from kernel_eval.protocol.messages import (
@@ -37,6 +39,9 @@ from kernel_eval.result import (
     Message,
     OutputComparison,
     Phase,
+    ProtectionState,
+    SandboxMode,
+    SandboxRecord,
     Severity,
     TrialResult,
     Verdict,
@@ -122,19 +127,24 @@ class Evaluation:
         result.cache_dir = loaded.cache_dir
         result.messages.extend(loaded.notes)
         self._deadline = time.monotonic() + request.timeout_s
-        if not self._check_correctness():
+        result.sandbox = loaded.sandbox or result.sandbox
+        correct = self._check_correctness()
+        self._reference_unchanged(prepared.ref_sha256)
+        if not correct:
             result.verdict = Verdict.INCORRECT
             return
         if request.measure_performance:
             self._measure()
+            self._reference_unchanged(prepared.ref_sha256)
         self._clock_phase()
         result.phase = Phase.DONE
         result.verdict = Verdict.CORRECT
 
     def _start_workers(self) -> None:
         hello = self._wait_ready(self.judge)
-        self._wait_ready(self.candidate)
         result = self.result
+        result.sandbox = self._wait_ready(self.candidate).sandbox
+        result.messages.extend(sandbox_notes(result.sandbox))
         result.torch_version = hello.torch_version
         result.gpu_name = hello.gpu_name
         if hello.device != result.device:
@@ -149,6 +159,23 @@ class Evaluation:
                     )
                 )
             result.device = hello.device
+
+    def _reference_unchanged(self, loaded_sha256: str) -> None:
+        """No verdict on a reference that changed while it was judged (the custom code may have rewritten it)."""
+        path = self.request.ref_src
+        try:
+            now = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError as exc:
+            now = f"unreadable ({exc.strerror})"
+        if loaded_sha256 and now != loaded_sha256:
+            raise fail(
+                Phase.CHECK,
+                "reference_changed",
+                f"{Path(path).name} changed during the evaluation: no verdict on a reference that moved",
+                Location(path, 1),
+                hint="something rewrote the reference while it was judged (the custom code, under --sandbox off?); "
+                "restore it and evaluate again",
+            )
 
     def _wait_ready(self, worker: WorkerProcess) -> Hello:
         self._waiting_on = worker
@@ -389,3 +416,22 @@ def _innermost_frame(stack_dump: str, file: str) -> Location | None:
         if match["file"] == file:
             return Location(file, int(match["line"]))
     return None
+
+
+def sandbox_notes(record: SandboxRecord) -> list[Message]:
+    """A warning when the custom code ran unconfined; a note for each protection the host cannot give."""
+    if record.mode is SandboxMode.OFF:
+        return [
+            Message(
+                Severity.WARNING,
+                Phase.LOAD,
+                "sandbox_off",
+                "the sandbox is off: the custom code ran with all of your user's rights (files, network, secrets)",
+                hint="drop --sandbox off (or kernelEval.sandbox: off) unless you trust this file",
+            )
+        ]
+    return [
+        Message(Severity.INFO, Phase.LOAD, "sandbox", f"sandbox: {p.name} unavailable here: {p.detail}")
+        for p in record.protections
+        if p.state is ProtectionState.UNAVAILABLE
+    ]

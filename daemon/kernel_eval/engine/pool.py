@@ -22,9 +22,22 @@ from kernel_eval.engine.orchestration import Evaluation
 from kernel_eval.engine.processes import WorkerProcess
 from kernel_eval.progress import ProgressCallback, ignore_progress
 from kernel_eval.request import EvalRequest
-from kernel_eval.result import EvalResult, Phase, Verdict
+from kernel_eval.result import EvalResult, Phase, SandboxMode, Verdict
 
 DEFAULT_DEVICE = "cuda:0"
+
+
+@attrs.frozen
+class Placement:
+    """What a pool's workers are started for: a request that differs gets new workers."""
+
+    device: str = DEFAULT_DEVICE
+    sandbox: SandboxMode = SandboxMode.AUTO
+    build_dir_prefix: str = ""
+
+    @classmethod
+    def of(cls, request: EvalRequest) -> Placement:
+        return cls(request.device or DEFAULT_DEVICE, request.sandbox, request.build_dir_prefix)
 
 
 class WorkerPool:
@@ -43,7 +56,7 @@ class WorkerPool:
     def __init__(self, *, spares: int = 1) -> None:
         self.spares = spares
         self._busy = threading.Lock()
-        self._device = ""
+        self._place: Placement | None = None
         self._judge: WorkerProcess | None = None
         self._candidate: WorkerProcess | None = None
         self._spares: list[WorkerProcess] = []  # oldest first: the first is the likeliest to be ready
@@ -54,10 +67,10 @@ class WorkerPool:
     def worker_pids(self) -> list[int]:
         return [w.pid for w in (self._judge, self._candidate, *self._spares) if w is not None and w.alive]
 
-    def warm_up(self, device: str = "") -> None:
+    def warm_up(self, device: str = "", sandbox: SandboxMode = SandboxMode.AUTO) -> None:
         """Start the worker processes for `device` in the background (returns at once)."""
         with self._exclusive():
-            self._ensure_workers(device or DEFAULT_DEVICE)
+            self._ensure_workers(Placement(device or DEFAULT_DEVICE, sandbox))
 
     def evaluate(
         self,
@@ -72,7 +85,8 @@ class WorkerPool:
             custom_src=str(Path(request.custom_src).resolve()),
         )
         with self._exclusive():
-            device = request.device or DEFAULT_DEVICE
+            place = Placement.of(request)
+            device = place.device
             result = EvalResult(
                 verdict=Verdict.ERROR,
                 phase=Phase.LOAD,
@@ -81,7 +95,7 @@ class WorkerPool:
                 device=device,
                 backend=source_info.detect_backend(request.custom_src),
             )
-            self._ensure_workers(device)
+            self._ensure_workers(place)
             self._dedicate_candidate(request.custom_src)
             assert self._judge is not None and self._candidate is not None
             evaluation = Evaluation(
@@ -95,7 +109,7 @@ class WorkerPool:
                     "custom": self._candidate.take_output(),
                 }
                 self._retire(evaluation)
-            self._ensure_workers(device)  # a spare takes over now, and a new one starts warming up
+            self._ensure_workers(place)  # a spare takes over now, and a new one starts warming up
             result.duration_s = round(time.monotonic() - started, 4)
             return result
 
@@ -105,7 +119,7 @@ class WorkerPool:
             if self._candidate is not None:
                 self._candidate.close()
                 self._candidate = None
-            self._ensure_workers(self._device or DEFAULT_DEVICE)
+            self._ensure_workers(self._place or Placement())
 
     def close(self) -> None:
         """Stop all workers and remove their payloads."""
@@ -136,21 +150,23 @@ class WorkerPool:
         self._judge = self._candidate = None
         self._spares = []
 
-    def _ensure_workers(self, device: str) -> None:
-        if device != self._device:
+    def _ensure_workers(self, place: Placement) -> None:
+        if place != self._place:
             self._stop_workers()
-            self._device = device
+            self._place = place
         if self._judge is None or not self._judge.alive:
-            self._judge = WorkerProcess("judge", device, self._payload_dir)
+            self._judge = self._start("judge")
         for dead in [w for w in self._spares if not w.alive]:
             dead.close()
             self._spares.remove(dead)
         if self._candidate is None or not self._candidate.alive:
-            self._candidate = (
-                self._spares.pop(0) if self._spares else WorkerProcess("candidate", device, self._payload_dir)
-            )
+            self._candidate = self._spares.pop(0) if self._spares else self._start("candidate")
         while len(self._spares) < self.spares:
-            self._spares.append(WorkerProcess("candidate", device, self._payload_dir))
+            self._spares.append(self._start("candidate"))
+
+    def _start(self, role: str) -> WorkerProcess:
+        place = self._place or Placement()
+        return WorkerProcess(role, place.device, self._payload_dir, place.sandbox, place.build_dir_prefix)
 
     def _dedicate_candidate(self, custom_src: str) -> None:
         """The candidate for `custom_src`: the current one if it serves that file or none yet, else a spare.
@@ -163,7 +179,7 @@ class WorkerPool:
         if self._candidate is not None and self._candidate.user_file not in ("", custom_src):
             self._candidate.close()
             self._candidate = None
-            self._ensure_workers(self._device)
+            self._ensure_workers(self._place or Placement())
         assert self._candidate is not None
         self._candidate.user_file = custom_src
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,12 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import kernel_eval
+from kernel_eval.engine import spawn
 from kernel_eval.protocol import channel
 from kernel_eval.protocol.messages import HELLO_ID, PAYLOAD_DIR_ENV, Envelope, Hello, Params, R, Reply
-from kernel_eval.result import Message, from_data, to_data
+from kernel_eval.result import Message, SandboxMode, from_data, to_data
 
-_PACKAGE_ROOT = str(Path(kernel_eval.__file__).resolve().parent.parent)
 MAX_CAPTURED_CHARS = 64_000
 DEFAULT_START_TIMEOUT_S = 300.0
 
@@ -76,13 +76,21 @@ class WorkerProcess:
     a request (timeout, cancellation, a protocol error, an exception in the parent), the worker is dead after it.
     """
 
-    def __init__(self, role: str, device: str, payload_dir: str) -> None:
+    def __init__(
+        self,
+        role: str,
+        device: str,
+        payload_dir: str,
+        sandbox: SandboxMode = SandboxMode.AUTO,
+        build_dir_prefix: str = "",
+    ) -> None:
         self.role = role
         self.device = device
         # the custom file a candidate serves: WorkerPool gives each file its own candidate
         self.user_file = ""
-        self._payload_dir = Path(payload_dir)
-        self._dir = Path(tempfile.mkdtemp(prefix=f"kernel-eval-{role}-"))
+        # its own payload folder: it writes there only; the other workers read it
+        self._payload_dir = Path(tempfile.mkdtemp(prefix=f"{role}-", dir=payload_dir))
+        self._dir = spawn.private_folder(role)
         self.log_path = self._dir / "output.log"
         self._log_offset = 0
         self._stream_offset = 0
@@ -90,26 +98,24 @@ class WorkerProcess:
         self.hello: Hello | None = None
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
-        env["PYTHONUNBUFFERED"] = "1"
-        env[PAYLOAD_DIR_ENV] = payload_dir
-        env.pop("TRITON_INTERPRET", None)
+        extra_env = {PAYLOAD_DIR_ENV: str(self._payload_dir)}
         visible = cuda_visible_devices(device)
         if visible is not None:
-            env["CUDA_VISIBLE_DEVICES"] = visible
+            extra_env["CUDA_VISIBLE_DEVICES"] = visible
+        confinement = spawn.policy(
+            sandbox, role, self._dir / "tmp", build_dir_prefix, str(self._payload_dir), readable=[payload_dir]
+        )
         argv = [sys.executable, "-m", "kernel_eval.worker.main", role, device]
         argv += [str(to_child_r), str(from_child_w), str(os.getpid())]
         with open(self.log_path, "wb") as log:
-            self._proc = subprocess.Popen(
+            self._proc = spawn.popen(
                 argv,
+                confinement,
+                extra_env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 pass_fds=(to_child_r, from_child_w),
-                env=env,
-                cwd=str(self._dir),
-                start_new_session=True,  # its own process group: a kill also reaches ninja/nvcc children
             )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -248,14 +254,9 @@ class WorkerProcess:
                 os.close(fd)
         self._to_child = self._from_child = -1
         if not self.alive:
-            # its arena, and payloads nobody read
-            for path in self._payload_dir.glob(f"*-{self._proc.pid}-*"):
-                path.unlink(missing_ok=True)
+            shutil.rmtree(self._payload_dir, ignore_errors=True)  # its arena, and payloads nobody read
 
     def close(self) -> None:
         """Kill the worker and remove its log."""
         self.kill()
-        for path in self._dir.glob("*"):
-            path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self._dir.rmdir()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -46,7 +46,7 @@ def apply(ls: KernelEvalServer, data: object) -> None:
     for warning in warnings:
         logger.warning("%s", warning)
     _log_changes(previous, ls.settings)
-    if ls.settings.device != previous.device:
+    if (ls.settings.device, ls.settings.sandbox) != (previous.device, previous.sandbox):
         ls.warm_up()
     ls.refresh_code_lenses()
 

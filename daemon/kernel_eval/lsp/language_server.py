@@ -20,7 +20,7 @@ from kernel_eval.lsp.scheduler import Evaluate, Scheduler
 from kernel_eval.lsp.settings import Settings
 from kernel_eval.lsp.uris import path_of
 from kernel_eval.references import ReferenceMatch, ReferenceRule, find_reference
-from kernel_eval.result import EvalResult
+from kernel_eval.result import EvalResult, SandboxMode
 
 if TYPE_CHECKING:
     from kernel_eval.engine.pool import WorkerPool
@@ -59,7 +59,9 @@ class KernelEvalServer(LanguageServer):
     def warm_up(self) -> None:
         """Start workers for the configured device, on the evaluation thread (warm_up waits for the pool's lock)."""
         if self.pool is not None:
-            self.evaluation_thread.submit(self.pool.warm_up, self.settings.device)
+            self.evaluation_thread.submit(
+                self.pool.warm_up, self.settings.device, SandboxMode(self.settings.sandbox)
+            )
 
     def file(self, uri: str) -> FileState:
         return self.files.setdefault(uri, FileState())

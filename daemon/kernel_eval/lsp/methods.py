@@ -37,6 +37,7 @@ class RunParams:
     num_perf_trials: int | None = None
     atol: float | None = None
     rtol: float | None = None
+    sandbox: str | None = None
     work_done_token: str | int | None = None
 
     @classmethod
@@ -55,6 +56,7 @@ class RunParams:
             "numPerfTrials": (int,),
             "atol": (int, float),
             "rtol": (int, float),
+            "sandbox": (str,),
             "workDoneToken": (str, int),
         }
         for key, accepted in checks.items():
@@ -63,6 +65,8 @@ class RunParams:
                 not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted)
             ):
                 raise ValueError(f"kernelEval/run: {key} has the wrong type ({value!r})")
+        if data.get("sandbox") not in (None, "auto", "strict", "off"):
+            raise ValueError(f"kernelEval/run: sandbox must be auto, strict or off (got {data['sandbox']!r})")
         for key in ("numCorrectTrials", "numPerfTrials"):
             if data.get(key) is not None and data[key] < 1:
                 raise ValueError(f"kernelEval/run: {key} must be at least 1 (got {data[key]})")
@@ -77,6 +81,7 @@ class RunParams:
             num_perf_trials=data.get("numPerfTrials"),
             atol=data.get("atol"),
             rtol=data.get("rtol"),
+            sandbox=data.get("sandbox"),
             work_done_token=data.get("workDoneToken"),
         )
 

@@ -25,6 +25,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT_S
     build_timeout: float = DEFAULT_BUILD_TIMEOUT_S
     references: tuple[ReferenceRule, ...] = ()
+    sandbox: str = "auto"  # auto, strict or off (README: "The sandbox")
     build_while_typing: bool = True  # build an extension file's unsaved text after a pause in typing
     history: bool = (
         True  # append each evaluation to the history database (KERNEL_EVAL_HISTORY=0 also turns it off)
@@ -44,7 +45,9 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...], bool]] = {
     "buildTimeout": ("build_timeout", (int, float), False),
     "history": ("history", bool, False),
     "buildWhileTyping": ("build_while_typing", bool, False),
+    "sandbox": ("sandbox", str, False),
 }
+SANDBOX_MODES = ("auto", "strict", "off")
 
 
 def parse_settings(data: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
@@ -83,6 +86,11 @@ def parse_settings(data: Any, base: Settings | None = None) -> tuple[Settings, l
         if name in changes and changes[name] < 1:
             warnings.append(f"{SECTION}.{_client_key(name)} must be at least 1, got {changes[name]}; ignored")
             del changes[name]
+    if changes.get("sandbox", "auto") not in SANDBOX_MODES:
+        warnings.append(
+            f"{SECTION}.sandbox must be one of {', '.join(SANDBOX_MODES)}, got {changes['sandbox']!r}; ignored"
+        )
+        del changes["sandbox"]
     for name in ("timeout", "build_timeout"):
         if name in changes and changes[name] <= 0:
             warnings.append(f"{SECTION}.{_client_key(name)} must be positive, got {changes[name]}; ignored")

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
-from kernel_eval.result import Backend, Flag, Message, OutputComparison
+from kernel_eval.result import Backend, Flag, Message, OutputComparison, SandboxRecord
 from kernel_eval.stages.timing.record import Round
 
 PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # where workers read and write payload files
@@ -32,6 +32,7 @@ class Hello:
     cuda_available: bool
     gpu_name: str
     gpu_arch: str
+    sandbox: SandboxRecord = attrs.Factory(SandboxRecord)
 
 
 @attrs.define
@@ -48,6 +49,7 @@ class Params(Generic[R]):
 @attrs.define
 class PrepareResult:
     init: str  # payload: the reference's init args, kwargs and state_dict
+    ref_sha256: str = ""  # of the reference file the judge loaded: checked again before a verdict
 
 
 @attrs.define
@@ -135,6 +137,7 @@ class LoadResult:
     backend: Backend
     notes: list[Message]
     cache_dir: str
+    sandbox: SandboxRecord | None = None  # what confined the custom code as it was imported
 
 
 @attrs.define

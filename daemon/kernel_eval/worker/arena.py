@@ -25,7 +25,7 @@ from kernel_eval.stages.inputs import map_tensors
 MARKER = "kernel-eval-arena"
 MIN_BYTES = 1 << 16  # smaller tensors stay inside the payload file
 ALIGN = 64
-_NAME = re.compile(r"arena-\d+-tensors\.bin")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*/arena-\d+-tensors\.bin")  # the writer's folder / its arena
 _DTYPES = {str(d).removeprefix("torch."): d for d in vars(torch).values() if isinstance(d, torch.dtype)}
 
 
@@ -54,7 +54,8 @@ class Outbox:
         target.view(tensor.dtype).view(tensor.shape).copy_(tensor)
         del target  # the map cannot grow (close) while a tensor still views it
         self._used = start + nbytes
-        return (MARKER, self.path.name, start, nbytes, _dtype_name(tensor.dtype), tuple(tensor.shape))
+        name = f"{self.path.parent.name}/{self.path.name}"
+        return (MARKER, name, start, nbytes, _dtype_name(tensor.dtype), tuple(tensor.shape))
 
     def _reserve(self, end: int) -> None:
         if end <= self._size:
@@ -88,7 +89,8 @@ _outbox: Outbox | None = None
 
 
 def folder() -> Path:
-    """The pool's private payload directory, shared by its workers."""
+    """This worker's own payload folder, inside the pool's private payload directory: it writes only here, and
+    reads the other workers' folders beside it."""
     return Path(os.environ[PAYLOAD_DIR_ENV])
 
 
@@ -133,7 +135,7 @@ def _take(reference: tuple[Any, ...], device: torch.device) -> torch.Tensor:
         raise ValueError(f"arena reference {reference!r}: shape and dtype do not make {nbytes} bytes")
     if nbytes == 0:
         return torch.empty(shape, dtype=dtype, device=device)
-    with open(folder() / name, "rb") as file:
+    with open(folder().parent / name, "rb") as file:
         if start + nbytes > os.fstat(file.fileno()).st_size:
             raise ValueError(f"arena reference {reference!r} reaches past the end of {name}")
         first_page = start - start % mmap.ALLOCATIONGRANULARITY

@@ -21,6 +21,7 @@ from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
+from kernel_eval.sandbox import confine
 from kernel_eval.stages import kernels, load
 from kernel_eval.stages.compile import cache, inline_build
 from kernel_eval.stages.compile import inductor_compat as inductor
@@ -64,6 +65,7 @@ class Candidate:
             )
         key_dir = self._key_dir(params, source)
         folder = Path(self.file).parent
+        self._confine(key_dir, folder)
         unchanged = self.module_key == (self.file, source, load.local_module_stamps(folder))
         if self.module is None or not unchanged or params.clear_cache:
             self.module = None  # an unchanged file is not imported (or built) again in this worker
@@ -85,7 +87,7 @@ class Candidate:
                 self.model = cls(*clone_tree(init["args"]), **clone_tree(init["kwargs"]))
             notes.extend(self._sync_weights(init["state_dict"]))
             self.model = self.model.to(self.runtime.device)
-        return LoadResult(backend=backend, notes=notes, cache_dir=str(key_dir))
+        return LoadResult(backend=backend, notes=notes, cache_dir=str(key_dir), sandbox=confine.record())
 
     def run(self, params: RunParams) -> RunResult:
         outputs: list[str] = []
@@ -142,9 +144,29 @@ class Candidate:
         info = self.runtime.hello()
         key = cache.stable_key(info.torch_version, info.cuda_version, info.gpu_arch)
         key_dir = cache.file_dir(cache.private_prefix(params.build_dir_prefix), self.file) / key
-        if params.clear_cache:
-            shutil.rmtree(key_dir, ignore_errors=True)
+        if params.clear_cache and key_dir.is_dir():
+            for (
+                entry
+            ) in key_dir.iterdir():  # its contents: a confined worker may not remove the folder itself
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
         return key_dir
+
+    def _confine(self, key_dir: Path, folder: Path) -> None:
+        """Before any of the user's code runs here: refuse under --sandbox strict if a protection is missing,
+        else narrow reads and writes to what this file needs."""
+        refusal = confine.refusal()
+        if refusal:
+            raise fail(
+                Phase.LOAD,
+                "sandbox_unavailable",
+                f"--sandbox strict: not running {Path(self.file).name}, a protection is missing: {refusal}",
+                Location(self.file, 1),
+                hint="run on a host that provides it, or pass --sandbox auto to run with what this host allows",
+            )
+        confine.to_file(str(key_dir), str(folder))
 
     def _install_compat(self, source: str) -> list[Message]:
         notes = []

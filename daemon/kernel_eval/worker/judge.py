@@ -87,7 +87,7 @@ class Judge:
         if self.ref is None or self.ref.key != key:
             self._forget()
             self.ref = self._load(file, key, params.entry_point, params.seed)
-        return PrepareResult(init=self.ref.init_path)
+        return PrepareResult(init=self.ref.init_path, ref_sha256=key[0])
 
     def _load(self, file: str, key: tuple[str, str, int], entry: str, seed: int) -> _Reference:
         module = load.import_file(file, "reference")

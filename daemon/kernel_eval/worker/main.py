@@ -25,6 +25,12 @@ def main(argv: list[str]) -> int:
     read_fd, write_fd, parent_pid = int(argv[2]), int(argv[3]), int(argv[4])
     for fd in (read_fd, write_fd):
         os.set_inheritable(fd, False)  # builds (ninja, nvcc) must not inherit the channel
+
+    from kernel_eval.sandbox import confine, privileges
+
+    confine.at_start()  # first, while this is the only thread: every later thread inherits it
+    if role == "judge":
+        privileges.make_undumpable()  # it holds the reference's outputs: no process reads its memory
     _die_with_parent(parent_pid)
 
     import faulthandler

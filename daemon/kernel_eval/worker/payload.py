@@ -58,7 +58,7 @@ def _without_checksum() -> Iterator[None]:
 
 def load(path: str, device: torch.device, remove: bool = False) -> Any:
     file = Path(path).resolve()
-    if file.parent != arena.folder().resolve():
+    if file.parent.parent != arena.folder().resolve().parent:
         raise fail(Phase.CHECK, "internal_error", f"payload {file} is outside the pool's payload directory")
     try:
         return arena.take_tree(to_device(torch.load(file, weights_only=True, mmap=True), device), device)

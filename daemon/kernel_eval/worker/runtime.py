@@ -9,6 +9,7 @@ import attrs
 import torch
 
 from kernel_eval.protocol.messages import Hello
+from kernel_eval.sandbox import confine
 from kernel_eval.stages.compile import triton_ahead
 from kernel_eval.stages.timing.clocks import Clocks
 from kernel_eval.stages.timing.timer import Timer
@@ -50,6 +51,7 @@ class Runtime:
             gpu_arch="sm_{}{}".format(*torch.cuda.get_device_capability(self.device))
             if self.is_cuda
             else "cpu",
+            sandbox=confine.record(),
         )
 
 
