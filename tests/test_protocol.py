@@ -134,8 +134,10 @@ def test_a_reply_with_another_id_is_a_protocol_error_and_kills_the_worker(
 
 def test_a_dead_workers_payloads_and_arena_are_removed_and_no_others(tmp_path: Path) -> None:
     worker = WorkerProcess("candidate", "cpu", str(tmp_path))
-    other = tmp_path / f"inputs-{worker.pid + 100000}-0.pt"
-    mine = [tmp_path / f"arena-{worker.pid}-tensors.bin", tmp_path / f"output-{worker.pid}-3.pt"]
+    (tmp_path / "judge-1").mkdir()
+    other = tmp_path / "judge-1" / f"inputs-{worker.pid + 100000}-0.pt"
+    own = worker.payload_folder  # each worker writes in a folder of its own
+    mine = [own / f"arena-{worker.pid}-tensors.bin", own / f"output-{worker.pid}-3.pt"]
     for path in [other, *mine]:
         path.write_bytes(b"x" * 1024)
 
@@ -179,7 +181,7 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT"])
 def test_workers_and_their_builds_die_with_the_cli_within_two_seconds(how: str, tmp_path: Path) -> None:
     token = f"kernel-eval-test-{uuid.uuid4()}"
-    env = {**os.environ, "KERNEL_EVAL_TEST_TOKEN": token}
+    env = {**os.environ, "KERNEL_EVAL_TEST_MARK": token}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "daemon"), env.get("PYTHONPATH", "")) if p)
     ref, custom = HANGS_IN[Phase.BUILD]
     cli = subprocess.Popen(
@@ -213,7 +215,7 @@ def _build_running(token: str) -> bool:
 
 def test_no_worker_is_left_after_the_cli_exits(tmp_path: Path) -> None:
     token = f"kernel-eval-test-{uuid.uuid4()}"
-    env = {**os.environ, "KERNEL_EVAL_TEST_TOKEN": token}
+    env = {**os.environ, "KERNEL_EVAL_TEST_MARK": token}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "daemon"), env.get("PYTHONPATH", "")) if p)
     done = subprocess.run(
         cli_argv(*GOOD, tmp_path),

@@ -13,6 +13,7 @@ import simple_parsing
 from rich.console import Console
 
 from kernel_eval import history, references, source_info
+from kernel_eval.engine import spawn
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return subcommand(argv[0], argv[1:])
     options = parse(argv)
+    spawn.harden_parent()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if not options.ref_src:
         try:

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import simple_parsing
 from rich.console import Console
@@ -26,7 +27,9 @@ from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Outcome, Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
 from kernel_eval.batch.summary import builds_table, category, summarize, summary_table
+from kernel_eval.engine import spawn
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest
+from kernel_eval.result import SandboxMode
 
 
 @dataclass
@@ -49,6 +52,8 @@ class BatchOptions:
     pair_timeout: float = 0.0  # wall seconds for one pair in all, build included (0: timeout + build_timeout)
     build_dir_prefix: str = ""  # where builds are cached (default: a per-user 0700 directory)
     quiet: bool = False  # no progress bar
+    # confine the custom code: auto (all the host allows), strict (refuse without every protection), off
+    sandbox: Literal["auto", "strict", "off"] = "auto"
 
     def template(self) -> EvalRequest:
         return EvalRequest(
@@ -60,6 +65,7 @@ class BatchOptions:
             build_dir_prefix=self.build_dir_prefix,
             timeout_s=self.timeout,
             build_timeout_s=self.build_timeout,
+            sandbox=SandboxMode(self.sandbox),
         )
 
 
@@ -104,6 +110,7 @@ def _gpu_count() -> int:
 
 def main(argv: list[str]) -> int:
     options = parse(argv)
+    spawn.harden_parent()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Path(options.out)
     try:

@@ -17,31 +17,44 @@ for on that GPU). `python -m kernel_eval.batch.prebuild --arch` prints that for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import kernel_eval
 from kernel_eval import source_info
+from kernel_eval.engine import spawn
 from kernel_eval.engine.processes import cuda_visible_devices
 from kernel_eval.request import EvalRequest
-from kernel_eval.result import Backend
+from kernel_eval.result import Backend, SandboxMode
 
 BUILDS_AT_IMPORT = (Backend.CUDA_EXTENSION, Backend.CPP_EXTENSION)
 ARCH_ENV = "KERNEL_EVAL_PREBUILD_ARCH"
 BACKGROUND_NICENESS = 10
-_PACKAGE_ROOT = str(Path(kernel_eval.__file__).resolve().parent.parent)
 
 
-def child_env(cuda_visible: str, arch: str = "") -> dict[str, str]:
-    """The environment of a build process: these GPUs visible (none: ""), this arch to build for, kernel_eval
-    importable."""
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES=cuda_visible)
-    env[ARCH_ENV] = arch
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
-    return env
+def start(
+    args: list[str],
+    folder: Path,
+    sandbox: SandboxMode = SandboxMode.AUTO,
+    build_dir_prefix: str = "",
+    cuda_visible: str = "",
+    arch: str = "",
+    stdout: int = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """A build process (`args` as for this module), confined (engine/spawn.py), its temporary folder in `folder`,
+    these GPUs visible (none: ""), building for `arch`."""
+    (folder / "tmp").mkdir(mode=0o700, exist_ok=True)
+    confinement = spawn.policy(sandbox, "build", folder / "tmp", build_dir_prefix)
+    extra = {"CUDA_VISIBLE_DEVICES": cuda_visible, ARCH_ENV: arch}
+    argv = [sys.executable, "-m", "kernel_eval.batch.prebuild", *args]
+    process: subprocess.Popen[bytes] = spawn.popen(
+        argv, confinement, extra, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.DEVNULL
+    )
+    return process
 
 
 def needs_prebuild(custom_src: str, for_gpu: bool = False) -> bool:
@@ -53,33 +66,28 @@ def needs_prebuild(custom_src: str, for_gpu: bool = False) -> bool:
 def prebuild(request: EvalRequest, timeout_s: float, arch: str = "") -> float | None:
     """Build the request's custom file into the cache for `arch` (as gpu_arch gives it) in a process that sees no
     GPU, as a build process or a Ray CPU task does; seconds taken, or None if it failed."""
-    env = child_env("", arch)
-    command = [
-        sys.executable,
-        "-m",
-        "kernel_eval.batch.prebuild",
-        request.custom_src,
-        request.build_dir_prefix,
-    ]
-    command += ["--ref", request.ref_src, "--custom-entry-point", request.custom_entry_point]
-    command += ["--seed", str(request.seed)]
+    args = [request.custom_src, request.build_dir_prefix]
+    args += ["--ref", request.ref_src, "--custom-entry-point", request.custom_entry_point]
+    args += ["--seed", str(request.seed)]
     started = time.monotonic()
+    folder = spawn.private_folder("build")
+    process = start(args, folder, request.sandbox, request.build_dir_prefix, arch=arch)
     try:
-        done = subprocess.run(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=timeout_s,
-            check=False,
-        )
+        code = process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return None
-    return round(time.monotonic() - started, 3) if done.returncode == 0 else None
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, 9)  # its own group: ninja and the compilers go with it
+        process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    return round(time.monotonic() - started, 3) if code == 0 else None
 
 
 def _main(argv: list[str]) -> int:
+    from kernel_eval.sandbox import confine
+
+    confine.at_start()  # first, while this is the only thread
     os.nice(BACKGROUND_NICENESS)  # builds yield the cores to the workers that are starting or timing kernels
     parser = argparse.ArgumentParser(prog="python -m kernel_eval.batch.prebuild")
     parser.add_argument("custom_src")
@@ -95,6 +103,7 @@ def _main(argv: list[str]) -> int:
 def _build(options: argparse.Namespace) -> int:
     import torch
 
+    from kernel_eval.sandbox import confine
     from kernel_eval.stages import load
     from kernel_eval.stages.compile import cache, inline_build, triton_ahead
 
@@ -118,6 +127,10 @@ def _build(options: argparse.Namespace) -> int:
         sys.path.insert(0, str(Path(file).parent))
     key = cache.stable_key(torch.__version__, torch.version.cuda or "", arch)
     key_dir = cache.file_dir(cache.private_prefix(build_dir_prefix), file) / key
+    if confine.refusal():
+        return 3  # --sandbox strict on a host without every protection: the evaluation says so
+    reads = [os.path.dirname(os.path.abspath(p)) for p in (draft, options.ref) if p]
+    confine.to_file(str(key_dir), str(Path(file).parent), reads, [str(cache.triton_helpers_folder())])
     cache.point_builds_at(key_dir)
     # the lane's candidate builds with the same levers, for the lane's arch: its build finds nothing to do
     builds = inline_build.for_key_dir(key_dir, arch_list.split("+")[0] if arch.startswith("sm_") else None)
@@ -134,16 +147,19 @@ def _build(options: argparse.Namespace) -> int:
 def gpu_arch(device: str) -> str:
     """The build arch of `device` (`sm_XY:<TORCH_CUDA_ARCH_LIST>`, or cpu), asked of a throwaway process so the
     caller holds no CUDA context."""
-    env = child_env(cuda_visible_devices(device) or "")
-    done = subprocess.run(
-        [sys.executable, "-m", "kernel_eval.batch.prebuild", "--arch"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return done.stdout.strip() or "cpu"
+    folder = spawn.private_folder("arch")
+    try:
+        probe = start(
+            ["--arch"], folder, cuda_visible=cuda_visible_devices(device) or "", stdout=subprocess.PIPE
+        )
+        out, _ = probe.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        probe.wait()
+        out = b""
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return out.decode().strip() or "cpu"
 
 
 def _visible_arch() -> tuple[str, str]:

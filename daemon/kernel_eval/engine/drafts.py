@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,6 +24,7 @@ import attrs
 
 from kernel_eval.batch import prebuild
 from kernel_eval.engine.pool import DEFAULT_DEVICE
+from kernel_eval.result import SandboxMode
 
 STOP_WAIT_S = 10.0
 
@@ -47,7 +47,14 @@ class DraftBuilds:
         self._arch: dict[str, str] = {}  # device -> what prebuild.gpu_arch says (asked once)
         self._lock = threading.Lock()
 
-    def start(self, file: str, text: str, device: str, build_dir_prefix: str = "") -> bool:
+    def start(
+        self,
+        file: str,
+        text: str,
+        device: str,
+        build_dir_prefix: str = "",
+        sandbox: SandboxMode = SandboxMode.AUTO,
+    ) -> bool:
         """Build `text` as `file` in the background for `device` ("" = the pool's default); False when there is
         nothing to do (no C++/CUDA extension in it, or this text is already built or building). Blocks for a few
         seconds once per device (its arch)."""
@@ -66,7 +73,9 @@ class DraftBuilds:
             if not prebuild.needs_prebuild(str(draft)):
                 shutil.rmtree(folder, ignore_errors=True)
                 return False
-            process = _spawn(file, str(draft), build_dir_prefix, arch)
+            # no GPU: it builds for `arch` and runs nothing on the device
+            args = [file, build_dir_prefix, str(draft)]
+            process = prebuild.start(args, Path(folder), sandbox, build_dir_prefix, arch=arch)
             self._drafts[file] = _Draft(text, folder, process, time.monotonic())
             return True
 
@@ -136,17 +145,6 @@ def _wait(process: subprocess.Popen[bytes], limit_s: float, cancel: threading.Ev
     deadline = time.monotonic() + limit_s
     while process.poll() is None and not cancel.is_set() and time.monotonic() < deadline:
         cancel.wait(0.1)
-
-
-def _spawn(file: str, draft: str, build_dir_prefix: str, arch: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "kernel_eval.batch.prebuild", file, build_dir_prefix, draft],
-        env=prebuild.child_env("", arch),  # no GPU: it builds for `arch` and runs nothing on the device
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: ninja and the compilers are stopped with it
-    )
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:

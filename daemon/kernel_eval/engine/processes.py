@@ -121,6 +121,10 @@ class WorkerProcess:
         os.close(from_child_w)
 
     @property
+    def payload_folder(self) -> Path:
+        return self._payload_dir
+
+    @property
     def pid(self) -> int:
         return self._proc.pid
 

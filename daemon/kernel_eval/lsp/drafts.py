@@ -16,6 +16,7 @@ from lsprotocol import types
 
 from kernel_eval.lsp.uris import path_of
 from kernel_eval.references import ReferenceProblem
+from kernel_eval.result import SandboxMode
 
 if TYPE_CHECKING:
     from kernel_eval.lsp.language_server import KernelEvalServer
@@ -45,7 +46,8 @@ def _paused(ls: KernelEvalServer, uri: str) -> None:
     except ReferenceProblem:
         return
     file = str(path_of(uri))
-    future = ls.draft_thread.submit(ls.drafts.start, file, text, ls.settings.device)
+    sandbox = SandboxMode(ls.settings.sandbox)
+    future = ls.draft_thread.submit(ls.drafts.start, file, text, ls.settings.device, "", sandbox)
     future.add_done_callback(lambda done: _log_start(file, done))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from lsprotocol import types
 
 import kernel_eval
+from kernel_eval.engine import spawn
 from kernel_eval.lsp import (
     codelens,
     commands,
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         "--debounce", type=float, default=None, help="seconds to wait after a save before evaluating (0.2)"
     )
     args = parser.parse_args(argv)
+    spawn.harden_parent()
 
     lsp_stdout = _reserve_stdout_for_lsp()
     server = build_server(args.debounce)

@@ -78,7 +78,9 @@ def at_start() -> list[Protection]:
     return _State.protections
 
 
-def to_file(build_dir: str, user_folder: str, extra_reads: Iterable[str] = ()) -> list[Protection]:
+def to_file(
+    build_dir: str, user_folder: str, extra_reads: Iterable[str] = (), extra_writes: Iterable[str] = ()
+) -> list[Protection]:
     """Before importing the user's file: reads and writes narrowed to what that file needs (this thread and the
     threads and processes it starts). Once per process; later calls change nothing."""
     policy = _State.policy

@@ -105,7 +105,11 @@ def environment(name: str, value: str | None) -> Iterator[None]:
 def triton_helpers() -> contextlib.AbstractContextManager[None]:
     """While open, Triton caches under one folder per user: for its C helper (cuda_utils), which it would otherwise
     compile (~0.5 s) into the cache of each new file it runs; its source is Triton's own, keyed by its hash."""
-    return environment("TRITON_CACHE_DIR", str(private_prefix() / "triton-helpers"))
+    return environment("TRITON_CACHE_DIR", str(triton_helpers_folder()))
+
+
+def triton_helpers_folder() -> Path:
+    return private_prefix() / "triton-helpers"
 
 
 def point_builds_at(key_dir: Path) -> None:
