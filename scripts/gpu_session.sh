@@ -10,6 +10,7 @@
 #   bash scripts/gpu_session.sh timing-tests / timing-truth -> either half alone
 #   bash scripts/gpu_session.sh build   -> benchmarks/build_time.py: cold / edit / unchanged to verdict, all levers
 #   bash scripts/gpu_session.sh verify  -> every GPU-marked test (engine, CLI, LSP), then benchmarks/warm_vs_cold.py
+#   bash scripts/gpu_session.sh sandbox -> the sandbox tests (CPU and GPU) and benchmarks/sandbox_cost.py
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -57,6 +58,12 @@ build)
 verify)
   KERNEL_EVAL_HISTORY=0 python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests 2>&1 | tee "$OUT/gpu-tests.log"
   python3 benchmarks/warm_vs_cold.py --repeats 8 --cold_repeats 1 2>&1 | tee "$OUT/warm_vs_cold.log"
+  ;;
+sandbox)
+  uname -r; id -u
+  python3 -c 'import sys; sys.path.insert(0, "daemon"); from kernel_eval.sandbox import landlock; print("landlock abi", landlock.abi_version(), landlock.unavailable_reason())'
+  KERNEL_EVAL_HISTORY=0 python3 -m pytest -q -p no:cacheprovider -rs tests/test_sandbox.py 2>&1 | tee "$OUT/sandbox-tests.log"
+  python3 benchmarks/sandbox_cost.py ${SANDBOX_ARGS:-} 2>&1 | tee "$OUT/sandbox_cost.log"
   ;;
 daemon)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/daemon 2>&1 | tee "$OUT/gpu-daemon-tests.log"

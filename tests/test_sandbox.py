@@ -44,7 +44,8 @@ def site(tmp_path: Path) -> Path:
 def run_cli(
     site: Path, custom: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, **SECRETS, "HOME": str(site / "home"), "PYTHONPATH": str(site / "pkg")}
+    path = os.pathsep.join(p for p in (str(site / "pkg"), os.environ.get("PYTHONPATH", "")) if p)
+    environ = {**os.environ, **SECRETS, "HOME": str(site / "home"), "PYTHONPATH": path}
     environ.pop("XDG_CACHE_HOME", None)
     argv = [sys.executable, "-m", "kernel_eval.cli", "--device", "cpu", "--json"]
     argv += ["--ref_src", str(site / "case" / "model_relu.py"), "--custom_src", str(site / "case" / custom)]
@@ -239,3 +240,45 @@ def test_the_environment_keeps_what_the_tools_read_and_drops_credentials() -> No
     assert set(kept) == {"PATH", "CUDA_HOME", "TORCH_CUDA_ARCH_LIST", "TRITON_CACHE_DIR", "LC_ALL",
                          "KERNEL_EVAL_PASS_ENV", "MY_COMPILER_WRAPPER"}  # fmt: skip
     assert set(dropped) == {*SECRETS, "HF_TOKEN", "OPENAI_API_KEY", "TRITON_API_KEY", "SSH_AUTH_SOCK"}
+
+
+@pytest.mark.gpu
+def test_gpu_escapes_are_denied_there_too(site: Path, listeners: dict[str, list[str]]) -> None:
+    result = result_of(run_cli(site, "model_new_probe.py", device="cuda:0"))
+
+    assert result.verdict is Verdict.CORRECT and result.device == "cuda:0", result.headline
+    line = next(
+        x for x in result.captured_output["custom"].splitlines() if x.startswith("KERNEL_EVAL_PROBE ")
+    )
+    outcomes = json.loads(line.removeprefix("KERNEL_EVAL_PROBE "))
+    if landlock.abi_version() >= 6:
+        assert {name: outcome for name, outcome in outcomes.items() if outcome != "denied"} == {}
+    else:  # a host without Landlock scoping: say what was denied, and that the record says what is missing
+        print("escapes not denied on this host:", {k: v for k, v in outcomes.items() if v != "denied"})
+        assert result.sandbox is not None and result.sandbox.missing
+    assert listeners == {"tcp": [], "udp": [], "abstract": []}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("folder", "ref", "custom"),
+    [
+        ("tests/test_data/cuda", "model_ex_add.py", "model_new_ex_add.py"),
+        ("examples/triton_add", "model_add.py", "model_new_add.py"),
+    ],
+)
+def test_gpu_cuda_extensions_and_triton_build_and_run_confined(
+    site: Path, folder: str, ref: str, custom: str
+) -> None:
+    for name in (ref, custom):
+        shutil.copy(REPO / folder / name, site / "case" / name)
+
+    done = run_cli(site, custom, "--measure_performance", ref=ref, device="cuda:0")
+
+    result = result_of(done)
+    assert result.verdict is Verdict.CORRECT and done.returncode == 0, result.headline
+    assert result.timing is not None and result.timing.meaningful
+    assert result.sandbox is not None and result.sandbox.mode is SandboxMode.AUTO
+    filesystem = next(p for p in result.sandbox.protections if p.name == "filesystem")
+    if landlock.abi_version():
+        assert filesystem.state is ProtectionState.ON and "writes only to" in filesystem.detail
