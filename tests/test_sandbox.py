@@ -42,13 +42,18 @@ def site(tmp_path: Path) -> Path:
 
 
 def run_cli(
-    site: Path, custom: str, *args: str, env: dict[str, str] | None = None
+    site: Path,
+    custom: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    ref: str = "model_relu.py",
+    device: str = "cpu",
 ) -> subprocess.CompletedProcess[str]:
     path = os.pathsep.join(p for p in (str(site / "pkg"), os.environ.get("PYTHONPATH", "")) if p)
     environ = {**os.environ, **SECRETS, "HOME": str(site / "home"), "PYTHONPATH": path}
     environ.pop("XDG_CACHE_HOME", None)
-    argv = [sys.executable, "-m", "kernel_eval.cli", "--device", "cpu", "--json"]
-    argv += ["--ref_src", str(site / "case" / "model_relu.py"), "--custom_src", str(site / "case" / custom)]
+    argv = [sys.executable, "-m", "kernel_eval.cli", "--device", device, "--json"]
+    argv += ["--ref_src", str(site / "case" / ref), "--custom_src", str(site / "case" / custom)]
     argv += ["--build_dir_prefix", str(site / "build"), *args]
     return subprocess.run(
         argv, env={**environ, **(env or {})}, capture_output=True, text=True, timeout=300, cwd=site
