@@ -17,6 +17,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, LanguageClientProtoco
 from pytest_lsp.client import register_lsp_features
 
 from kernel_eval.lsp.methods import plain
+from kernel_eval.stages.compile import cache
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -123,6 +124,11 @@ async def wait_until(condition: Callable[[], Any], timeout: float = 60.0, what: 
             return value
         await asyncio.sleep(0.02)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def started_marker(slow: Path) -> Path | None:
+    """Where model_new_add_slow.py says it started: its build folder, the one place the sandbox lets it write."""
+    return next(cache.file_dir(cache.default_prefix(), str(slow)).glob("*/started.pid"), None)
 
 
 def server_env() -> dict[str, str]:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_client import DATA, KernelEvalClient, wait_until
+from daemon_client import DATA, KernelEvalClient, started_marker, wait_until
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 
@@ -22,8 +22,7 @@ def process_gone(pid: int) -> bool:
 
 
 async def started_slow_kernel(client: KernelEvalClient, slow: Path) -> int:
-    pid_file = slow.with_suffix(".pid")
-    await wait_until(pid_file.exists, what="the slow kernel to start running")
+    pid_file = await wait_until(lambda: started_marker(slow), what="the slow kernel to start running")
     return int(await wait_until(pid_file.read_text, what="the pid"))
 
 

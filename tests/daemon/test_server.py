@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from daemon_client import DATA, KernelEvalClient, wait_until
+from daemon_client import DATA, KernelEvalClient, started_marker, wait_until
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
@@ -148,7 +148,7 @@ async def test_code_lens_before_during_and_after(client: KernelEvalClient):
     assert client.code_lens_refreshes >= 2  # when the evaluation started and when its result landed
 
     client.save(slow)
-    await wait_until(lambda: slow.with_suffix(".pid").exists(), what="the slow kernel to start")
+    await wait_until(lambda: started_marker(slow), what="the slow kernel to start")
     [during] = await client.code_lenses(slow)
     assert during.command is not None and during.command.title == "⏳ evaluating…"
 

@@ -94,7 +94,7 @@ def to_file(
     reads = [*_system_reads(), *_python_reads(), *_toolchain_reads(), *policy.prefixes, *policy.readable]
     ruleset.allow_all([*reads, user_folder, *extra_reads], landlock.READ)
     ruleset.allow("/dev", Fs.READ_DIR)
-    ruleset.allow_all(_devices(), Fs.READ_FILE | Fs.WRITE_FILE | Fs.TRUNCATE)
+    ruleset.allow_all([*_devices(), _own_proc()], Fs.READ_FILE | Fs.WRITE_FILE | Fs.TRUNCATE)
     ruleset.restrict_self()
     _State.file_confined = True
     _State.protections = [
@@ -172,7 +172,7 @@ def _first_layer(policy: Policy) -> int:
             _State.writable = ruleset.allow_all(
                 [policy.tmp, policy.payload, *policy.prefixes], landlock.WRITE
             )
-            ruleset.allow_all(_devices(), Fs.WRITE_FILE | Fs.TRUNCATE)
+            ruleset.allow_all([*_devices(), _own_proc()], Fs.WRITE_FILE | Fs.TRUNCATE)
         ruleset.restrict_self()
     except OSError as exc:
         _State.why_not = f"Landlock refused the ruleset: {exc}"
@@ -232,6 +232,11 @@ def _scope(abi: int, what: str) -> Protection:
 
 def _devices() -> list[str]:
     return [path for pattern in DEVICES for path in sorted(glob.glob(pattern))]
+
+
+def _own_proc() -> str:
+    """This process's own /proc folder: the CUDA driver writes there as it starts (error 304 without it)."""
+    return f"/proc/{os.getpid()}"
 
 
 def _system_reads() -> list[str]:
