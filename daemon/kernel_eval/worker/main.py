@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
     from kernel_eval.worker import arena
     from kernel_eval.worker.runtime import start_runtime
 
-    runtime = start_runtime(device)
+    runtime = start_runtime(device, judge=role == "judge")
     handler: Any
     if role == "judge":
         from kernel_eval.worker.judge import Judge

@@ -55,7 +55,7 @@ class Runtime:
         )
 
 
-def start_runtime(requested: str) -> Runtime:
+def start_runtime(requested: str, judge: bool = False) -> Runtime:
     """cuda:N is device 0 here (the parent set CUDA_VISIBLE_DEVICES); no CUDA means CPU + Triton interpreter."""
     wants_cuda = requested == "" or requested.startswith("cuda")
     if wants_cuda and torch.cuda.is_available():
@@ -71,7 +71,7 @@ def start_runtime(requested: str) -> Runtime:
     with contextlib.suppress(ImportError):
         import triton  # noqa: F401 - imported once here so evaluations don't pay for it
     if device.type == "cuda":
-        triton_ahead.warm_up(device)
+        triton_ahead.warm_up(device, judge)
         torch.cuda.synchronize()
     warm_cpu_math()
     # the timing clocks are bound here, before the worker imports any user module

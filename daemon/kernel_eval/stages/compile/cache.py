@@ -102,13 +102,19 @@ def environment(name: str, value: str | None) -> Iterator[None]:
             os.environ[name] = before
 
 
-def triton_helpers() -> contextlib.AbstractContextManager[None]:
+def triton_helpers(judge: bool = False) -> contextlib.AbstractContextManager[None]:
     """While open, Triton caches under one folder per user: for its C helper (cuda_utils), which it would otherwise
     compile (~0.5 s) into the cache of each new file it runs; its source is Triton's own, keyed by its hash."""
-    return environment("TRITON_CACHE_DIR", str(triton_helpers_folder()))
+    return environment("TRITON_CACHE_DIR", str(triton_helpers_folder(judge)))
 
 
-def triton_helpers_folder() -> Path:
+def triton_helpers_folder(judge: bool = False) -> Path:
+    """The candidates' folder lies in the build prefix, which they may write; the judge's lies beside it, where no
+    confined process writes, so nothing a candidate plants there is ever loaded by the judge."""
+    if judge:
+        folder = private_prefix().parent / "judge-triton-helpers"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
     return private_prefix() / "triton-helpers"
 
 

@@ -103,7 +103,7 @@ def _build_launcher(kernel: Any) -> None:
         return
 
 
-def warm_up(device: torch.device) -> None:
+def warm_up(device: torch.device, judge: bool = False) -> None:
     """Compile (once per user, into the helpers folder) and launch one tiny kernel, so that a file's first launch
     pays for its own kernels only: Triton's source hash, the backend's ptxas version, the C helper and the launch
     path are ready. A worker does this while idle; nothing happens where Triton is missing."""
@@ -115,7 +115,7 @@ def warm_up(device: torch.device) -> None:
         def touch(pointer):  # type: ignore[no-untyped-def]  # Triton reads annotations as its own types
             tl.store(pointer, tl.load(pointer) + 1)
 
-        with cache.triton_helpers():
+        with cache.triton_helpers(judge):
             touch[(1,)](torch.zeros(1, device=device))
     except Exception:  # no Triton, no GPU driver: the first launch, if any, will say what is wrong
         return
