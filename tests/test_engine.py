@@ -15,7 +15,18 @@ from cases import cpu_case
 
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.request import EvalRequest
-from kernel_eval.result import Backend, EvalResult, Message, OutputComparison, Phase, Severity, Verdict
+from kernel_eval.result import (
+    Backend,
+    EvalResult,
+    Message,
+    OutputComparison,
+    Phase,
+    ProtectionState,
+    SandboxMode,
+    Severity,
+    Verdict,
+)
+from kernel_eval.sandbox import landlock
 
 DATA = Path(__file__).resolve().parent / "test_data"
 CPU = DATA / "cpu"
@@ -380,6 +391,10 @@ def test_cpp_extension_is_built_and_evaluated_on_cpu(pool: WorkerPool, build_pre
     assert Path(result.cache_dir).is_dir()
     assert Path(result.cache_dir).resolve().is_relative_to(build_prefix.resolve())
     assert any(Path(result.cache_dir).rglob("*.so")), "the extension is built inside the key's cache dir"
+    assert result.sandbox is not None and result.sandbox.mode is SandboxMode.AUTO  # built and run confined
+    if landlock.abi_version():
+        filesystem = next(p for p in result.sandbox.protections if p.name == "filesystem")
+        assert filesystem.state is ProtectionState.ON and result.cache_dir in filesystem.detail
 
 
 def test_cuda_extension_on_cpu_needs_a_gpu(pool: WorkerPool, build_prefix: Path) -> None:
