@@ -88,6 +88,8 @@ export interface EvalResult {
   duration_s?: number;
   torch_version?: string;
   gpu_name?: string;
+  /** What confined the custom code; mode "off" ran it with the user's full rights. */
+  sandbox?: { mode: 'auto' | 'strict' | 'off' } | null;
 }
 
 /** kernelEval/result: a finished evaluation (on save or on request). */

@@ -20,6 +20,14 @@ const PHASE_VERBS: Record<string, string> = {
 };
 
 export function resultView(result: EvalResult): StatusView {
+  const view = verdictView(result);
+  if (result.sandbox?.mode !== 'off') {
+    return view;
+  }
+  return { ...view, text: `${view.text} $(unlock) sandbox off`, label: `${view.label}, sandbox off` };
+}
+
+function verdictView(result: EvalResult): StatusView {
   const tooltip = tooltipMarkdown(result);
   if ((result.flags ?? []).some((flag) => flag.severity === 'error')) {
     return { text: '$(warning) flagged', label: 'Kernel flagged', tooltip };

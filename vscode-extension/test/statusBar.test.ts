@@ -22,6 +22,15 @@ describe('resultView', () => {
     expect(resultDocument('model_new.py', flagged())).toContain('## Flags');
   });
 
+  it('says when the kernel ran outside the sandbox', () => {
+    const unconfined = { ...correctTimed(2.3145), sandbox: { mode: 'off' as const } };
+    expect(resultView(unconfined)).toMatchObject({
+      text: '$(pulse) 2.31× $(unlock) sandbox off',
+      label: 'Kernel speedup 2.31×, sandbox off',
+    });
+    expect(resultView({ ...correctTimed(2.3145), sandbox: { mode: 'auto' } }).text).toBe('$(pulse) 2.31×');
+  });
+
   it('shows "correct" without timing', () => {
     expect(resultView(correctUntimed())).toMatchObject({ text: '$(check) correct', label: 'Kernel correct' });
   });
