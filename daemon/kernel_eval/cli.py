@@ -5,18 +5,19 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import simple_parsing
 from rich.console import Console
 
-from kernel_eval import history, references, source_info
+from kernel_eval import history, preflight, references, source_info
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
-from kernel_eval.result import Verdict
+from kernel_eval.result import EXIT_CANCELLED, EvalResult, Message, Severity, Verdict
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Options:
 
 def parse(argv: list[str] | None = None) -> Options:
     parser = simple_parsing.ArgumentParser(
-        prog="run_and_check.py",
+        prog=Path(sys.argv[0]).name or "kernel-eval",
         add_option_string_dash_variants=simple_parsing.DashVariant.UNDERSCORE_AND_DASH,
         add_dest_to_option_strings=False,
         description=Options.__doc__,
@@ -90,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         return subcommand(argv[0], argv[1:])
     options = parse(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    checked = [preflight.check_file(options.custom_src, "custom"), preflight.check_device(options.device)]
+    problems = [message for message in checked if message is not None]
+    if problems:
+        return report(preflight.rejected(options.to_request(), problems), options)
     if not options.ref_src:
         try:
             options = with_found_reference(options)
@@ -101,18 +106,55 @@ def main(argv: list[str] | None = None) -> int:
         if options.verbose and not options.json:
             err.print(f"[dim]{event.phase.value:>5} · {event.message}[/dim]")
 
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwind: workers are stopped
+    cancel = threading.Event()
+    stop_on_signals(cancel)
+    request = options.to_request()
     try:
         with WorkerPool(spares=0) as pool:
-            result = pool.evaluate(options.to_request(), on_progress=show_progress)
+            result = pool.evaluate(request, on_progress=show_progress, cancel=cancel)
+    except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
+        result = cancelled(preflight.rejected(request, []))
+    if cancel.is_set():
+        result = cancelled(result)
+    if is_cancelled(result):
+        err.print("interrupted: evaluation cancelled", markup=False)
+    else:
         history.record(result, "cli")
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
+    return report(result, options)
+
+
+def stop_on_signals(cancel: threading.Event) -> None:
+    """Ctrl-C and SIGTERM cancel the evaluation (its workers are stopped and a result is still printed); a
+    second Ctrl-C stops waiting."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+def is_cancelled(result: EvalResult) -> bool:
+    return any(message.kind == "cancelled" for message in result.errors)
+
+
+def cancelled(result: EvalResult) -> EvalResult:
+    """`result` as a cancelled evaluation (whatever it had reached when the signal came)."""
+    if not is_cancelled(result):
+        result.messages.append(Message(Severity.ERROR, result.phase, "cancelled", "evaluation cancelled"))
+    result.verdict = Verdict.ERROR
+    return result
+
+
+def report(result: EvalResult, options: Options) -> int:
+    """Print `result` (one JSON object under --json) and return the exit status."""
     if options.json:
         sys.stdout.write(result.to_json() + "\n")
     else:
         render_result(result, Console(highlight=False, soft_wrap=True), verbose=options.verbose)
+    if is_cancelled(result):
+        return EXIT_CANCELLED
     return result.exit_code if result.verdict in Verdict else 2
 
 

@@ -13,6 +13,7 @@ import attrs
 import cattrs
 
 SCHEMA_VERSION = 2
+EXIT_CANCELLED = 130  # Ctrl-C or SIGTERM, for the CLI and batches alike (128 + SIGINT, as shells report it)
 
 
 class Phase(str, enum.Enum):
