@@ -64,6 +64,8 @@ def _verdict_line(result: EvalResult) -> str:
         failing = trials.first_failure if trials else None
         seed = f" on trial {failing.trial + 1} (seed {failing.seed})" if failing else ""
         return f"incorrect: {custom} differs from the reference{seed}"
+    if any(message.kind == "cancelled" for message in result.errors):
+        return f"cancelled: stopped evaluating {custom} in the {result.phase.value} phase"
     return f"error: could not evaluate {custom} ({result.phase.value} phase)"
 
 

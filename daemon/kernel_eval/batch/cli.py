@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from kernel_eval.batch.runner import Outcome, Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
 from kernel_eval.batch.summary import builds_table, category, summarize, summary_table
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest
+from kernel_eval.result import EXIT_CANCELLED
 
 
 @dataclass
@@ -121,11 +123,12 @@ def main(argv: list[str]) -> int:
         )
     started = time.monotonic()
     if todo:
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             run_batch(options, todo, out, err)
         except KeyboardInterrupt:
             err.print(f"interrupted: the finished pairs are in {out}; run the same command again to resume")
-            return 130
+            return EXIT_CANCELLED
     lines = read_lines(out)
     summary = summarize({pair.name: lines[pair.name] for pair in pairs if pair.name in lines})
     summary.wall_s = time.monotonic() - started
@@ -134,6 +137,11 @@ def main(argv: list[str]) -> int:
     if summary.builds:
         console.print(builds_table(summary))
     return 0 if summary.total == len(pairs) else 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops a batch as Ctrl-C does: lanes closed, finished pairs kept, exit 130."""
+    raise KeyboardInterrupt
 
 
 def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) -> list[Outcome]:
