@@ -76,7 +76,7 @@ def test_unknown_device_is_refused(run_cli: RunCli) -> None:
     assert proc.returncode == 2
     out = clean(proc)
     assert "error: unknown device 'gpu7'" in out
-    assert "fix: pass --device cpu, --device cuda (the first GPU) or --device cuda:N" in out
+    assert 'fix: use "cpu", "cuda" (the first GPU) or "cuda:N" (GPU number N, from 0)' in out
 
 
 def test_binary_file_names_the_line_of_the_first_bad_byte(run_cli: RunCli, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, SourceInfo, Verdict
 
 DEVICE = re.compile(r"cpu|cuda(:\d+)?")
-DEVICE_FIX = "pass --device cpu, --device cuda (the first GPU) or --device cuda:N (GPU number N, from 0)"
+DEVICE_FIX = 'use "cpu", "cuda" (the first GPU) or "cuda:N" (GPU number N, from 0)'
 
 
 def problem(kind: str, text: str, file: str = "", line: int = 0, hint: str = "") -> Message:
@@ -19,9 +19,10 @@ def problem(kind: str, text: str, file: str = "", line: int = 0, hint: str = "")
     return Message(Severity.ERROR, Phase.LOAD, kind, text, location, hint)
 
 
-def check_file(path: str, role: str) -> Message | None:
-    """Why `path` cannot be the `role` ("custom" or "reference") file, or None when it can."""
-    flag = "--custom_src" if role == "custom" else "--ref_src"
+def check_file(path: str, role: str, flag: str = "") -> Message | None:
+    """Why `path` cannot be the `role` ("custom" or "reference") file, or None when it can; `flag` is how the
+    user names the file (the CLI's flags by default)."""
+    flag = flag or ("--custom_src" if role == "custom" else "--ref_src")
     file = Path(path)
     if not path:
         return problem("file_not_found", f"no {role} file given", hint=f"pass {flag} path/to/file.py")
