@@ -90,3 +90,88 @@ def test_binary_file_names_the_line_of_the_first_bad_byte(run_cli: RunCli, tmp_p
         in out
     )
     assert "line 0" not in out
+
+
+# --- mistakes found once the files are imported: at the user's line, with the cause and the fix ---------------
+
+NOT_A_MODULE = """import torch
+
+
+class ModelNew:
+    def forward(self, a, b):
+        return a + b
+"""
+NOT_CALLABLE = "import torch\n\nModelNew = 42\n"
+WRONG_INIT = """import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self, hidden, scale=2.0):
+        super().__init__()
+
+    def forward(self, a, b):
+        return a + b
+"""
+REF_WITH_INIT_INPUTS = REF.read_text().replace("return []", "return [torch.randn(3, 3), 7]")
+
+
+def run_custom(run_cli: RunCli, tmp_path: Path, text: str, *more: str) -> subprocess.CompletedProcess[str]:
+    custom = tmp_path / "model_new_mistake.py"
+    custom.write_text(text)
+    return run_cli("--custom_src", custom, "--ref_src", REF, "--device", "cpu", *more)
+
+
+def test_a_class_that_is_not_a_module(run_cli: RunCli, tmp_path: Path) -> None:
+    proc = run_custom(run_cli, tmp_path, NOT_A_MODULE)
+    assert proc.returncode == 2
+    out = clean(proc)
+    assert (
+        f"{tmp_path}/model_new_mistake.py:4: error: class ModelNew is not a torch.nn.Module (its bases: object)"
+        in out
+    )
+    assert "fix: write `class ModelNew(nn.Module):` and call super().__init__() first in __init__" in out
+    assert "state_dict" not in out
+
+
+def test_an_entry_point_that_is_not_callable(run_cli: RunCli, tmp_path: Path) -> None:
+    proc = run_custom(run_cli, tmp_path, NOT_CALLABLE, "--json")
+    assert proc.returncode == 2
+    message = json_message(proc)
+    assert message["kind"] == "entry_point_not_callable"
+    assert message["message"] == "ModelNew is an int (42), not a class: it cannot make a model"
+    assert message["location"] == {
+        "file": str(tmp_path / "model_new_mistake.py"),
+        "line": 3,
+        "column": 0,
+        "end_line": 0,
+        "end_column": 0,
+    }
+    assert "class ModelNew(nn.Module)" in str(message["hint"])
+
+
+def test_a_constructor_that_does_not_take_get_init_inputs(run_cli: RunCli, tmp_path: Path) -> None:
+    proc = run_custom(run_cli, tmp_path, WRONG_INIT)
+    assert proc.returncode == 2
+    out = clean(proc)
+    assert (
+        f"{tmp_path}/model_new_mistake.py:6: error: ModelNew(hidden, scale=2.0) cannot take the arguments "
+        "get_init_inputs() returns, []: missing a required argument: 'hidden'"
+    ) in out
+    assert "fix: make ModelNew.__init__ take the same arguments as the reference Model's __init__" in out
+
+
+def test_a_reference_whose_model_does_not_take_get_init_inputs(run_cli: RunCli, tmp_path: Path) -> None:
+    ref = tmp_path / "model_ref.py"
+    ref.write_text(REF_WITH_INIT_INPUTS)
+    proc = run_cli("--custom_src", CUSTOM, "--ref_src", ref, "--device", "cpu")
+    assert proc.returncode == 2
+    out = clean(proc)
+    assert (
+        f"{ref}:5: error: Model() cannot take the arguments get_init_inputs() returns, "
+        "[tensor(shape=[3, 3], dtype=torch.float32), 7]: too many positional arguments"
+    ) in out
+    assert (
+        "fix: make Model.__init__ take the values get_init_inputs() returns, or change get_init_inputs()"
+        in out
+    )
