@@ -48,3 +48,14 @@ async def test_unknown_device(client: KernelEvalClient):
         message
         == 'unknown device \'gpu7\'; fix: use "cpu", "cuda" (the first GPU) or "cuda:N" (GPU number N, from 0)'
     )
+
+
+async def test_entry_point_that_is_not_callable_is_shown_at_its_line(client: KernelEvalClient):
+    client.copy("model_add.py")
+    custom = client.workspace / "model_new_add.py"
+    custom.write_text("import torch\n\nModelNew = 42\n")
+    result = await client.run(custom)
+    assert result["verdict"] == "error"
+    [diagnostic] = client.diagnostics_for(custom)
+    assert diagnostic.range.start.line == 2
+    assert "ModelNew is an int (42), not a class: it cannot make a model" in diagnostic.message
