@@ -4,7 +4,9 @@ traceback from kernel-eval's own code."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -175,3 +177,40 @@ def test_a_reference_whose_model_does_not_take_get_init_inputs(run_cli: RunCli, 
         "fix: make Model.__init__ take the values get_init_inputs() returns, or change get_init_inputs()"
         in out
     )
+
+
+# --- one flag style, help that says each default once, and names the command that was run ---------------------
+
+
+@pytest.mark.parametrize("command", [(), ("batch",), ("history",)])
+def test_help_states_each_default_once_in_dashed_flags(run_cli: RunCli, command: tuple[str, ...]) -> None:
+    proc = run_cli(*command, "--help")
+    assert proc.returncode == 0
+    options = re.split(r"\n  (?=--|str )", proc.stdout)[1:]  # one block per option
+    assert options and any("(default: " in block for block in options)
+    for block in options:
+        assert len(re.findall(r"default", block)) <= 1, block
+    usage = proc.stdout.split("\n\n")[0]
+    assert not re.search(r"--\w*_", usage), usage
+    assert usage.startswith(f"usage: {' '.join(('run_and_check.py', *command))} [-h]")
+
+
+def test_help_names_the_command_that_was_run(tmp_path: Path) -> None:
+    kernel_eval = Path(sys.executable).parent / "kernel-eval"
+    if not kernel_eval.exists():
+        pytest.skip("kernel-eval is not installed next to this Python")
+    proc = subprocess.run([kernel_eval, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.stdout.startswith("usage: kernel-eval [-h] --custom-src str")
+    assert "run_and_check" not in proc.stdout
+
+
+def test_underscore_and_dash_flags_mean_the_same(run_cli: RunCli) -> None:
+    underscored = run_cli(
+        "--custom_src", CUSTOM, "--ref_src", REF, "--device", "cpu", "--num_correct_trials=2", "--json"
+    )
+    dashed = run_cli(
+        "--custom-src", CUSTOM, "--ref-src", REF, "--device", "cpu", "--num-correct-trials=2", "--json"
+    )
+    for proc in (underscored, dashed):
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["correctness"]["num_trials"] == 3

@@ -9,10 +9,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import simple_parsing
 from rich.console import Console
 
-from kernel_eval import history, preflight, references, source_info
+from kernel_eval import arguments, history, preflight, references, source_info
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
@@ -50,15 +49,7 @@ class Options:
 
 
 def parse(argv: list[str] | None = None) -> Options:
-    parser = simple_parsing.ArgumentParser(
-        prog=Path(sys.argv[0]).name or "kernel-eval",
-        add_option_string_dash_variants=simple_parsing.DashVariant.UNDERSCORE_AND_DASH,
-        add_dest_to_option_strings=False,
-        description=Options.__doc__,
-    )
-    parser.add_arguments(Options, dest="options")
-    options: Options = parser.parse_args(argv).options
-    return options
+    return arguments.parse(Options, arguments.command(), sys.argv[1:] if argv is None else argv)
 
 
 def with_found_reference(options: Options) -> Options:

@@ -11,7 +11,7 @@ import simple_parsing
 from rich.console import Console
 from rich.table import Table
 
-from kernel_eval import history
+from kernel_eval import arguments, history
 
 _STYLE = {"correct": "green", "incorrect": "red", "error": "yellow", "flagged": "magenta"}
 
@@ -26,14 +26,7 @@ class HistoryOptions:
 
 
 def main(argv: list[str]) -> int:
-    parser = simple_parsing.ArgumentParser(
-        prog="kernel-eval history",
-        add_option_string_dash_variants=simple_parsing.DashVariant.UNDERSCORE_AND_DASH,
-        add_dest_to_option_strings=False,
-        description=HistoryOptions.__doc__,
-    )
-    parser.add_arguments(HistoryOptions, dest="options")
-    options: HistoryOptions = parser.parse_args(argv).options
+    options = arguments.parse(HistoryOptions, arguments.command("history"), argv)
     console = Console(highlight=False, soft_wrap=True)
     path = Path(options.db) if options.db else history.default_path()
     found = history.entries(options.file or None, options.limit, path)

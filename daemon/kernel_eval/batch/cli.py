@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from kernel_eval import history
+from kernel_eval import arguments, history
 from kernel_eval.batch import prebuild as prebuilds
 from kernel_eval.batch.lanes import Lane, LocalLane
 from kernel_eval.batch.output import ResultWriter, read_lines
@@ -65,16 +66,8 @@ class BatchOptions:
         )
 
 
-def parse(argv: list[str]) -> BatchOptions:
-    parser = simple_parsing.ArgumentParser(
-        prog="kernel-eval batch",
-        add_option_string_dash_variants=simple_parsing.DashVariant.UNDERSCORE_AND_DASH,
-        add_dest_to_option_strings=False,
-        description=BatchOptions.__doc__,
-    )
-    parser.add_arguments(BatchOptions, dest="options")
-    options: BatchOptions = parser.parse_args(argv).options
-    return options
+def parse(argv: list[str] | None = None) -> BatchOptions:
+    return arguments.parse(BatchOptions, arguments.command("batch"), sys.argv[1:] if argv is None else argv)
 
 
 def local_gpus(requested: str) -> list[str]:
