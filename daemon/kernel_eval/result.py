@@ -248,7 +248,7 @@ class EvalResult:
             if self.timing is not None:
                 t = self.timing
                 return (
-                    f"✓ correct · {format_speedup(t.speedup)} {'faster' if t.speedup >= 1 else 'slower'} "
+                    f"✓ correct · {speed_words(t.speedup)} "
                     f"({t.custom.median_ms:.3g} ms vs {t.reference.median_ms:.3g} ms)"
                 )
             return "✓ correct"
@@ -278,6 +278,15 @@ class EvalResult:
 def format_speedup(speedup: float) -> str:
     """2.31×, 0.35×, and two significant digits below 0.1 (0.0043×), so a tiny speedup never reads 0.00×."""
     return f"{speedup:.2f}×" if speedup >= 0.1 else f"{speedup:.2g}×"
+
+
+def speed_words(speedup: float) -> str:
+    """2.31× faster; below 1 the other way round, as people say it: 0.00071 is 1,408× slower (not 0.00071×)."""
+    if speedup >= 1 or speedup <= 0:
+        return f"{format_speedup(speedup)} faster"
+    slower = 1 / speedup
+    figure = f"{slower:,.0f}" if slower >= 100 else f"{slower:.3g}"
+    return f"{figure}× slower"
 
 
 _converter = cattrs.Converter(omit_if_default=False)
