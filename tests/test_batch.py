@@ -299,3 +299,26 @@ def test_a_cpu_lane_keeps_one_candidate_warming(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(lanes_module.os, "cpu_count", lambda: 64)
 
     assert lanes_module.spares_for("cpu") == 1
+
+
+def test_summary_names_each_pair_not_correct_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    pairs = make_pairs(tmp_path / "pairs", ["add", "wrong_shape", "syntax_error"])
+    out = tmp_path / "results.jsonl"
+    assert batch(str(pairs), "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    counts = next(line for line in lines if "over 1" in line)
+    assert "× slower over 1 (CPU timing: not meaningful)" in counts or "× faster over 1 (CPU timing" in counts
+    lines = lines[lines.index("not correct") :]
+    wrong = next(line for line in lines if "wrong_shape" in line)
+    assert "incorrect" in wrong and "output: shape [65536] vs reference [256, 256]" in wrong
+    broken = lines.index(next(line for line in lines if "│ syntax_error" in line))
+    assert "error" in lines[broken] and "SyntaxError" in lines[broken]
+    assert f"at {pairs / 'syntax_error' / 'custom.py'}:6" in lines[broken + 1]
+    assert f"each pair's full result is its line in {out}" in printed
+    ref, custom = pairs / "syntax_error" / "ref.py", pairs / "syntax_error" / "custom.py"
+    assert f"kernel-eval --ref-src {ref} --custom-src {custom}" in printed
+    assert not any("│ add " in line for line in lines)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import simple_parsing
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kernel_eval import arguments, history
@@ -42,8 +43,10 @@ def main(argv: list[str]) -> int:
 
 def history_table(custom_file: str, rows: list[history.Entry]) -> Table:
     table = Table(title=custom_file, title_justify="left")
-    for column in ("when", "verdict", "speedup", "change", "device", "from"):
-        table.add_column(column, justify="right" if column in ("speedup", "change") else "left")
+    for column in ("when", "verdict", "speedup", "change", "device", "from", "reason"):
+        table.add_column(
+            column, justify="right" if column in ("speedup", "change") else "left", overflow="fold"
+        )
     last: float | None = None
     for entry in rows:
         verdict = "flagged" if entry.flagged else entry.verdict
@@ -60,5 +63,6 @@ def history_table(custom_file: str, rows: list[history.Entry]) -> Table:
             change,
             entry.device,
             entry.origin,
+            "" if verdict == "correct" else escape(entry.headline.split(" — ", 1)[-1]),
         )
     return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import time
@@ -27,7 +28,14 @@ from kernel_eval.batch.lanes import Lane, LocalLane
 from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Outcome, Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
-from kernel_eval.batch.summary import builds_table, category, summarize, summary_table
+from kernel_eval.batch.summary import (
+    Summary,
+    builds_table,
+    category,
+    problems_table,
+    summarize,
+    summary_table,
+)
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest
 from kernel_eval.result import EXIT_CANCELLED
 
@@ -129,7 +137,19 @@ def main(argv: list[str]) -> int:
     console.print(summary_table(summary, f"kernel-eval batch: {options.spec} ({summary.wall_s:.1f} s)"))
     if summary.builds:
         console.print(builds_table(summary))
+    if summary.problems:
+        console.print(problems_table(summary))
+        console.print(how_to_see_more(summary, out), markup=False)
     return 0 if summary.total == len(pairs) else 1
+
+
+def how_to_see_more(summary: Summary, out: Path) -> str:
+    """Where a pair's whole result is, and the command that shows the first problem as the CLI does."""
+    first = summary.problems[0]
+    return (
+        f"each pair's full result is its line in {out}; to see one as the CLI shows it, e.g. {first.name}:\n"
+        f"  kernel-eval --ref-src {shlex.quote(first.ref_file)} --custom-src {shlex.quote(first.custom_file)}"
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
