@@ -4,6 +4,7 @@ traceback from kernel-eval's own code."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from cases import cpu_case
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 REF, CUSTOM = cpu_case("add")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def clean(proc: subprocess.CompletedProcess[str]) -> str:
@@ -214,3 +216,39 @@ def test_underscore_and_dash_flags_mean_the_same(run_cli: RunCli) -> None:
     for proc in (underscored, dashed):
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["correctness"]["num_trials"] == 3
+
+
+# --- progress: a terminal sees where the evaluation is while it runs -------------------------------------------
+
+
+def test_a_terminal_sees_the_phases_while_it_waits(tmp_path: Path) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    path = os.pathsep.join(p for p in (str(REPO / "daemon"), os.environ.get("PYTHONPATH", "")) if p)
+    argv = [sys.executable, str(REPO / "scripts" / "run_and_check.py"), "--ref_src", str(REF), "--custom_src"]
+    argv += [str(CUSTOM), "--device", "cpu", "--build_dir_prefix", str(tmp_path / "build")]
+    proc = subprocess.Popen(
+        argv,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": path},
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+    )
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: every process holding it is gone
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    shown = seen.decode(errors="replace")
+    for phase in ("load · starting workers", "build · building", "check · correctness"):
+        assert phase in shown, shown
+    assert stdout.startswith("correct: model_new_add.py")

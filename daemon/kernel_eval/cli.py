@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from kernel_eval import arguments, history, preflight, references, source_info
 from kernel_eval.engine.pool import WorkerPool
@@ -93,16 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             err.print(f"{options.custom_src}:{problem.line or 1}: error: {problem}", markup=False)
             return 2
 
-    def show_progress(event: ProgressEvent) -> None:
-        if options.verbose and not options.json:
-            err.print(f"[dim]{event.phase.value:>5} · {event.message}[/dim]")
-
     cancel = threading.Event()
     stop_on_signals(cancel)
     request = options.to_request()
+    progress = Progress(err, options)
     try:
-        with WorkerPool(spares=0) as pool:
-            result = pool.evaluate(request, on_progress=show_progress, cancel=cancel)
+        with WorkerPool(spares=0) as pool, progress:
+            result = pool.evaluate(request, on_progress=progress.show, cancel=cancel)
     except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
         result = cancelled(preflight.rejected(request, []))
     if cancel.is_set():
@@ -112,6 +110,31 @@ def main(argv: list[str] | None = None) -> int:
     else:
         history.record(result, "cli")
     return report(result, options)
+
+
+class Progress:
+    """Where the evaluation is: every event on stderr with --verbose; else, in a terminal, one line that changes
+    in place and is gone once the result prints (nothing under --json or when stderr is not a terminal)."""
+
+    def __init__(self, err: Console, options: Options) -> None:
+        self.err, self.verbose = err, options.verbose and not options.json
+        live = err.is_terminal and not options.verbose and not options.json
+        self.status = err.status("starting workers", spinner="dots") if live else None
+
+    def __enter__(self) -> Progress:
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def show(self, event: ProgressEvent) -> None:
+        if self.verbose:
+            self.err.print(f"[dim]{event.phase.value:>5} · {escape(event.message)}[/dim]")
+        elif self.status is not None:
+            self.status.update(f"{event.phase.value} · {escape(event.message[:70])}")
 
 
 def stop_on_signals(cancel: threading.Event) -> None:
