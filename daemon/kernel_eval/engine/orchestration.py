@@ -7,12 +7,13 @@ The judge and candidate are asked over typed requests (kernel_eval.protocol.mess
 from __future__ import annotations
 
 import re
+import signal
 import sys
 import threading
 import time
 from typing import TypeVar
 
-from kernel_eval import source_info
+from kernel_eval import import_line, source_info
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from kernel_eval.errors import EvalError
 from kernel_eval.progress import ProgressCallback, ProgressEvent
@@ -72,6 +73,9 @@ class Evaluation:
         self._streaming = False
         self._waiting_on = judge  # the worker whose answer is awaited: the one to blame if none comes
         self._phase_started = time.monotonic()
+        self._oom_kills = (
+            import_line.oom_kills()
+        )  # a rise by the time a worker dies of SIGKILL: out of memory
 
     def run(self) -> None:
         try:
@@ -352,6 +356,31 @@ class Evaluation:
         assert isinstance(exc, WorkerDied)
         if worker.hello is None:
             return _start_failure(worker, exc)
+        what = "reference" if side == "judge" else "custom"
+        importing = import_line.last_line(worker.log_path.parent) if phase in (Phase.LOAD, Phase.BUILD) else 0
+        where = Location(source.file, importing) if importing else where
+        running = (
+            f"while importing line {importing} of the {what} file" if importing else f"during {phase.value}"
+        )
+        if exc.returncode == -signal.SIGKILL and import_line.oom_kills() > self._oom_kills:
+            return Message(
+                Severity.ERROR,
+                phase,
+                "out_of_memory",
+                f"out of memory: the kernel's OOM killer killed the {what} side's process {running}",
+                where,
+                hint="the machine ran out of memory: allocate less here (check the sizes), or free memory first",
+            )
+        if importing:
+            return Message(
+                Severity.ERROR,
+                phase,
+                "crash",
+                f"{exc} {running}",
+                where,
+                hint="the code at this line ended the process without a Python error (os._exit, a crash in native "
+                "code, a signal); see the captured output",
+            )
         return Message(
             Severity.ERROR,
             phase,

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from kernel_eval import source_info
+from kernel_eval import import_line, source_info
 from kernel_eval.errors import EvalError, fail, from_exception
 from kernel_eval.result import Location, Phase
 
@@ -40,7 +40,8 @@ def import_file(path: str, role: str) -> ModuleType:
     if folder not in sys.path:
         sys.path.insert(0, folder)  # sibling imports (helpers next to the kernel) work as in `python file.py`
     try:
-        spec.loader.exec_module(module)
+        with import_line.recording(str(file)):
+            spec.loader.exec_module(module)
     except SyntaxError as exc:
         sys.modules.pop(name, None)
         line = exc.lineno or 0
