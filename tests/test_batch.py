@@ -322,3 +322,23 @@ def test_summary_names_each_pair_not_correct_with_its_reason(
     ref, custom = pairs / "syntax_error" / "ref.py", pairs / "syntax_error" / "custom.py"
     assert f"kernel-eval --ref-src {ref} --custom-src {custom}" in printed
     assert not any("│ add " in line for line in lines)
+
+
+def test_a_spec_that_does_not_exist_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert batch(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out.jsonl")) == 2
+    assert (
+        f"{tmp_path / 'nowhere'}: no such folder or file; pass a folder of pairs" in capsys.readouterr().err
+    )
+
+
+def test_a_pair_whose_file_is_missing_costs_its_line_with_the_reason(tmp_path: Path) -> None:
+    ref, _ = cpu_case("add")
+    requests = tmp_path / "requests.jsonl"
+    missing = tmp_path / "gone.py"
+    requests.write_text(json.dumps({"name": "gone", "ref_src": str(ref), "custom_src": str(missing)}) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert batch(str(requests), "--out", str(out), "--measure-performance", "false") == 0
+    gone = EvalResult.from_dict(read_lines(out)["gone"])
+    [error] = gone.errors
+    assert (error.kind, error.message) == ("file_not_found", f"no such custom file: {missing}")
+    assert summarize(read_lines(out)).problems[0].reason == f"no such custom file: {missing}"
