@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,11 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     cancel = threading.Event()
-    stop_on_signals(cancel)
     request = options.to_request()
     progress = Progress(err, options)
     try:
-        with WorkerPool(spares=0) as pool, progress:
+        with stopped_by_signals(cancel), WorkerPool(spares=0) as pool, progress:
             result = pool.evaluate(request, on_progress=progress.show, cancel=cancel)
     except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
         result = cancelled(preflight.rejected(request, []))
@@ -137,16 +138,21 @@ class Progress:
             self.status.update(f"{event.phase.value} · {escape(event.message[:70])}")
 
 
-def stop_on_signals(cancel: threading.Event) -> None:
+@contextlib.contextmanager
+def stopped_by_signals(cancel: threading.Event) -> Iterator[None]:
     """Ctrl-C and SIGTERM cancel the evaluation (its workers are stopped and a result is still printed); a
-    second Ctrl-C stops waiting."""
+    second Ctrl-C stops waiting. The handlers before are put back after."""
 
     def on_signal(signum: int, frame: object) -> None:
         cancel.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    before = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def is_cancelled(result: EvalResult) -> bool:

@@ -106,6 +106,14 @@ def _gpu_count() -> int:
 
 
 def main(argv: list[str]) -> int:
+    before = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run(argv)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def run(argv: list[str]) -> int:
     options = parse(argv)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Path(options.out)
@@ -124,7 +132,6 @@ def main(argv: list[str]) -> int:
         )
     started = time.monotonic()
     if todo:
-        signal.signal(signal.SIGTERM, _interrupt)
         try:
             run_batch(options, todo, out, err)
         except KeyboardInterrupt:
