@@ -342,3 +342,13 @@ def test_a_pair_whose_file_is_missing_costs_its_line_with_the_reason(tmp_path: P
     [error] = gone.errors
     assert (error.kind, error.message) == ("file_not_found", f"no such custom file: {missing}")
     assert summarize(read_lines(out)).problems[0].reason == f"no such custom file: {missing}"
+
+
+def test_a_pair_stopped_by_its_pair_timeout_is_an_error_not_a_cancel(tmp_path: Path) -> None:
+    pairs = make_pairs(tmp_path / "pairs", ["hang"])
+    out = tmp_path / "results.jsonl"
+    assert batch(str(pairs), "--out", str(out), "--pair-timeout", "8", "--measure-performance", "false") == 0
+    hang = EvalResult.from_dict(read_lines(out)["hang"])
+    assert hang.verdict is Verdict.ERROR
+    [error] = hang.errors
+    assert (error.kind, error.message) == ("timeout", "the pair took longer than 8 s in all and was stopped")

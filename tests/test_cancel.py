@@ -48,9 +48,9 @@ def test_cancelled_under_json_prints_one_result_and_exits_130(signum: int, tmp_p
     proc = start("--ref_src", REF, "--custom_src", HANG, "--device", "cpu", "--json", tmp_path=tmp_path)
     stdout, _ = stopped(proc, signum, after_s=8)
     data = json.loads(stdout)
-    assert data["verdict"] == "error"
+    assert data["verdict"] == "cancelled"
     assert [m["kind"] for m in data["messages"] if m["severity"] == "error"] == ["cancelled"]
-    assert "cancelled" in data["headline"]
+    assert data["headline"].startswith("⏹ cancelled — stopped in the ")
 
 
 def test_cancelled_human_output_says_so(tmp_path: Path) -> None:

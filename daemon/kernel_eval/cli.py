@@ -19,7 +19,7 @@ from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
-from kernel_eval.result import EXIT_CANCELLED, EvalResult, Message, Severity, Verdict
+from kernel_eval.result import EvalResult, Message, Severity, Verdict
 
 
 @dataclass
@@ -156,14 +156,14 @@ def stopped_by_signals(cancel: threading.Event) -> Iterator[None]:
 
 
 def is_cancelled(result: EvalResult) -> bool:
-    return any(message.kind == "cancelled" for message in result.errors)
+    return result.verdict is Verdict.CANCELLED
 
 
 def cancelled(result: EvalResult) -> EvalResult:
     """`result` as a cancelled evaluation (whatever it had reached when the signal came)."""
-    if not is_cancelled(result):
+    if not any(message.kind == "cancelled" for message in result.errors):
         result.messages.append(Message(Severity.ERROR, result.phase, "cancelled", "evaluation cancelled"))
-    result.verdict = Verdict.ERROR
+    result.verdict = Verdict.CANCELLED
     return result
 
 
@@ -173,8 +173,6 @@ def report(result: EvalResult, options: Options) -> int:
         sys.stdout.write(result.to_json() + "\n")
     else:
         render_result(result, Console(highlight=False, soft_wrap=True), verbose=options.verbose)
-    if is_cancelled(result):
-        return EXIT_CANCELLED
     return result.exit_code if result.verdict in Verdict else 2
 
 

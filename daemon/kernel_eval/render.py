@@ -19,7 +19,12 @@ from kernel_eval.result import (
     speed_words,
 )
 
-_STYLE = {Verdict.CORRECT: "bold green", Verdict.INCORRECT: "bold red", Verdict.ERROR: "bold yellow"}
+_STYLE = {
+    Verdict.CORRECT: "bold green",
+    Verdict.INCORRECT: "bold red",
+    Verdict.ERROR: "bold yellow",
+    Verdict.CANCELLED: "bold",
+}
 _SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 
 
@@ -64,7 +69,7 @@ def _verdict_line(result: EvalResult) -> str:
         failing = trials.first_failure if trials else None
         seed = f" on trial {failing.trial + 1} (seed {failing.seed})" if failing else ""
         return f"incorrect: {custom} differs from the reference{seed}"
-    if any(message.kind == "cancelled" for message in result.errors):
+    if result.verdict is Verdict.CANCELLED:
         return f"cancelled: stopped evaluating {custom} in the {result.phase.value} phase"
     return f"error: could not evaluate {custom} ({result.phase.value} phase)"
 

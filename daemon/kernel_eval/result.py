@@ -29,11 +29,19 @@ class Phase(str, enum.Enum):
 class Verdict(str, enum.Enum):
     CORRECT = "correct"
     INCORRECT = "incorrect"
-    ERROR = "error"  # could not evaluate: load/build/runtime error, crash, timeout, cancellation
+    ERROR = "error"  # could not evaluate: load/build/runtime error, crash, timeout
+    CANCELLED = (
+        "cancelled"  # stopped before it finished (Ctrl-C, SIGTERM); the daemon publishes none of these
+    )
 
     @property
     def exit_code(self) -> int:
-        return {Verdict.CORRECT: 0, Verdict.INCORRECT: 1, Verdict.ERROR: 2}[self]
+        return {
+            Verdict.CORRECT: 0,
+            Verdict.INCORRECT: 1,
+            Verdict.ERROR: 2,
+            Verdict.CANCELLED: EXIT_CANCELLED,
+        }[self]
 
 
 class Backend(str, enum.Enum):
@@ -256,6 +264,8 @@ class EvalResult:
             failing = self.correctness.first_failure if self.correctness else None
             bad = next((o for o in failing.outputs if not o.passed), None) if failing else None
             return f"✗ incorrect — {bad.detail}" if bad else "✗ incorrect"
+        if self.verdict is Verdict.CANCELLED:
+            return f"⏹ cancelled — stopped in the {self.phase.value} phase"
         first = self.errors[0] if self.errors else None
         return f"⚠ {self.phase.value} error — {first.message.splitlines()[0]}" if first else "⚠ error"
 

@@ -54,6 +54,8 @@ def category(result: EvalResult) -> str:
     """correct / incorrect / flagged / error: what the summary counts the result as."""
     if result.verdict is Verdict.CORRECT:
         return "flagged" if result.blocking_flags else "correct"
+    if result.verdict is Verdict.CANCELLED:  # batches write no cancelled pair; one from elsewhere is an error
+        return "error"
     return result.verdict.value
 
 

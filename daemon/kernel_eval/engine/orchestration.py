@@ -86,7 +86,8 @@ class Evaluation:
             self.result.messages.append(self._failure_message(exc))
         self._clock_phase()
         if self.result.errors:
-            self.result.verdict = Verdict.ERROR
+            cancelled = any(message.kind == "cancelled" for message in self.result.errors)
+            self.result.verdict = Verdict.CANCELLED if cancelled else Verdict.ERROR
 
     def _clock_phase(self) -> None:
         """Charge the time since the last progress report to the phase it reported."""
