@@ -252,3 +252,18 @@ def test_a_terminal_sees_the_phases_while_it_waits(tmp_path: Path) -> None:
     for phase in ("load · starting workers", "check · correctness"):  # a quick build may flash by unseen
         assert phase in shown, shown
     assert stdout.startswith("correct: model_new_add.py")
+
+
+def test_a_gpu_the_machine_does_not_have_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kernel_eval import preflight
+
+    gpus = tmp_path / "gpus"
+    (gpus / "0000:18:00.0").mkdir(parents=True)  # what NVIDIA's driver shows for one GPU
+    monkeypatch.setattr(preflight, "NVIDIA_GPUS", str(gpus))
+    problem = preflight.check_device("cuda:7")
+    assert problem is not None and problem.kind == "no_such_device"
+    assert problem.message == "no GPU cuda:7 on this machine: it has 1 NVIDIA GPU (cuda:0)"
+    assert problem.hint == "pass --device cuda:N with N below 1, or --device cpu"
+    assert preflight.check_device("cuda:0") is None and preflight.check_device("cuda") is None
+    monkeypatch.setattr(preflight, "NVIDIA_GPUS", str(tmp_path / "no-driver"))
+    assert preflight.check_device("cuda:7") is None  # no driver: the CPU fallback with a note, as before

@@ -82,10 +82,33 @@ def _binary(path: str, role: str) -> Message | None:
 
 
 def check_device(device: str) -> Message | None:
-    """None for "", cpu, cuda and cuda:N; else what to pass instead."""
-    if not device or DEVICE.fullmatch(device):
+    """None for "", cpu, cuda and a cuda:N this machine has (or cannot tell about); else what to pass instead."""
+    if not device or device == "cpu":
         return None
-    return problem("bad_device", f"unknown device {device!r}", hint=DEVICE_FIX)
+    found = DEVICE.fullmatch(device)
+    if not found:
+        return problem("bad_device", f"unknown device {device!r}", hint=DEVICE_FIX)
+    index, count = int((found[1] or ":0")[1:]), nvidia_gpu_count()
+    if count is None or index < count:
+        return None  # without NVIDIA's driver, CUDA devices fall back to the CPU, with a note
+    names = {0: "", 1: " (cuda:0)"}.get(count, f" (cuda:0 to cuda:{count - 1})")
+    have = f"{count} NVIDIA GPU{'s' if count != 1 else ''}{names}"
+    return problem(
+        "no_such_device",
+        f"no GPU {device} on this machine: it has {have}",
+        hint=f"pass --device cuda:N with N below {count}, or --device cpu" if count else "pass --device cpu",
+    )
+
+
+def nvidia_gpu_count() -> int | None:
+    """GPUs NVIDIA's driver knows (one folder each under /proc/driver/nvidia/gpus); None without the driver."""
+    try:
+        return len(list(Path(NVIDIA_GPUS).iterdir()))
+    except OSError:
+        return None
+
+
+NVIDIA_GPUS = "/proc/driver/nvidia/gpus"
 
 
 def check(custom_src: str, ref_src: str, device: str) -> list[Message]:
