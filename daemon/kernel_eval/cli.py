@@ -96,6 +96,16 @@ def main(argv: list[str] | None = None) -> int:
             err.print(f"{options.custom_src}:{problem.line or 1}: error: {problem}", markup=False)
             return 2
 
+    result = evaluate(options, err)
+    if is_cancelled(result):
+        err.print("interrupted: evaluation cancelled", markup=False)
+    else:
+        history.record(result, "cli")
+    return report(result, options)
+
+
+def evaluate(options: Options, err: Console) -> EvalResult:
+    """The evaluation, in its own workers; Ctrl-C or SIGTERM make it a cancelled one."""
     cancel = threading.Event()
     request = options.to_request()
     progress = Progress(err, options)
@@ -103,14 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         with stopped_by_signals(cancel), WorkerPool(spares=0) as pool, progress:
             result = pool.evaluate(request, on_progress=progress.show, cancel=cancel)
     except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
-        result = cancelled(preflight.rejected(request, []))
-    if cancel.is_set():
-        result = cancelled(result)
-    if is_cancelled(result):
-        err.print("interrupted: evaluation cancelled", markup=False)
-    else:
-        history.record(result, "cli")
-    return report(result, options)
+        return cancelled(preflight.rejected(request, []))
+    return cancelled(result) if cancel.is_set() else result
 
 
 class Progress:
