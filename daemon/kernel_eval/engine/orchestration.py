@@ -73,9 +73,8 @@ class Evaluation:
         self._streaming = False
         self._waiting_on = judge  # the worker whose answer is awaited: the one to blame if none comes
         self._phase_started = time.monotonic()
-        self._oom_kills = (
-            import_line.oom_kills()
-        )  # a rise by the time a worker dies of SIGKILL: out of memory
+        # a count that has risen by the time a worker dies of SIGKILL means out of memory
+        self._oom_kills = import_line.oom_kills()
 
     def run(self) -> None:
         try:
@@ -357,9 +356,28 @@ class Evaluation:
         assert isinstance(exc, WorkerDied)
         if worker.hello is None:
             return _start_failure(worker, exc)
-        what = "reference" if side == "judge" else "custom"
+        died = self._died_importing_or_oom(exc, worker, where)
+        if died is not None:
+            return died
+        return Message(
+            Severity.ERROR,
+            phase,
+            "crash",
+            f"{exc} during {phase.value} ({'reference' if side == 'judge' else 'custom'} side)",
+            where,
+            hint="the process died without a Python error: a segfault, a CUDA fault, os._exit or the OOM killer; "
+            "see the captured output",
+        )
+
+    def _died_importing_or_oom(
+        self, exc: WorkerDied, worker: WorkerProcess, where: Location
+    ) -> Message | None:
+        """A worker that died while importing the user's file (told at the line it was running), or that the OOM
+        killer killed; None for any other death."""
+        phase = self.result.phase
+        what = "reference" if worker.role == "judge" else "custom"
         importing = import_line.last_line(worker.log_path.parent) if phase in (Phase.LOAD, Phase.BUILD) else 0
-        where = Location(source.file, importing) if importing else where
+        where = Location(where.file, importing) if importing else where
         running = (
             f"while importing line {importing} of the {what} file" if importing else f"during {phase.value}"
         )
@@ -372,24 +390,16 @@ class Evaluation:
                 where,
                 hint="the machine ran out of memory: allocate less here (check the sizes), or free memory first",
             )
-        if importing:
-            return Message(
-                Severity.ERROR,
-                phase,
-                "crash",
-                f"{exc} {running}",
-                where,
-                hint="the code at this line ended the process without a Python error (os._exit, a crash in native "
-                "code, a signal); see the captured output",
-            )
+        if not importing:
+            return None
         return Message(
             Severity.ERROR,
             phase,
             "crash",
-            f"{exc} during {phase.value} ({'reference' if side == 'judge' else 'custom'} side)",
+            f"{exc} {running}",
             where,
-            hint="the process died without a Python error: a segfault, a CUDA fault, os._exit or the OOM killer; "
-            "see the captured output",
+            hint="the code at this line ended the process without a Python error (os._exit, a crash in native code, "
+            "a signal); see the captured output",
         )
 
 
