@@ -299,3 +299,56 @@ def test_a_cpu_lane_keeps_one_candidate_warming(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(lanes_module.os, "cpu_count", lambda: 64)
 
     assert lanes_module.spares_for("cpu") == 1
+
+
+def test_summary_names_each_pair_not_correct_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    pairs = make_pairs(tmp_path / "pairs", ["add", "wrong_shape", "syntax_error"])
+    out = tmp_path / "results.jsonl"
+    assert batch(str(pairs), "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    counts = next(line for line in lines if "over 1" in line)
+    assert "× slower over 1 (CPU timing: not meaningful)" in counts or "× faster over 1 (CPU timing" in counts
+    lines = lines[lines.index("not correct") :]
+    wrong = next(line for line in lines if "wrong_shape" in line)
+    assert "incorrect" in wrong and "output: shape [65536] vs reference [256, 256]" in wrong
+    broken = lines.index(next(line for line in lines if "│ syntax_error" in line))
+    assert "error" in lines[broken] and "SyntaxError" in lines[broken]
+    assert f"at {pairs / 'syntax_error' / 'custom.py'}:6" in lines[broken + 1]
+    assert f"each pair's full result is its line in {out}" in printed
+    ref, custom = pairs / "syntax_error" / "ref.py", pairs / "syntax_error" / "custom.py"
+    assert f"kernel-eval --ref-src {ref} --custom-src {custom}" in printed
+    assert not any("│ add " in line for line in lines)
+
+
+def test_a_spec_that_does_not_exist_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert batch(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out.jsonl")) == 2
+    assert (
+        f"{tmp_path / 'nowhere'}: no such folder or file; pass a folder of pairs" in capsys.readouterr().err
+    )
+
+
+def test_a_pair_whose_file_is_missing_costs_its_line_with_the_reason(tmp_path: Path) -> None:
+    ref, _ = cpu_case("add")
+    requests = tmp_path / "requests.jsonl"
+    missing = tmp_path / "gone.py"
+    requests.write_text(json.dumps({"name": "gone", "ref_src": str(ref), "custom_src": str(missing)}) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert batch(str(requests), "--out", str(out), "--measure-performance", "false") == 0
+    gone = EvalResult.from_dict(read_lines(out)["gone"])
+    [error] = gone.errors
+    assert (error.kind, error.message) == ("file_not_found", f"no such custom file: {missing}")
+    assert summarize(read_lines(out)).problems[0].reason == f"no such custom file: {missing}"
+
+
+def test_a_pair_stopped_by_its_pair_timeout_is_an_error_not_a_cancel(tmp_path: Path) -> None:
+    pairs = make_pairs(tmp_path / "pairs", ["hang"])
+    out = tmp_path / "results.jsonl"
+    assert batch(str(pairs), "--out", str(out), "--pair-timeout", "8", "--measure-performance", "false") == 0
+    hang = EvalResult.from_dict(read_lines(out)["hang"])
+    assert hang.verdict is Verdict.ERROR
+    [error] = hang.errors
+    assert (error.kind, error.message) == ("timeout", "the pair took longer than 8 s in all and was stopped")

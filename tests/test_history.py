@@ -13,7 +13,17 @@ from kernel_eval.history_cli import main as history_main
 from kernel_eval.lsp.codelens import lens_title, with_previous
 from kernel_eval.lsp.language_server import FileState
 from kernel_eval.lsp.settings import parse_settings
-from kernel_eval.result import EvalResult, Phase, SourceInfo, Timing, TimingStats, Verdict
+from kernel_eval.result import (
+    EvalResult,
+    Location,
+    Message,
+    Phase,
+    Severity,
+    SourceInfo,
+    Timing,
+    TimingStats,
+    Verdict,
+)
 
 
 def _result(custom: Path, speedup: float | None, verdict: Verdict = Verdict.CORRECT) -> EvalResult:
@@ -112,3 +122,23 @@ def test_the_cli_records_its_evaluation(db: Path) -> None:
     assert cli_main(["--ref_src", str(ref), "--custom_src", str(custom), "--device", "cpu", "--json"]) == 0
     [entry] = history.entries(str(custom))
     assert entry.origin == "cli" and entry.verdict == "correct"
+
+
+def test_history_command_gives_the_reason_of_rows_not_correct(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    custom = tmp_path / "custom.py"
+    failed = _result(custom, None, Verdict.ERROR)
+    failed.phase = Phase.LOAD
+    failed.messages.append(
+        Message(
+            Severity.ERROR, Phase.LOAD, "syntax_error", "SyntaxError: unmatched ')'", Location(str(custom), 6)
+        )
+    )
+    history.record(failed, "batch")
+    history.record(_result(custom, 2.0), "cli")
+    assert history_main(["--limit=5", str(custom)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "batch" in line or "cli" in line]
+    assert "SyntaxError: unmatched ')'" in rows[0] and "error" in rows[0]
+    assert rows[1].rstrip(" │").endswith("cli")  # a correct row needs no reason

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import simple_parsing
 from rich.console import Console
+from rich.markup import escape
 
-from kernel_eval import history, references, source_info
+from kernel_eval import arguments, history, preflight, references, source_info
 from kernel_eval.engine import spawn
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
-from kernel_eval.result import Verdict
+from kernel_eval.result import EvalResult, Message, Severity, Verdict
 
 
 @dataclass
@@ -53,15 +56,7 @@ class Options:
 
 
 def parse(argv: list[str] | None = None) -> Options:
-    parser = simple_parsing.ArgumentParser(
-        prog="run_and_check.py",
-        add_option_string_dash_variants=simple_parsing.DashVariant.UNDERSCORE_AND_DASH,
-        add_dest_to_option_strings=False,
-        description=Options.__doc__,
-    )
-    parser.add_arguments(Options, dest="options")
-    options: Options = parser.parse_args(argv).options
-    return options
+    return arguments.parse(Options, arguments.command(), sys.argv[1:] if argv is None else argv)
 
 
 def with_found_reference(options: Options) -> Options:
@@ -95,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     spawn.harden_parent()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    checked = [preflight.check_file(options.custom_src, "custom"), preflight.check_device(options.device)]
+    problems = [message for message in checked if message is not None]
+    if problems:
+        return report(preflight.rejected(options.to_request(), problems), options)
     if not options.ref_src:
         try:
             options = with_found_reference(options)
@@ -102,18 +101,83 @@ def main(argv: list[str] | None = None) -> int:
             err.print(f"{options.custom_src}:{problem.line or 1}: error: {problem}", markup=False)
             return 2
 
-    def show_progress(event: ProgressEvent) -> None:
-        if options.verbose and not options.json:
-            err.print(f"[dim]{event.phase.value:>5} · {event.message}[/dim]")
-
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwind: workers are stopped
-    try:
-        with WorkerPool(spares=0) as pool:
-            result = pool.evaluate(options.to_request(), on_progress=show_progress)
+    result = evaluate(options, err)
+    if is_cancelled(result):
+        err.print("interrupted: evaluation cancelled", markup=False)
+    else:
         history.record(result, "cli")
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
+    return report(result, options)
+
+
+def evaluate(options: Options, err: Console) -> EvalResult:
+    """The evaluation, in its own workers; Ctrl-C or SIGTERM make it a cancelled one."""
+    cancel = threading.Event()
+    request = options.to_request()
+    progress = Progress(err, options)
+    try:
+        with stopped_by_signals(cancel), WorkerPool(spares=0) as pool, progress:
+            result = pool.evaluate(request, on_progress=progress.show, cancel=cancel)
+    except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
+        return cancelled(preflight.rejected(request, []))
+    return cancelled(result) if cancel.is_set() else result
+
+
+class Progress:
+    """Where the evaluation is: every event on stderr with --verbose; else, in a terminal, one line that changes
+    in place and is gone once the result prints (nothing under --json or when stderr is not a terminal)."""
+
+    def __init__(self, err: Console, options: Options) -> None:
+        self.err, self.verbose = err, options.verbose and not options.json
+        live = err.is_terminal and not options.verbose and not options.json
+        self.status = err.status("starting workers", spinner="dots") if live else None
+
+    def __enter__(self) -> Progress:
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def show(self, event: ProgressEvent) -> None:
+        if self.verbose:
+            self.err.print(f"[dim]{event.phase.value:>5} · {escape(event.message)}[/dim]")
+        elif self.status is not None:
+            self.status.update(f"{event.phase.value} · {escape(event.message[:70])}")
+
+
+@contextlib.contextmanager
+def stopped_by_signals(cancel: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM cancel the evaluation (its workers are stopped and a result is still printed); a
+    second Ctrl-C stops waiting. The handlers before are put back after."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    before = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+def is_cancelled(result: EvalResult) -> bool:
+    return result.verdict is Verdict.CANCELLED
+
+
+def cancelled(result: EvalResult) -> EvalResult:
+    """`result` as a cancelled evaluation (whatever it had reached when the signal came)."""
+    if not any(message.kind == "cancelled" for message in result.errors):
+        result.messages.append(Message(Severity.ERROR, result.phase, "cancelled", "evaluation cancelled"))
+    result.verdict = Verdict.CANCELLED
+    return result
+
+
+def report(result: EvalResult, options: Options) -> int:
+    """Print `result` (one JSON object under --json) and return the exit status."""
     if options.json:
         sys.stdout.write(result.to_json() + "\n")
     else:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import simple_parsing
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from kernel_eval import history
+from kernel_eval import arguments, history
 
 _STYLE = {"correct": "green", "incorrect": "red", "error": "yellow", "flagged": "magenta"}
 
@@ -26,14 +27,7 @@ class HistoryOptions:
 
 
 def main(argv: list[str]) -> int:
-    parser = simple_parsing.ArgumentParser(
-        prog="kernel-eval history",
-        add_option_string_dash_variants=simple_parsing.DashVariant.UNDERSCORE_AND_DASH,
-        add_dest_to_option_strings=False,
-        description=HistoryOptions.__doc__,
-    )
-    parser.add_arguments(HistoryOptions, dest="options")
-    options: HistoryOptions = parser.parse_args(argv).options
+    options = arguments.parse(HistoryOptions, arguments.command("history"), argv)
     console = Console(highlight=False, soft_wrap=True)
     path = Path(options.db) if options.db else history.default_path()
     found = history.entries(options.file or None, options.limit, path)
@@ -49,8 +43,10 @@ def main(argv: list[str]) -> int:
 
 def history_table(custom_file: str, rows: list[history.Entry]) -> Table:
     table = Table(title=custom_file, title_justify="left")
-    for column in ("when", "verdict", "speedup", "change", "device", "from"):
-        table.add_column(column, justify="right" if column in ("speedup", "change") else "left")
+    for column in ("when", "verdict", "speedup", "change", "device", "from", "reason"):
+        table.add_column(
+            column, justify="right" if column in ("speedup", "change") else "left", overflow="fold"
+        )
     last: float | None = None
     for entry in rows:
         verdict = "flagged" if entry.flagged else entry.verdict
@@ -67,5 +63,6 @@ def history_table(custom_file: str, rows: list[history.Entry]) -> Table:
             change,
             entry.device,
             entry.origin,
+            "" if verdict == "correct" else escape(entry.headline.split(" — ", 1)[-1]),
         )
     return table

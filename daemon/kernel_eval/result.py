@@ -13,6 +13,7 @@ import attrs
 import cattrs
 
 SCHEMA_VERSION = 2
+EXIT_CANCELLED = 130  # Ctrl-C or SIGTERM, for the CLI and batches alike (128 + SIGINT, as shells report it)
 
 
 class Phase(str, enum.Enum):
@@ -28,11 +29,19 @@ class Phase(str, enum.Enum):
 class Verdict(str, enum.Enum):
     CORRECT = "correct"
     INCORRECT = "incorrect"
-    ERROR = "error"  # could not evaluate: load/build/runtime error, crash, timeout, cancellation
+    ERROR = "error"  # could not evaluate: load/build/runtime error, crash, timeout
+    CANCELLED = (
+        "cancelled"  # stopped before it finished (Ctrl-C, SIGTERM); the daemon publishes none of these
+    )
 
     @property
     def exit_code(self) -> int:
-        return {Verdict.CORRECT: 0, Verdict.INCORRECT: 1, Verdict.ERROR: 2}[self]
+        return {
+            Verdict.CORRECT: 0,
+            Verdict.INCORRECT: 1,
+            Verdict.ERROR: 2,
+            Verdict.CANCELLED: EXIT_CANCELLED,
+        }[self]
 
 
 class Backend(str, enum.Enum):
@@ -298,7 +307,7 @@ class EvalResult:
             if self.timing is not None:
                 t = self.timing
                 return (
-                    f"✓ correct · {format_speedup(t.speedup)} {'faster' if t.speedup >= 1 else 'slower'} "
+                    f"✓ correct · {speed_words(t.speedup)} "
                     f"({t.custom.median_ms:.3g} ms vs {t.reference.median_ms:.3g} ms)"
                 )
             return "✓ correct"
@@ -306,6 +315,8 @@ class EvalResult:
             failing = self.correctness.first_failure if self.correctness else None
             bad = next((o for o in failing.outputs if not o.passed), None) if failing else None
             return f"✗ incorrect — {bad.detail}" if bad else "✗ incorrect"
+        if self.verdict is Verdict.CANCELLED:
+            return f"⏹ cancelled — stopped in the {self.phase.value} phase"
         first = self.errors[0] if self.errors else None
         return f"⚠ {self.phase.value} error — {first.message.splitlines()[0]}" if first else "⚠ error"
 
@@ -328,6 +339,15 @@ class EvalResult:
 def format_speedup(speedup: float) -> str:
     """2.31×, 0.35×, and two significant digits below 0.1 (0.0043×), so a tiny speedup never reads 0.00×."""
     return f"{speedup:.2f}×" if speedup >= 0.1 else f"{speedup:.2g}×"
+
+
+def speed_words(speedup: float) -> str:
+    """2.31× faster; below 1 the other way round, as people say it: 0.00071 is 1,408× slower (not 0.00071×)."""
+    if speedup >= 1 or speedup <= 0:
+        return f"{format_speedup(speedup)} faster"
+    slower = 1 / speedup
+    figure = f"{slower:,.0f}" if slower >= 100 else f"{slower:.3g}"
+    return f"{figure}× slower"
 
 
 _converter = cattrs.Converter(omit_if_default=False)

@@ -120,3 +120,20 @@ def line_of(path: str, needle: str) -> int:
     """First 1-based line containing `needle` (0 if none)."""
     lines = read_text(path).splitlines()
     return next((i for i, line in enumerate(lines, 1) if needle in line), 0)
+
+
+def definition_line(text: str, name: str) -> int:
+    """1-based line where `name` is bound at the top level (class, def or assignment); 0 when not found."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return 0
+    line = 0
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            line = node.lineno
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(target, ast.Name) and target.id == name for target in targets):
+                line = node.lineno
+    return line  # the last binding is the one the module ends with

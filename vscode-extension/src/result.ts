@@ -1,6 +1,7 @@
 // The daemon's kernelEval/run result: kernel_eval.result.EvalResult as JSON (daemon/kernel_eval/result.py).
 
-export type Verdict = 'correct' | 'incorrect' | 'error';
+// 'cancelled' comes from the CLI's --json only: the daemon publishes no cancelled evaluation.
+export type Verdict = 'correct' | 'incorrect' | 'error' | 'cancelled';
 export type Phase = 'load' | 'build' | 'check' | 'time' | 'done';
 
 export interface TimingStats {

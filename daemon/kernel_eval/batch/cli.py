@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
+import signal
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,16 +23,23 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from kernel_eval import history
+from kernel_eval import arguments, history
 from kernel_eval.batch import prebuild as prebuilds
 from kernel_eval.batch.lanes import Lane, LocalLane
 from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Outcome, Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
-from kernel_eval.batch.summary import builds_table, category, summarize, summary_table
+from kernel_eval.batch.summary import (
+    Summary,
+    builds_table,
+    category,
+    problems_table,
+    summarize,
+    summary_table,
+)
 from kernel_eval.engine import spawn
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest
-from kernel_eval.result import SandboxMode
+from kernel_eval.result import EXIT_CANCELLED, SandboxMode
 
 
 @dataclass
@@ -69,16 +79,8 @@ class BatchOptions:
         )
 
 
-def parse(argv: list[str]) -> BatchOptions:
-    parser = simple_parsing.ArgumentParser(
-        prog="kernel-eval batch",
-        add_option_string_dash_variants=simple_parsing.DashVariant.UNDERSCORE_AND_DASH,
-        add_dest_to_option_strings=False,
-        description=BatchOptions.__doc__,
-    )
-    parser.add_arguments(BatchOptions, dest="options")
-    options: BatchOptions = parser.parse_args(argv).options
-    return options
+def parse(argv: list[str] | None = None) -> BatchOptions:
+    return arguments.parse(BatchOptions, arguments.command("batch"), sys.argv[1:] if argv is None else argv)
 
 
 def local_gpus(requested: str) -> list[str]:
@@ -109,6 +111,14 @@ def _gpu_count() -> int:
 
 
 def main(argv: list[str]) -> int:
+    before = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run(argv)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def run(argv: list[str]) -> int:
     options = parse(argv)
     spawn.harden_parent()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -132,7 +142,7 @@ def main(argv: list[str]) -> int:
             run_batch(options, todo, out, err)
         except KeyboardInterrupt:
             err.print(f"interrupted: the finished pairs are in {out}; run the same command again to resume")
-            return 130
+            return EXIT_CANCELLED
     lines = read_lines(out)
     summary = summarize({pair.name: lines[pair.name] for pair in pairs if pair.name in lines})
     summary.wall_s = time.monotonic() - started
@@ -140,7 +150,24 @@ def main(argv: list[str]) -> int:
     console.print(summary_table(summary, f"kernel-eval batch: {options.spec} ({summary.wall_s:.1f} s)"))
     if summary.builds:
         console.print(builds_table(summary))
+    if summary.problems:
+        console.print(problems_table(summary))
+        console.print(how_to_see_more(summary, out), markup=False)
     return 0 if summary.total == len(pairs) else 1
+
+
+def how_to_see_more(summary: Summary, out: Path) -> str:
+    """Where a pair's whole result is, and the command that shows the first problem as the CLI does."""
+    first = summary.problems[0]
+    return (
+        f"each pair's full result is its line in {out}; to see one as the CLI shows it, e.g. {first.name}:\n"
+        f"  kernel-eval --ref-src {shlex.quote(first.ref_file)} --custom-src {shlex.quote(first.custom_file)}"
+    )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops a batch as Ctrl-C does: lanes closed, finished pairs kept, exit 130."""
+    raise KeyboardInterrupt
 
 
 def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) -> list[Outcome]:

@@ -104,7 +104,8 @@ def evaluate_on(pool: WorkerPool, request: EvalRequest, pair_timeout_s: float) -
     finally:
         if timer is not None:
             timer.cancel()
-    if cancel.is_set() and result.verdict is Verdict.ERROR:
+    if cancel.is_set() and result.verdict in (Verdict.ERROR, Verdict.CANCELLED):
+        result.verdict = Verdict.ERROR  # stopped by the pair's own clock, not by the user
         for message in result.messages:
             if message.kind == "cancelled":
                 message.kind = "timeout"

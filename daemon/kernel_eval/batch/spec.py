@@ -42,6 +42,10 @@ def discover(spec: Path, references: Path | None, template: EvalRequest) -> list
     """The pairs `spec` names, in a stable order; `template` gives the options the spec leaves out."""
     if spec.is_file() and spec.suffix in (".jsonl", ".json"):
         return from_jsonl(spec, template)
+    if not spec.exists():
+        raise SpecError(
+            f"{spec}: no such folder or file; pass a folder of pairs or a .jsonl file of requests"
+        )
     if not spec.is_dir():
         raise SpecError(f"{spec}: not a directory of pairs or a .jsonl file of requests")
     if any(KERNELBENCH_SOLUTION.fullmatch(p.name) for p in spec.iterdir()):

@@ -6,9 +6,22 @@ import math
 from typing import Any
 
 import attrs
+from rich.markup import escape
 from rich.table import Table
 
-from kernel_eval.result import EvalResult, Verdict, format_speedup
+from kernel_eval.result import EvalResult, Verdict, speed_words
+
+
+@attrs.define
+class Problem:
+    """A pair that did not come out correct, and why in one line."""
+
+    name: str
+    kind: str  # incorrect / flagged / error
+    reason: str
+    where: str = ""  # file:line when the result points at one
+    ref_file: str = ""
+    custom_file: str = ""
 
 
 @attrs.define
@@ -19,6 +32,8 @@ class Summary:
     error: int = 0
     speedups: list[float] = attrs.Factory(list)  # of the correct, unflagged, timed pairs
     builds: list[tuple[float, str]] = attrs.Factory(list)  # (seconds, name)
+    problems: list[Problem] = attrs.Factory(list)  # the pairs not correct, in the order of the results
+    meaningful: bool = True  # False when a speedup counted was timed on the CPU
     wall_s: float = 0.0
 
     @property
@@ -39,6 +54,8 @@ def category(result: EvalResult) -> str:
     """correct / incorrect / flagged / error: what the summary counts the result as."""
     if result.verdict is Verdict.CORRECT:
         return "flagged" if result.blocking_flags else "correct"
+    if result.verdict is Verdict.CANCELLED:  # batches write no cancelled pair; one from elsewhere is an error
+        return "error"
     return result.verdict.value
 
 
@@ -51,26 +68,58 @@ def summarize(lines: dict[str, dict[str, Any]]) -> Summary:
         setattr(summary, kind, getattr(summary, kind) + 1)
         if kind == "correct" and result.timing is not None and result.timing.speedup > 0:
             summary.speedups.append(result.timing.speedup)
+            summary.meaningful = summary.meaningful and result.timing.meaningful
+        if kind != "correct":
+            summary.problems.append(problem(name, kind, result))
         extra = data.get("batch") or {}
         if extra.get("build_s"):
             summary.builds.append((float(extra["build_s"]), name))
     return summary
 
 
+def problem(name: str, kind: str, result: EvalResult) -> Problem:
+    """Why `result` is not correct, in one line, and where when it says."""
+    reason = result.headline.split(" — ", 1)[-1]  # the verdict is in its own column
+    located = next((m.location for m in result.errors if m.location is not None), None)
+    where = f"{located.file}:{located.line}" if located is not None and located.line else ""
+    return Problem(name, kind, reason, where, result.ref.file, result.custom.file)
+
+
 def summary_table(summary: Summary, title: str = "kernel-eval batch") -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("correct", "incorrect", "flagged", "error", "total", "geomean speedup"):
         table.add_column(column, justify="right")
-    geomean = summary.geomean_speedup
     table.add_row(
         f"[green]{summary.correct}[/]",
         f"[red]{summary.incorrect}[/]",
         f"[magenta]{summary.flagged}[/]",
         f"[yellow]{summary.error}[/]",
         str(summary.total),
-        f"{format_speedup(geomean)} over {len(summary.speedups)}" if geomean else "—",
+        _geomean_text(summary),
     )
     return table
+
+
+def _geomean_text(summary: Summary) -> str:
+    geomean = summary.geomean_speedup
+    if geomean is None:
+        return "—"
+    caveat = "" if summary.meaningful else " (CPU timing: not meaningful)"
+    return f"{speed_words(geomean)} over {len(summary.speedups)}{caveat}"
+
+
+def problems_table(summary: Summary) -> Table:
+    """One row per pair that is not correct: its name, what it came out as, and the one-line reason."""
+    table = Table(title="not correct", title_justify="left")
+    for column in ("pair", "verdict", "reason"):
+        table.add_column(column, overflow="fold")
+    for found in summary.problems:
+        reason = escape(found.reason) + (f"\n[dim]at {escape(found.where)}[/]" if found.where else "")
+        table.add_row(escape(found.name), f"[{_KIND_STYLE[found.kind]}]{found.kind}[/]", reason)
+    return table
+
+
+_KIND_STYLE = {"incorrect": "red", "flagged": "magenta", "error": "yellow"}
 
 
 def builds_table(summary: Summary, count: int = 5) -> Table:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import TypeVar
 
-from kernel_eval import source_info
+from kernel_eval import import_line, source_info
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from kernel_eval.errors import EvalError, fail
 from kernel_eval.progress import ProgressCallback, ProgressEvent
@@ -77,6 +78,8 @@ class Evaluation:
         self._streaming = False
         self._waiting_on = judge  # the worker whose answer is awaited: the one to blame if none comes
         self._phase_started = time.monotonic()
+        # a count that has risen by the time a worker dies of SIGKILL means out of memory
+        self._oom_kills = import_line.oom_kills()
 
     def run(self) -> None:
         try:
@@ -87,7 +90,8 @@ class Evaluation:
             self.result.messages.append(self._failure_message(exc))
         self._clock_phase()
         if self.result.errors:
-            self.result.verdict = Verdict.ERROR
+            cancelled = any(message.kind == "cancelled" for message in self.result.errors)
+            self.result.verdict = Verdict.CANCELLED if cancelled else Verdict.ERROR
 
     def _clock_phase(self) -> None:
         """Charge the time since the last progress report to the phase it reported."""
@@ -379,6 +383,9 @@ class Evaluation:
         assert isinstance(exc, WorkerDied)
         if worker.hello is None:
             return _start_failure(worker, exc)
+        died = self._died_importing_or_oom(exc, worker, where)
+        if died is not None:
+            return died
         return Message(
             Severity.ERROR,
             phase,
@@ -387,6 +394,39 @@ class Evaluation:
             where,
             hint="the process died without a Python error: a segfault, a CUDA fault, os._exit or the OOM killer; "
             "see the captured output",
+        )
+
+    def _died_importing_or_oom(
+        self, exc: WorkerDied, worker: WorkerProcess, where: Location
+    ) -> Message | None:
+        """A worker that died while importing the user's file (told at the line it was running), or that the OOM
+        killer killed; None for any other death."""
+        phase = self.result.phase
+        what = "reference" if worker.role == "judge" else "custom"
+        importing = import_line.last_line(worker.workdir) if phase in (Phase.LOAD, Phase.BUILD) else 0
+        where = Location(where.file, importing) if importing else where
+        running = (
+            f"while importing line {importing} of the {what} file" if importing else f"during {phase.value}"
+        )
+        if exc.returncode == -signal.SIGKILL and import_line.oom_kills() > self._oom_kills:
+            return Message(
+                Severity.ERROR,
+                phase,
+                "out_of_memory",
+                f"out of memory: the kernel's OOM killer killed the {what} side's process {running}",
+                where,
+                hint="the machine ran out of memory: allocate less here (check the sizes), or free memory first",
+            )
+        if not importing:
+            return None
+        return Message(
+            Severity.ERROR,
+            phase,
+            "crash",
+            f"{exc} {running}",
+            where,
+            hint="the code at this line ended the process without a Python error (os._exit, a crash in native code, "
+            "a signal); see the captured output",
         )
 
 

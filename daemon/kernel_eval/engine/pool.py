@@ -17,7 +17,7 @@ from pathlib import Path
 
 import attrs
 
-from kernel_eval import source_info
+from kernel_eval import preflight, source_info
 from kernel_eval.engine.orchestration import Evaluation
 from kernel_eval.engine.processes import WorkerProcess
 from kernel_eval.progress import ProgressCallback, ignore_progress
@@ -79,6 +79,9 @@ class WorkerPool:
         cancel: threading.Event | None = None,
     ) -> EvalResult:
         started = time.monotonic()
+        problems = preflight.check(request.custom_src, request.ref_src, request.device)
+        if problems:
+            return preflight.rejected(request, problems)
         request = attrs.evolve(
             request,
             ref_src=str(Path(request.ref_src).resolve()),

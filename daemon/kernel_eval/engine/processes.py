@@ -125,6 +125,11 @@ class WorkerProcess:
         return self._payload_dir
 
     @property
+    def workdir(self) -> Path:
+        """Its working directory and TMPDIR: the one folder of its own it may write besides its payloads."""
+        return self._dir / "tmp"
+
+    @property
     def pid(self) -> int:
         return self._proc.pid
 

@@ -6,15 +6,19 @@ pygls reads the command handlers' annotations at run time, so KernelEvalServer i
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled
 
+from kernel_eval import preflight
 from kernel_eval.lsp.evaluate import resolve_reference
 from kernel_eval.lsp.language_server import KernelEvalServer
 from kernel_eval.lsp.methods import RequestFailed, RunParams, plain
 from kernel_eval.lsp.uris import path_of
 from kernel_eval.references import ReferenceProblem, ReferenceRule, explicit_reference
+
+logger = logging.getLogger(__name__)
 
 
 async def run_request(ls: KernelEvalServer, params: Any) -> dict[str, Any]:
@@ -40,11 +44,26 @@ async def run_command(ls: KernelEvalServer, *arguments: Any) -> dict[str, Any]:
 
 async def _run(ls: KernelEvalServer, options: RunParams) -> dict[str, Any]:
     uri = options.custom_uri
+    refuse_bad_input(options)
     reference = resolve_reference(ls, uri, ls.document_text(uri), options)  # fail fast, before the queue
     result = await ls.scheduler.run(uri, options, reference)
     if result is None:
         raise JsonRpcRequestCancelled(f"evaluation of {path_of(uri).name} was cancelled")
     return result.to_dict()
+
+
+def refuse_bad_input(options: RunParams) -> None:
+    """The CLI's checks of the files and device, before the reference is looked for or a worker is asked; a
+    problem fails the request and publishes nothing (a file that does not exist gets no diagnostic)."""
+    checked = [preflight.check_file(str(path_of(options.custom_uri)), "custom", "customUri")]
+    if options.ref_uri:
+        checked.append(preflight.check_file(str(path_of(options.ref_uri)), "reference", "refUri"))
+    checked.append(preflight.check_device(options.device or ""))
+    problem = next((message for message in checked if message is not None), None)
+    if problem is not None:
+        fix = f"; fix: {problem.hint}" if problem.hint else ""
+        logger.info("kernelEval/run refused: %s", problem.message)
+        raise RequestFailed(f"{problem.message}{fix}")
 
 
 async def clear_cache_command(ls: KernelEvalServer, uri: str) -> list[str]:

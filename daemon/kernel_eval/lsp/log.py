@@ -9,6 +9,9 @@ import threading
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled
+
+from kernel_eval.lsp.methods import RequestFailed
 
 if TYPE_CHECKING:
     from kernel_eval.lsp.language_server import KernelEvalServer
@@ -50,6 +53,22 @@ class LogMessageHandler(logging.Handler):
             self._loop.call_soon_threadsafe(self._ls.window_log_message, params)
 
 
+class UserErrorsAsInfo(logging.Filter):
+    """pygls logs every error a request answers with at ERROR, with a traceback. The errors a user's input
+    causes (no such file, no reference, bad params, a cancel) are expected: logged at INFO, one line. Internal
+    errors keep their level and traceback."""
+
+    EXPECTED = (RequestFailed, JsonRpcInvalidParams, JsonRpcRequestCancelled)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, self.EXPECTED):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "request answered with an error for the user: %s", (error,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
 _handler: LogMessageHandler | None = None
 
 
@@ -60,6 +79,7 @@ def setup(ls: KernelEvalServer, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.addHandler(stderr)
     root.setLevel(logging.WARNING)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(UserErrorsAsInfo())  # where pygls logs them
     ours = logging.getLogger("kernel_eval")
     ours.setLevel(level.upper())
     _handler = LogMessageHandler(ls)

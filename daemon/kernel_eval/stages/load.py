@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import itertools
 import os
 import site
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from kernel_eval import import_line, source_info
 from kernel_eval.errors import EvalError, fail, from_exception
 from kernel_eval.result import Location, Phase
 
@@ -38,7 +40,8 @@ def import_file(path: str, role: str) -> ModuleType:
     if folder not in sys.path:
         sys.path.insert(0, folder)  # sibling imports (helpers next to the kernel) work as in `python file.py`
     try:
-        spec.loader.exec_module(module)
+        with import_line.recording(str(file)):
+            spec.loader.exec_module(module)
     except SyntaxError as exc:
         sys.modules.pop(name, None)
         line = exc.lineno or 0
@@ -49,7 +52,7 @@ def import_file(path: str, role: str) -> ModuleType:
             Location(
                 exc.filename or str(file), line, exc.offset or 0, exc.end_lineno or 0, exc.end_offset or 0
             ),
-            hint=f"fix the syntax at line {line}",
+            hint=f"fix the syntax at line {line}" if line else "fix the syntax (Python gave no line)",
         ) from None
     except EvalError:
         sys.modules.pop(name, None)
@@ -144,3 +147,105 @@ def required_function(module: ModuleType, name: str, file: str) -> Any:
             hint=f"define {name}() in {Path(file).name}, returning a list of inputs (or [args, kwargs])",
         )
     return value
+
+
+def model_class(module: ModuleType, name: str, file: str, what: str) -> Any:
+    """The entry point `name`, checked to be something that makes an nn.Module: a subclass of it, or (rarely) a
+    function that returns one."""
+    import torch.nn
+
+    value = entry_point(module, name, file, what)
+    where = Location(file, source_info.definition_line(source_info.read_text(file), name) or 1)
+    fix = f"define `class {name}(nn.Module):` with __init__ (calling super().__init__() first) and forward"
+    if not callable(value):
+        raise fail(
+            Phase.LOAD,
+            "entry_point_not_callable",
+            f"{name} is {_a(type(value).__name__)} ({_short(value)}), not a class: it cannot make a model",
+            where,
+            hint=fix,
+        )
+    if isinstance(value, type) and not issubclass(value, torch.nn.Module):
+        bases = ", ".join(base.__name__ for base in value.__bases__)
+        raise fail(
+            Phase.LOAD,
+            "not_a_module",
+            f"class {name} is not a torch.nn.Module (its bases: {bases})",
+            where,
+            hint=f"write `class {name}(nn.Module):` and call super().__init__() first in __init__",
+        )
+    return value
+
+
+def construct(cls: Any, args: list[Any], kwargs: dict[str, Any], name: str, file: str, what: str) -> Any:
+    """`cls(*args, **kwargs)`, the arguments being get_init_inputs()'s; a mismatch is told at __init__'s line,
+    with the values and the signature, before any of the user's __init__ runs."""
+    import torch.nn
+
+    _check_arguments(cls, args, kwargs, name, file, what)
+    model = cls(*args, **kwargs)
+    if not isinstance(model, torch.nn.Module):
+        raise fail(
+            Phase.LOAD,
+            "not_a_module",
+            f"{name}(...) returned {_a(type(model).__name__)}, not a torch.nn.Module",
+            Location(file, source_info.definition_line(source_info.read_text(file), name) or 1),
+            hint=f"make {name} a class deriving from nn.Module",
+        )
+    return model
+
+
+def _check_arguments(
+    cls: Any, args: list[Any], kwargs: dict[str, Any], name: str, file: str, what: str
+) -> None:
+    import torch.nn
+
+    try:  # a module without its own __init__ takes nothing (nn.Module's *args refuses all)
+        own = getattr(cls, "__init__", None) is not torch.nn.Module.__init__
+        signature = inspect.signature(cls) if own else inspect.Signature()
+    except (TypeError, ValueError):  # no signature to read (a builtin): the call itself will tell
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        given = f"{_short(list(args))}" + (f" and keywords {_short(kwargs)}" if kwargs else "")
+        fix = (
+            f"make {name}.__init__ take the values get_init_inputs() returns, or change get_init_inputs()"
+            if what == "reference"
+            else f"make {name}.__init__ take the same arguments as the reference Model's __init__ "
+            "(get_init_inputs() in the reference file makes them), or change get_init_inputs()"
+        )
+        raise fail(
+            Phase.LOAD,
+            "init_arguments",
+            f"{name}{signature} cannot take the arguments get_init_inputs() returns, {given}: {exc}",
+            Location(file, _init_line(cls, file)),
+            hint=fix,
+        ) from None
+
+
+def _init_line(cls: Any, file: str) -> int:
+    """The line of `def __init__` when it is in `file`, else the class's line."""
+    init = getattr(cls, "__init__", None)
+    code = getattr(init, "__code__", None)
+    if code is not None and os.path.realpath(code.co_filename) == os.path.realpath(file):
+        return int(code.co_firstlineno)
+    name = getattr(cls, "__name__", "")
+    return source_info.definition_line(source_info.read_text(file), name) or 1
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def _short(value: Any, depth: int = 0) -> str:
+    """A value as a user would recognise it, never more than a line: tensors by shape and dtype."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"tensor(shape={list(value.shape)}, dtype={value.dtype})"
+    if isinstance(value, list | tuple) and depth < 2:
+        items = [_short(item, depth + 1) for item in value[:6]] + (["..."] if len(value) > 6 else [])
+        return ("[{}]" if isinstance(value, list) else "({})").format(", ".join(items))
+    if isinstance(value, dict) and depth < 2:
+        return "{" + ", ".join(f"{k!r}: {_short(v, depth + 1)}" for k, v in list(value.items())[:6]) + "}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

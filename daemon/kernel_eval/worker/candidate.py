@@ -79,12 +79,13 @@ class Candidate:
                 self.module_notes.append(_note(Severity.INFO, "build", levers.text()))
             self.module_key = (self.file, source, load.local_module_stamps(folder))
         notes = list(self.module_notes)
-        cls = load.entry_point(self.module, params.entry_point, self.file, "custom")
+        cls = load.model_class(self.module, params.entry_point, self.file, "custom")
         self.entry_point = params.entry_point
         init = payload.load(params.init, torch.device("cpu"))
         with UserCode(Phase.LOAD, "init_error", (self.file,)):
             with seeded(params.seed):
-                self.model = cls(*clone_tree(init["args"]), **clone_tree(init["kwargs"]))
+                args, kwargs = clone_tree(init["args"]), clone_tree(init["kwargs"])
+                self.model = load.construct(cls, args, kwargs, params.entry_point, self.file, "custom")
             notes.extend(self._sync_weights(init["state_dict"]))
             self.model = self.model.to(self.runtime.device)
         return LoadResult(backend=backend, notes=notes, cache_dir=str(key_dir), sandbox=confine.record())

@@ -91,13 +91,15 @@ class Judge:
 
     def _load(self, file: str, key: tuple[str, str, int], entry: str, seed: int) -> _Reference:
         module = load.import_file(file, "reference")
-        cls = load.entry_point(module, entry, file, "reference")
+        cls = load.model_class(module, entry, file, "reference")
         get_inputs = load.required_function(module, "get_inputs", file)
         get_init = getattr(module, "get_init_inputs", list)
         with UserCode(Phase.LOAD, "reference_error", (file,)):
             init_args, init_kwargs = split_args(get_init(), "get_init_inputs()")
             with seeded(seed):
-                model = cls(*clone_tree(init_args), **clone_tree(init_kwargs))
+                model = load.construct(
+                    cls, clone_tree(init_args), clone_tree(init_kwargs), entry, file, "reference"
+                )
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             model = model.to(self.runtime.device)
         init_path = payload.save({"args": init_args, "kwargs": init_kwargs, "state_dict": state}, "init")

@@ -47,8 +47,8 @@ def supply_grid(source: str) -> str | None:
         return None
     triton_heuristics.grid = compat_grid  # type: ignore[attr-defined]
     return (
-        f"torch {torch.__version__} no longer has torch._inductor.runtime.triton_heuristics.grid (removed in 2.7); "
-        "kernel-eval supplied a compatible grid()"
+        f"this TorchInductor-generated file imports the grid() helper that torch removed in 2.7 (this is torch "
+        f"{torch.__version__}); kernel-eval supplied a compatible grid()"
     )
 
 
@@ -73,4 +73,7 @@ def map_cuda_calls_to_cpu(source: str) -> str | None:
         torch._C._cuda_getCurrentRawStream = lambda device=0: 0  # type: ignore[attr-defined,misc]
     torch.cuda._DeviceGuard = _NoDeviceGuard  # type: ignore[attr-defined,misc,assignment]
     torch.cuda.set_device = lambda device: None
-    return f"no CUDA device: mapped {', '.join(used)} to the CPU so the Triton kernels run in the interpreter"
+    return (
+        "no CUDA device: this TorchInductor-generated file allocates its buffers and picks its GPU with CUDA-only "
+        "calls; kernel-eval runs them on the CPU, so its Triton kernels run in Triton's interpreter"
+    )
