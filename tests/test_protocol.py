@@ -203,6 +203,37 @@ def test_workers_and_their_builds_die_with_the_cli_within_two_seconds(how: str, 
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("phase", [Phase.LOAD, Phase.CHECK])
+def test_after_sigkill_of_the_cli_its_workers_are_gone_within_two_seconds_every_time(
+    phase: Phase, tmp_path: Path
+) -> None:
+    gone_after = []
+    for _ in range(3):
+        token = f"kernel-eval-test-{uuid.uuid4()}"
+        env = {**os.environ, "KERNEL_EVAL_TEST_MARK": token}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "daemon"), env.get("PYTHONPATH", "")) if p)
+        cli = subprocess.Popen(
+            cli_argv(*HANGS_IN[phase], tmp_path),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert wait_for(lambda: len(processes_with(token)) >= 3, 90), "the workers never started"  # noqa: B023
+            time.sleep(1.0)  # the evaluation is under way (a worker busy importing, or in the user's code)
+            cli.kill()
+            killed = time.monotonic()
+            cli.wait(timeout=10)
+            gone = wait_for(lambda: processes_with(token) == [], 2.0)  # noqa: B023
+            gone_after.append(round(time.monotonic() - killed, 2))
+            assert gone, f"left behind: {processes_with(token)}"
+        finally:
+            cli.kill()
+            for pid in processes_with(token):
+                os.kill(pid, signal.SIGKILL)
+    print("workers gone after (s):", gone_after)
+
+
 def _build_running(token: str) -> bool:
     for pid in processes_with(token):
         try:

@@ -8,6 +8,7 @@ its channel closes, and a watchdog kills its whole process group (builds include
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import threading
@@ -31,6 +32,7 @@ def main(argv: list[str]) -> int:
     confine.at_start()  # first, while this is the only thread: every later thread inherits it
     if role == "judge":
         privileges.make_undumpable()  # it holds the reference's outputs: no process reads its memory
+    _start_sentinel(read_fd, write_fd)  # before any thread: a fork copies only the thread that calls it
     _die_with_parent(parent_pid)
 
     import faulthandler
@@ -101,6 +103,23 @@ def _profiled(handler: Any, envelope: Any) -> Any:
     name = f"{os.getpid()}-{envelope.id:04d}-{envelope.method}-{spent_ms:.0f}ms.prof"
     profile.dump_stats(os.path.join(os.environ[PROFILE_ENV], name))
     return reply
+
+
+def _start_sentinel(read_fd: int, write_fd: int) -> None:
+    """A small process of this worker's group that kills the group the moment the parent's end of the channel
+    closes (the parent exited or was killed): it blocks in poll, so no busy interpreter delays it."""
+    if os.fork() != 0:
+        return
+    try:
+        os.close(write_fd)  # the worker's death must still close its reply channel for the parent
+        poller = select.poll()
+        poller.register(read_fd, 0)  # hang-up only: the requests on it are the worker's to read
+        while True:
+            for _, event in poller.poll():
+                if event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    os.killpg(os.getpgid(0), signal.SIGKILL)
+    finally:
+        os._exit(0)
 
 
 def _die_with_parent(parent_pid: int) -> None:
