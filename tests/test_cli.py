@@ -319,3 +319,14 @@ def test_no_reference_found_says_how_to_name_one(run_cli: RunCli, tmp_path: Path
     done = run_cli("--custom_src", lonely, "--device", "cpu")
     assert done.returncode == 2
     assert f"{lonely}:1: error: no reference found for kernel.py: pass --ref_src" in done.stderr
+
+
+def test_no_reference_found_under_json_is_one_result_to_parse(run_cli: RunCli, tmp_path: Path) -> None:
+    lonely = tmp_path / "kernel.py"
+    lonely.write_text(cpu_case("add")[1].read_text())
+    done = run_cli("--custom_src", lonely, "--device", "cpu", "--json")
+    result = json_result(done)
+    assert done.returncode == 2 and result.verdict is Verdict.ERROR
+    (error,) = result.errors
+    assert error.kind == "no_reference" and error.location is not None and error.location.line == 1
+    assert error.message.startswith("no reference found for kernel.py: pass --ref_src")

@@ -21,7 +21,7 @@ from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
-from kernel_eval.result import EvalResult, Message, Severity, Verdict
+from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, Verdict
 
 
 @dataclass
@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             options = with_found_reference(options)
         except references.ReferenceProblem as problem:
+            if options.json:  # a script reading stdout gets one result to parse, as for any other error
+                where = Location(str(Path(options.custom_src).resolve()), problem.line or 1)
+                message = Message(Severity.ERROR, Phase.LOAD, "no_reference", str(problem), where)
+                return report(preflight.rejected(options.to_request(), [message]), options)
             err.print(f"{options.custom_src}:{problem.line or 1}: error: {problem}", markup=False)
             return 2
 
