@@ -26,14 +26,14 @@ import simple_parsing
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "daemon"))
 
+from warm_vs_cold import CPU_PAIR, CUDA_PAIR, cuda_present  # noqa: E402 - the same pairs, chosen the same way
+
 from kernel_eval.engine import spawn  # noqa: E402
 from kernel_eval.engine.pool import WorkerPool  # noqa: E402
 from kernel_eval.engine.processes import WorkerProcess  # noqa: E402
 from kernel_eval.request import EvalRequest  # noqa: E402
 from kernel_eval.result import SandboxMode  # noqa: E402
 
-CUDA_PAIR = ("tests/test_data/cuda/model_ex_add.py", "tests/test_data/cuda/model_new_ex_add.py")
-CPU_PAIR = ("examples/triton_add/model_add.py", "examples/triton_add/model_new_add.py")
 MODES = (SandboxMode.AUTO, SandboxMode.OFF)
 CONFINE_PROBE = """
 import time
@@ -54,11 +54,6 @@ class Options:
     repeats: int = 20  # warm evaluations per mode
     starts: int = 6  # candidate starts per mode
     device: str = ""  # "" = cuda:0 when present, else cpu
-
-
-def cuda_present() -> bool:
-    probe = "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
-    return subprocess.run([sys.executable, "-c", probe]).returncode == 0
 
 
 def line(label: str, samples: dict[SandboxMode, list[float]], unit: str = "ms") -> float:
