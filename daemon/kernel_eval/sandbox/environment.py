@@ -21,7 +21,7 @@ NAMES = frozenset(
     }
 )  # fmt: skip
 PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "CUBLAS", "CUDNN_", "TORCH_", "PYTORCH_", "TORCHINDUCTOR_", "TRITON_",
-            "KMP_", "GOMP_", "KERNEL_EVAL_")  # fmt: skip
+            "CUPY_", "NUMBA_", "KMP_", "GOMP_", "KERNEL_EVAL_")  # fmt: skip
 SECRET = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|API_?KEY|PRIVATE|(^|_)AUTH|_KEY$", re.IGNORECASE)
 
 
