@@ -15,7 +15,7 @@ import os
 import platform
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from kernel_eval.result import Protection, ProtectionState, SandboxMode, SandboxRecord
 from kernel_eval.sandbox import landlock, privileges, seccomp
@@ -145,13 +145,14 @@ def denial_hint() -> str:
     )
 
 
-def _try(found: dict[str, Protection], name: str, step: object) -> bool:
+def _try(found: dict[str, Protection], name: str, step: Callable[[], str]) -> bool:
+    """Run one protection's step: on, with what it says, or unavailable, with why."""
     try:
-        detail = step()  # type: ignore[operator]
+        detail = step()
     except OSError as exc:
         found[name] = Protection(name, UNAVAILABLE, str(exc))
         return False
-    found[name] = Protection(name, ON, str(detail))
+    found[name] = Protection(name, ON, detail)
     return True
 
 
