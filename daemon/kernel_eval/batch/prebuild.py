@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -78,7 +79,7 @@ def prebuild(request: EvalRequest, timeout_s: float, arch: str = "") -> float | 
         return None
     finally:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, 9)  # its own group: ninja and the compilers go with it
+            os.killpg(process.pid, signal.SIGKILL)  # its own group: ninja and the compilers go with it
         process.wait()
         shutil.rmtree(folder, ignore_errors=True)
     return round(time.monotonic() - started, 3) if code == 0 else None
