@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from cases import cpu_case
+from rich.console import Console
 
 from kernel_eval.batch import lanes as lanes_module
 from kernel_eval.batch.lanes import LaneResult, failed
 from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
-from kernel_eval.batch.summary import summarize
+from kernel_eval.batch.summary import summarize, summary_table
 from kernel_eval.cli import main
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Flag, Phase, SourceInfo, Timing, TimingStats, Verdict
@@ -130,6 +131,23 @@ def test_summary_counts_and_geomean() -> None:
     assert (summary.correct, summary.incorrect, summary.flagged, summary.error) == (2, 1, 1, 2)
     assert summary.geomean_speedup == pytest.approx(4.0)
     assert summary.slowest_builds(1) == [(9.5, "b")]
+
+
+def test_the_summary_speedup_leaves_out_flagged_pairs_and_says_so() -> None:
+    lines = {
+        "honest_1": _result(Verdict.CORRECT, 1.5),
+        "honest_2": _result(Verdict.CORRECT, 2.0),
+        "honest_3": _result(Verdict.CORRECT, 3.0),
+        "below_floor": _result(Verdict.CORRECT, 1e6, flagged=True),  # a near-zero time would swamp the mean
+    }
+
+    summary = summarize(lines)
+    text = Console(width=200, record=True)
+    text.print(summary_table(summary))
+
+    assert summary.geomean_speedup == pytest.approx(9.0 ** (1 / 3))
+    assert summary.left_out == 1
+    assert "2.08× faster over 3; median 2.00× faster; 1 flagged left out" in text.export_text()
 
 
 def test_kernelbench_layout(tmp_path: Path) -> None:

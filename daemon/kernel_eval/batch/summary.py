@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 import attrs
@@ -31,6 +32,8 @@ class Summary:
     flagged: int = 0  # correct outputs, but a blocking flag (a cheat, a vacuous check) voids the verdict
     error: int = 0
     speedups: list[float] = attrs.Factory(list)  # of the correct, unflagged, timed pairs
+    left_out: int = 0
+    """Timed pairs whose speedup is not averaged: flagged (a cheat, a time below the physical floor, ...)."""
     builds: list[tuple[float, str]] = attrs.Factory(list)  # (seconds, name)
     problems: list[Problem] = attrs.Factory(list)  # the pairs not correct, in the order of the results
     meaningful: bool = True  # False when a speedup counted was timed on the CPU
@@ -69,6 +72,8 @@ def summarize(lines: dict[str, dict[str, Any]]) -> Summary:
         if kind == "correct" and result.timing is not None and result.timing.speedup > 0:
             summary.speedups.append(result.timing.speedup)
             summary.meaningful = summary.meaningful and result.timing.meaningful
+        elif kind == "flagged" and result.timing is not None:
+            summary.left_out += 1
         if kind != "correct":
             summary.problems.append(problem(name, kind, result))
         extra = data.get("batch") or {}
@@ -105,7 +110,12 @@ def _geomean_text(summary: Summary) -> str:
     if geomean is None:
         return "—"
     caveat = "" if summary.meaningful else " (CPU timing: not meaningful)"
-    return f"{speed_words(geomean)} over {len(summary.speedups)}{caveat}"
+    text = f"{speed_words(geomean)} over {len(summary.speedups)}{caveat}"
+    if len(summary.speedups) > 1:
+        text += f"; median {speed_words(statistics.median(summary.speedups))}"
+    if summary.left_out:
+        text += f"; {summary.left_out} flagged left out"
+    return text
 
 
 def problems_table(summary: Summary) -> Table:
