@@ -77,9 +77,13 @@ def environment_for(confinement: Policy, extra: dict[str, str] | None = None) ->
     if confinement.tmp:
         env["TMPDIR"] = confinement.tmp
         env["TRITON_HOME"] = confinement.tmp  # Triton's dump and override folders, not ~/.triton
-        env["CUDA_CACHE_PATH"] = os.path.join(
-            confinement.tmp, "cuda-jit"
-        )  # not ~/.nv, which it may not write
+        # CUDA's JIT cache, CuPy's and Numba's kernel caches: not in HOME, which a confined child may not write
+        for name, folder in (
+            ("CUDA_CACHE_PATH", "cuda-jit"),
+            ("CUPY_CACHE_DIR", "cupy"),
+            ("NUMBA_CACHE_DIR", "numba"),
+        ):
+            env[name] = os.path.join(confinement.tmp, folder)
     env.update(extra or {})
     env[POLICY_ENV] = confinement.to_env()
     return env
