@@ -26,7 +26,7 @@ import simple_parsing
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "daemon"))
 
-from warm_vs_cold import CPU_PAIR, CUDA_PAIR, cuda_present  # noqa: E402 - the same pairs, chosen the same way
+from warm_vs_cold import pair_and_device  # noqa: E402 - the same pairs, chosen the same way
 
 from kernel_eval.engine import spawn  # noqa: E402
 from kernel_eval.engine.pool import WorkerPool  # noqa: E402
@@ -133,9 +133,7 @@ def confining(prefix: str) -> None:
 
 def main() -> None:
     options = simple_parsing.parse(Options)
-    cuda = cuda_present() if not options.device else options.device.startswith("cuda")
-    ref, custom = CUDA_PAIR if cuda else CPU_PAIR
-    device = options.device or ("cuda:0" if cuda else "cpu")
+    ref, custom, device = pair_and_device(options.device)
     prefix = tempfile.mkdtemp(prefix="kernel-eval-bench-")
     print(f"pair: {custom} on {device}")
     extra_warm = warm(options, device, ref, custom, prefix)

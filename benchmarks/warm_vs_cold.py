@@ -40,11 +40,16 @@ def cuda_present() -> bool:
     return subprocess.run([sys.executable, "-c", probe]).returncode == 0
 
 
+def pair_and_device(device: str) -> tuple[str, str, str]:
+    """(reference, custom, device): the CUDA add on `device` or the first GPU, else the Triton example on the CPU."""
+    cuda = cuda_present() if not device else device.startswith("cuda")
+    ref, custom = CUDA_PAIR if cuda else CPU_PAIR
+    return ref, custom, device or ("cuda:0" if cuda else "cpu")
+
+
 def main() -> None:
     options = simple_parsing.parse(Options)
-    cuda = cuda_present() if not options.device else options.device.startswith("cuda")
-    ref, custom = CUDA_PAIR if cuda else CPU_PAIR
-    device = options.device or ("cuda:0" if cuda else "cpu")
+    ref, custom, device = pair_and_device(options.device)
     prefix = tempfile.mkdtemp(prefix="kernel-eval-bench-")
     request = EvalRequest(str(ROOT / ref), str(ROOT / custom), device=device, build_dir_prefix=prefix)
 
