@@ -88,9 +88,8 @@ def to_file(
         return _State.protections
     os.makedirs(build_dir, mode=0o700, exist_ok=True)
     ruleset = landlock.Ruleset(_State.abi, fs=landlock.READ | landlock.WRITE)
-    _State.writable = ruleset.allow_all(
-        [build_dir, policy.tmp, policy.payload], landlock.READ | landlock.WRITE
-    )
+    writes = [build_dir, policy.tmp, policy.payload, *extra_writes]
+    _State.writable = ruleset.allow_all(writes, landlock.READ | landlock.WRITE)
     reads = [*_system_reads(), *_python_reads(), *_toolchain_reads(), *policy.prefixes, *policy.readable]
     ruleset.allow_all([*reads, user_folder, *extra_reads], landlock.READ)
     ruleset.allow("/dev", Fs.READ_DIR)

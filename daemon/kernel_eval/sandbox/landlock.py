@@ -57,9 +57,8 @@ WRITE = (
     | Fs.REFER
     | Fs.TRUNCATE
 )
-FILE_ONLY = (
-    Fs.EXECUTE | Fs.WRITE_FILE | Fs.READ_FILE | Fs.TRUNCATE
-)  # the rights a rule on a non-directory may grant
+# the rights a rule on a non-directory may grant
+FILE_ONLY = Fs.EXECUTE | Fs.WRITE_FILE | Fs.READ_FILE | Fs.TRUNCATE
 
 
 class Net(enum.IntFlag):
@@ -81,29 +80,31 @@ class LandlockError(OSError):
 
 def abi_version() -> int:
     """The kernel's Landlock ABI (0: none, with the reason in `unavailable_reason`)."""
-    if platform.system() != "Linux":
-        return 0
-    version = _libc.syscall(
-        _SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION)
-    )
-    return int(version) if version > 0 else 0
+    return _ask_version()[0]
 
 
 def unavailable_reason() -> str:
     if platform.system() != "Linux":
         return f"Landlock is a Linux feature; this is {platform.system()}"
-    ctypes.set_errno(0)
-    if (
-        _libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
-        > 0
-    ):
+    version, code = _ask_version()
+    if version:
         return ""
-    code = ctypes.get_errno()
     if code == errno.ENOSYS:
         return f"the kernel ({platform.release()}) has no Landlock (Linux 5.13 or later, built with it)"
     if code == errno.EOPNOTSUPP:
         return "Landlock is built into the kernel but not enabled (add landlock to the lsm= boot parameter)"
     return f"Landlock is unavailable ({os.strerror(code)})"
+
+
+def _ask_version() -> tuple[int, int]:
+    """(the ABI, 0 when there is none; the errno that said why)."""
+    if platform.system() != "Linux":
+        return 0, errno.ENOSYS
+    ctypes.set_errno(0)
+    version = _libc.syscall(
+        _SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION)
+    )
+    return (int(version), 0) if version > 0 else (0, ctypes.get_errno())
 
 
 def handled_fs(abi: int) -> Fs:

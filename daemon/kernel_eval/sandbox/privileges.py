@@ -42,9 +42,8 @@ def drop_capabilities() -> None:
     if number is None or (effective_capabilities() == 0 and _status_field("CapPrm") in ("", "0" * 16)):
         return
     header = ctypes.create_string_buffer(struct.pack("=Ii", _CAP_V3, 0), 8)
-    data = ctypes.create_string_buffer(
-        bytes(24), 24
-    )  # two {effective, permitted, inheritable} words, all zero
+    # two {effective, permitted, inheritable} words, all zero
+    data = ctypes.create_string_buffer(bytes(24), 24)
     if _libc.syscall(number, header, data) != 0:
         raise OSError(ctypes.get_errno(), "capset")
 
