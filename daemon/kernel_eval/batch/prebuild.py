@@ -52,10 +52,9 @@ def start(
     confinement = spawn.policy(sandbox, "build", folder / "tmp", build_dir_prefix)
     extra = {"CUDA_VISIBLE_DEVICES": cuda_visible, ARCH_ENV: arch}
     argv = [sys.executable, "-m", "kernel_eval.batch.prebuild", *args]
-    process: subprocess.Popen[bytes] = spawn.popen(
+    return spawn.popen(
         argv, confinement, extra, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.DEVNULL
     )
-    return process
 
 
 def needs_prebuild(custom_src: str, for_gpu: bool = False) -> bool:

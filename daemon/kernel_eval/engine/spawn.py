@@ -91,7 +91,7 @@ def environment_for(confinement: Policy, extra: dict[str, str] | None = None) ->
 
 def popen(
     argv: Sequence[str], confinement: Policy, extra_env: dict[str, str] | None = None, **kwargs: Any
-) -> Any:
+) -> subprocess.Popen[bytes]:
     """Start a child in its own process group (a kill reaches its builds), confined as `confinement` says."""
     return subprocess.Popen(
         list(argv),
