@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -48,13 +49,21 @@ from kernel_eval.result import (
     Verdict,
 )
 from kernel_eval.stages import kernels, timing
-from kernel_eval.stages.timing.record import Round
-from kernel_eval.stages.trials import plan_trials
+from kernel_eval.stages.timing import fresh
+from kernel_eval.stages.timing.record import Round, SideRecord
+from kernel_eval.stages.trials import plan_trials, secret_seeds
 
 WORKER_START_TIMEOUT_S = 300.0
 ROTATED_SETS = 3  # input sets whose values rotate through the timed calls
 TIMING_SEEDS_FROM = 1001  # past the correctness trials' seeds (seed + 1 …), so timing sets are fresh
 R = TypeVar("R")
+
+
+def _figures(side: SideRecord, on_gpu: bool) -> dict[str, list[float]]:
+    """A side's samples by the figure names fresh.py uses."""
+    if not on_gpu:
+        return {"cpu": side.end_to_end_ms}
+    return {"gpu_kernel_time": side.gpu_ms or [], "end_to_end": side.end_to_end_ms}
 
 
 class Evaluation:
@@ -270,8 +279,19 @@ class Evaluation:
         reference, custom, reason = timing.interleave(
             reference_round, custom_round, timing.StopRule(min_trials=trials)
         )
-        kept = self._ask(self.candidate, TimeParams(len(seeds), inputs=inputs, keep=True), self._remaining())
         ref_reply = replies["reference"]
+        earlier = fresh.Earlier(
+            {
+                figure: statistics.median(ms)
+                for figure, ms in _figures(custom, ref_reply.meaningful).items()
+                if ms
+            },
+            statistics.median(custom.gap_ms) if custom.gap_ms else 0.0,
+        )
+        kept, found = self._fresh_round(seeds, inputs, ref_reply.bytes_moved, earlier)
+        confirmed = None
+        if found is not None:  # an honest kernel stalled once is not accused: the same again on new values
+            _, confirmed = self._fresh_round(seeds, inputs, ref_reply.bytes_moved, earlier)
         result.timing, flags = timing.assemble(
             reference,
             custom,
@@ -279,39 +299,67 @@ class Evaluation:
             reason,
             timing.Bytes(ref_reply.bytes_moved, kept.bytes_moved, ref_reply.copy_bandwidth),
             tampered=kept.tampered,
+            l2_persistence=kept.l2_persistence,
         )
         result.flags.extend(flags)
-        result.flags.extend(self._recheck(seeds, kept.kept, kept.kept_sets))
+        if found is not None and confirmed is not None:
+            result.flags.append(Flag("faster_on_seen_values", fresh.message(found, confirmed)))
+            result.timing.method += "; faster on values it had seen: speedup not valid"
         if kept.tampered:
             self.candidate_tainted = True  # its clocks stay replaced: the next evaluation gets a fresh worker
         if not result.timing.meaningful:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", timing.CPU_TIMING_CAVEAT))
 
-    def _recheck(self, seeds: list[int], outputs: list[str], sets: list[int]) -> list[Flag]:
-        """The outputs made while timing (several per input set: one per timed loop), against the reference's on
-        the same inputs."""
+    def _fresh_round(
+        self, seeds: list[int], inputs: list[str], set_bytes: int, earlier: fresh.Earlier
+    ) -> tuple[TimeResult, fresh.Finding | None]:
+        """The candidate's last round: its rotated sets with sets drawn for this round alone mixed in (fresh.py),
+        every output kept and checked by the judge. Returns the reply and what its times say."""
+        loops = 2 if self.result.device.startswith("cuda") else 1
+        count = fresh.fresh_per_loop(set_bytes, loops) * loops
+        fresh_seeds = secret_seeds(count)
+        self._progress(Phase.TIME, f"timing custom on {count} fresh input sets")
+        made = self._ask(self.judge, MakeInputsParams(fresh_seeds, once=fresh_seeds), self._remaining())
+        params = TimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
+        started = time.monotonic()
+        reply = self._ask(self.candidate, params, self._remaining())
+        self._checked(reply.measured, time.monotonic() - started)
+        self.result.flags.extend(
+            flag
+            for flag in self._recheck(seeds, fresh_seeds, reply)
+            if flag.kind not in {f.kind for f in self.result.flags}
+        )
+        found = fresh.finding(reply.fresh, earlier) if reply.fresh is not None else None
+        return reply, found
+
+    def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: TimeResult) -> list[Flag]:
+        """The outputs made while timing (several per rotated set: one per timed loop; one per fresh set), against
+        the reference's on the same inputs."""
         request = self.request
-        made_on = [seeds[index] for index in sets]
+        every = seeds + fresh_seeds
+        made_on = [every[index] for index in reply.kept_sets]
         judged = self._ask(
-            self.judge, CompareParams(made_on, outputs, request.atol, request.rtol), self._remaining()
+            self.judge,
+            CompareParams(made_on, reply.kept, request.atol, request.rtol, forget=fresh_seeds),
+            self._remaining(),
         )
-        wrong = sorted(
-            {
-                seed
-                for seed, leaves in zip(made_on, judged.trials, strict=True)
-                if not all(c.passed for c in leaves)
-            }
-        )
+        wrong = {
+            seed
+            for seed, leaves in zip(made_on, judged.trials, strict=True)
+            if not all(c.passed for c in leaves)
+        }
         refused = [flag for flag in judged.flags if flag.kind == "output_subclass"][:1]
         if not wrong:
             return []
+        wrong_fresh = len(wrong & set(fresh_seeds))
+        of_them = f", {wrong_fresh} of them drawn fresh for this round" if wrong_fresh else ""
         return [
             *refused,
             Flag(
                 "remembered_result",
                 f"while being timed, the custom forward returned outputs that differ from the reference's on the "
-                f"same inputs for {len(wrong)} of {len(seeds)} input sets (seeds {', '.join(map(str, wrong))}): it "
-                "returns a remembered result instead of computing on the values it is given",
+                f"same inputs for {len(wrong)} of {len(every)} input sets{of_them}: it returns a remembered result "
+                "instead of computing on the values it is given",
             ),
         ]
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import attrs
 
 from kernel_eval.result import Backend, Flag, Message, OutputComparison, SandboxRecord
+from kernel_eval.stages.timing.fresh import FreshTimes
 from kernel_eval.stages.timing.record import Round
 
 PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # where workers read and write payload files
@@ -111,7 +112,11 @@ class TimeResult:
     tampered: list[str] = attrs.Factory(list)  # timing functions replaced since the worker bound its clocks
     # with `keep`: payloads of outputs made while timing (each input set once per timed loop), and their sets
     kept: list[str] = attrs.Factory(list)
-    kept_sets: list[int] = attrs.Factory(list)
+    kept_sets: list[int] = attrs.Factory(list)  # indices past the rotated sets are the round's fresh sets
+    fresh: FreshTimes | None = (
+        None  # with `fresh`: call times on seen and fresh values (stages/timing/fresh.py)
+    )
+    l2_persistence: list[str] = attrs.Factory(list)  # persisting-L2 state found set before a timed call
 
 
 @attrs.define
@@ -127,6 +132,8 @@ class TimeParams(Params[TimeResult]):
     seeds: list[int] = attrs.Factory(list)
     inputs: list[str] = attrs.Factory(list)
     keep: bool = False
+    # the candidate: payloads of input sets drawn for this round alone, each timed once among the rotated ones
+    fresh: list[str] = attrs.Factory(list)
 
 
 # The candidate's operations (disposable: runs the user's code).

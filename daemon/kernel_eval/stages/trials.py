@@ -36,6 +36,14 @@ def plan_trials(base_seed: int, num_correct_trials: int) -> list[PlannedTrial]:
     return planned
 
 
+def secret_seeds(count: int) -> list[int]:
+    """`count` distinct seeds drawn from the operating system (the timing's fresh input sets)."""
+    used: set[int] = set()
+    for _ in range(count):
+        used.add(_secret_seed(used))
+    return sorted(used)
+
+
 def _secret_seed(used: set[int]) -> int:
     while True:
         seed = secrets.randbits(SECRET_SEED_BITS)

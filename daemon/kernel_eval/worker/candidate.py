@@ -139,7 +139,9 @@ class Candidate:
                 loaded = [payload.load(path, self.runtime.device) for path in params.inputs]
                 sets = [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
                 self._timing = timing_rounds.session(key, self.model, sets)
-            return timing_rounds.measure(self.runtime, self._timing, params)
+            fresh = [payload.load(path, self.runtime.device) for path in params.fresh]
+            fresh_sets = [(inputs["args"], inputs["kwargs"]) for inputs in fresh]
+            return timing_rounds.measure(self.runtime, self._timing, params, fresh_sets)
 
     def _key_dir(self, params: LoadParams, source: bytes) -> Path:
         info = self.runtime.hello()

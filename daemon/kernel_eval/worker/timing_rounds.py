@@ -3,6 +3,8 @@ loaded and bytes counted once), a round measured with the worker's bound clocks,
 
 from __future__ import annotations
 
+import random
+import secrets
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -13,8 +15,11 @@ from kernel_eval.errors import fail
 from kernel_eval.protocol.messages import TimeParams, TimeResult
 from kernel_eval.result import Phase
 from kernel_eval.stages import timing
+from kernel_eval.stages.timing import fresh, l2
 from kernel_eval.stages.timing.floor import count_bytes
+from kernel_eval.stages.timing.record import Round
 from kernel_eval.stages.timing.rotation import InputSet, Rotation
+from kernel_eval.stages.timing.timer import Timer
 from kernel_eval.worker import payload
 from kernel_eval.worker.runtime import Runtime
 
@@ -41,21 +46,33 @@ def session(key: Hashable, model: Any, sets: Sequence[InputSet]) -> Session:
     return Session(key, rotation, count_bytes(rotation.live_args, rotation.live_kwargs, model, output))
 
 
-def measure(runtime: Runtime, current: Session, params: TimeParams) -> TimeResult:
+def measure(
+    runtime: Runtime, current: Session, params: TimeParams, fresh_sets: Sequence[InputSet] = ()
+) -> TimeResult:
+    """One round; with `fresh_sets`, a round that follows a schedule mixing them in (see fresh.py)."""
     timer = runtime.timer
     rotation = current.rotation
-    rotation.keep, rotation.kept = params.keep, []
-    measured = timer.round(rotation, params.count, warmup=params.warmup, hooks=rotation)
+    plan, count = None, params.count
+    if fresh_sets:
+        loops = 2 if timer.is_cuda else 1  # CUDA: a profiled loop, then an event-timed loop
+        plan = fresh.schedule(
+            len(rotation.sets), len(fresh_sets) // loops, loops, random.Random(secrets.randbits(64))
+        )
+        count = plan.calls_per_loop
+    try:
+        rotation.plan(params.keep, plan, fresh_sets)
+    except ValueError as exc:
+        raise fail(Phase.TIME, "timing_inputs", f"cannot time on fresh inputs: {exc}") from None
+    measured = timer.round(rotation, count, warmup=params.warmup, hooks=rotation)
     kept, kept_sets = [], []
     if params.keep:
-        missing = sorted(set(range(len(rotation.sets))) - {index for index, _ in rotation.kept})
+        every = set(range(len(rotation.sets) + len(rotation.fresh)))
+        missing = sorted(every - {index for index, _ in rotation.kept})
         if missing:
-            raise ValueError(
-                f"a keep round of {params.count} calls left input sets {missing} without an output"
-            )
+            raise ValueError(f"a keep round of {count} calls left input sets {missing} without an output")
         kept = [payload.save_output(output, Phase.TIME) for _, output in rotation.kept]
         kept_sets = [index for index, _ in rotation.kept]
-    rotation.kept = []
+    rotation.plan(False)
     return TimeResult(
         measured=measured,
         method=timing.method_description(runtime.device),
@@ -65,4 +82,16 @@ def measure(runtime: Runtime, current: Session, params: TimeParams) -> TimeResul
         tampered=runtime.clocks.check(),
         kept=kept,
         kept_sets=kept_sets,
+        fresh=_fresh_times(timer, measured, plan, len(rotation.sets)) if plan is not None else None,
+        l2_persistence=l2.take_found(),
     )
+
+
+def _fresh_times(timer: Timer, measured: Round, plan: fresh.Schedule, seen: int) -> fresh.FreshTimes:
+    figures: list[tuple[str, list[float | None]]]
+    if timer.is_cuda:
+        gpu = [t.device_ns / 1e6 if t.marker_found else None for t in timer.last_traces]
+        figures = [("gpu_kernel_time", gpu), ("end_to_end", list(measured.end_to_end_ms))]
+    else:
+        figures = [("cpu", list(measured.end_to_end_ms))]
+    return fresh.FreshTimes(fresh.split(plan, seen, figures), list(measured.gap_ms))

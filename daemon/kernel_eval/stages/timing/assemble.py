@@ -16,6 +16,7 @@ from kernel_eval.stages.timing.clocks import tamper_message
 from kernel_eval.stages.timing.floor import FloorCheck, below_floor_message
 from kernel_eval.stages.timing.record import SideRecord
 from kernel_eval.stages.timing.stats import speedup, speedup_ci95, summarize
+from kernel_eval.stages.timing.untimed import untimed_work_flag
 
 HOST_GAP_RATIO = 1.5  # kernel-time speedup over end-to-end speedup beyond which host time is reported
 HOST_GAP_MIN_MS = 0.05
@@ -39,6 +40,7 @@ def assemble(
     stop_reason: str,
     bytes_moved: Bytes | None = None,
     tampered: list[str] | None = None,
+    l2_persistence: list[str] | None = None,
 ) -> tuple[Timing, list[Flag]]:
     gpu = meaningful and reference.gpu_ms is not None and custom.gpu_ms is not None
     ref_ms, custom_ms = reference.headline_ms, custom.headline_ms
@@ -61,6 +63,16 @@ def assemble(
     if tampered:
         flags.append(Flag("clock_tampered", tamper_message(tampered)))
         timing.method += "; clocks tampered with: speedup not valid"
+    if l2_persistence:
+        flags.append(
+            Flag(
+                "l2_persistence",
+                f"the custom module set up persisting L2 ({'; '.join(l2_persistence)}): data it marks persisting "
+                "survives the cache flush between timed calls, so its calls find their inputs cached; reset before "
+                "every timed call, and flagged (a kernel's time must not depend on what the previous call left in L2)",
+            )
+        )
+        timing.method += "; persisting L2 set by the custom module: speedup not valid"
     if custom.outlived:
         flags.append(
             Flag(
@@ -74,6 +86,10 @@ def assemble(
         timing.floor, floor_flag = _floor(timing, bytes_moved)
         if floor_flag is not None:
             flags.append(floor_flag)
+    untimed = untimed_work_flag(reference, custom, meaningful)
+    if untimed is not None:
+        flags.append(untimed)
+        timing.method += "; work outside the timed calls: speedup not valid"
     host_flag = _host_time(timing)
     if host_flag is not None:
         flags.append(host_flag)

@@ -10,7 +10,9 @@ from typing import Any, Protocol
 
 import torch
 
+from kernel_eval.stages.timing import l2
 from kernel_eval.stages.timing.clocks import Clocks
+from kernel_eval.stages.timing.record import Pacing
 from kernel_eval.stages.timing.trace import (
     FORWARD_RANGE,
     MARKER_RANGE,
@@ -56,54 +58,88 @@ def flush_l2(index: int) -> None:
     _flush_buffers[index].zero_()
 
 
-def event_loop(clocks: Clocks, index: int, call: Call, count: int, hooks: Hooks | None = None) -> list[float]:
+def event_loop(
+    clocks: Clocks,
+    index: int,
+    call: Call,
+    count: int,
+    hooks: Hooks | None = None,
+    pacing: Pacing | None = None,
+) -> list[float]:
     """End-to-end milliseconds per call: the device idle, the flush, then events on the caller's stream around
-    the forward, with no host synchronize between them (the start event follows the flush, so it is not counted)."""
+    the forward, with no host synchronize between them (the start event follows the flush, so it is not counted).
+    After the end event the host waits for it, so that whatever runs before the next call is not the forward's."""
     event_cls = clocks.original("torch.cuda.Event")
     record = clocks.original("torch.cuda.Event.record")
     elapsed = clocks.original("torch.cuda.Event.elapsed_time")
+    wait = clocks.original("torch.cuda.Event.synchronize")
     synchronize = clocks.original("torch.cuda.synchronize")
+    clock = clocks.perf_counter
     pairs = []
     for i in range(count):
+        started = clock()
         if hooks is not None:
             hooks.before()
+        l2.reset_persisting()
         synchronize()
         flush_l2(index)
         start, end = event_cls(enable_timing=True), event_cls(enable_timing=True)
+        timed_from = clock()
         record(start)
         output = call()
         record(end)
+        wait(end)
+        timed_to = clock()
         pairs.append((start, end))
+        keeping = clock()
         if hooks is not None:
             hooks.after(i, count, output)
+        keeping = clock() - keeping
+        del output
+        if pacing is not None:
+            pacing.add(started, timed_from, timed_to, clock(), keeping)
     synchronize()
     return [float(elapsed(start, end)) for start, end in pairs]
 
 
 def profiled_loop(
-    clocks: Clocks, index: int, call: Call, count: int, hooks: Hooks | None = None
+    clocks: Clocks,
+    index: int,
+    call: Call,
+    count: int,
+    hooks: Hooks | None = None,
+    pacing: Pacing | None = None,
 ) -> list[CallTrace]:
     """Per call, what CUPTI saw the device run for it (see trace.py for the layout of a profiled call)."""
     profile_cls = clocks.original("torch.profiler.profile")
     activity = clocks.original("torch.profiler.ProfilerActivity")
     record_function = clocks.original("torch.profiler.record_function")
     synchronize = clocks.original("torch.cuda.synchronize")
+    clock = clocks.perf_counter
     mark = _marker(clocks)
     with profile_cls(activities=[activity.CPU, activity.CUDA]) as profiler:
         for i in range(count):
+            started = clock()
             with record_function(PREPARE_RANGE):
                 if hooks is not None:
                     hooks.before()
+                l2.reset_persisting()
                 flush_l2(index)
                 synchronize()
+            timed_from = clock()
             with record_function(FORWARD_RANGE):
                 output = call()
             with record_function(MARKER_RANGE):
                 mark()
                 synchronize()
+            timed_to = clock()
+            keeping = clock()
             if hooks is not None:  # outside every range: a copy kept for the judge is not the forward's time
                 hooks.after(i, count, output)
+            keeping = clock() - keeping
             del output
+            if pacing is not None:
+                pacing.add(started, timed_from, timed_to, clock(), keeping)
     return calls(read_activities(profiler))
 
 

@@ -7,6 +7,7 @@ bound `time.perf_counter`, and says the times are not meaningful for GPU kernels
 
 from __future__ import annotations
 
+import gc
 import statistics
 from collections.abc import Callable
 
@@ -14,7 +15,8 @@ import torch
 
 from kernel_eval.stages.timing import cuda, sampling
 from kernel_eval.stages.timing.clocks import Clocks
-from kernel_eval.stages.timing.record import Round
+from kernel_eval.stages.timing.record import Pacing, Round
+from kernel_eval.stages.timing.trace import CallTrace
 
 Call = Callable[[], object]
 
@@ -24,6 +26,7 @@ class Timer:
         self.device = device
         self.clocks = clocks
         self.index = 0
+        self.last_traces: list[CallTrace] = []  # the last round's profiled calls, one per call, in order
         if device.type == "cuda":
             self.index = cuda.device_index(device)
 
@@ -33,18 +36,32 @@ class Timer:
 
     def round(self, call: Call, count: int, warmup: int = 0, hooks: cuda.Hooks | None = None) -> Round:
         """`warmup` > 0 first calls untimed until times settle (at least that many calls); then `count` samples.
-        `hooks` run around each timed call, outside the timed region."""
+        `hooks` run around each timed call, outside the timed region. The garbage collector waits until the round
+        is over, so that its pauses do not land on whichever call or gap it happens to interrupt."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._round(call, count, warmup, hooks)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _round(self, call: Call, count: int, warmup: int, hooks: cuda.Hooks | None) -> Round:
         warmed = self._warm_up(call, warmup) if warmup > 0 else 0
+        pacing = Pacing()
         started = self.clocks.perf_counter()
         if not self.is_cuda:
-            samples = self._perf_counter_loop(call, count, hooks)
-            return Round(samples, None, self.clocks.perf_counter() - started, 0, warmed)
-        traces = cuda.profiled_loop(self.clocks, self.index, call, count, hooks)
-        end_to_end = cuda.event_loop(self.clocks, self.index, call, count, hooks)
+            samples = self._perf_counter_loop(call, count, hooks, pacing)
+            wall = self.clocks.perf_counter() - started
+            return Round(samples, None, wall, 0, warmed, pacing.gap_ms)
+        traces = cuda.profiled_loop(self.clocks, self.index, call, count, hooks, pacing)
+        end_to_end = cuda.event_loop(self.clocks, self.index, call, count, hooks, pacing)
         wall = self.clocks.perf_counter() - started
+        self.last_traces = traces
         traced = [t for t in traces if t.marker_found]  # a call without its marker was not fully recorded
         gpu = [t.device_ns / 1e6 for t in traced] if len(traced) * 2 > len(traces) else None
-        return Round(end_to_end, gpu, wall, sum(t.outlived for t in traced), warmed)
+        outlived = sum(t.outlived for t in traced)
+        return Round(end_to_end, gpu, wall, outlived, warmed, pacing.gap_ms)
 
     def copy_bandwidth(self) -> float:
         """Device copy bandwidth in bytes/s (0 on the CPU: no floor there)."""
@@ -75,15 +92,24 @@ class Timer:
             return self._perf_counter_loop(call, count, None)
         return cuda.event_loop(self.clocks, self.index, call, count)
 
-    def _perf_counter_loop(self, call: Call, count: int, hooks: cuda.Hooks | None) -> list[float]:
+    def _perf_counter_loop(
+        self, call: Call, count: int, hooks: cuda.Hooks | None, pacing: Pacing | None = None
+    ) -> list[float]:
         clock = self.clocks.perf_counter
         samples = []
         for i in range(count):
+            started = clock()
             if hooks is not None:
                 hooks.before()
             start = clock()
             output = call()
-            samples.append((clock() - start) * 1e3)
+            end = clock()
+            samples.append((end - start) * 1e3)
+            keeping = clock()
             if hooks is not None:
                 hooks.after(i, count, output)
+            keeping = clock() - keeping
+            del output
+            if pacing is not None:
+                pacing.add(started, start, end, clock(), keeping)
         return samples
