@@ -7,7 +7,8 @@ For each pair in benchmarks/timing_pairs (<name>_ref.py / <name>_new.py):
     flushed and the device idle before each call, each call in a profiler session of its own), median of `calls`
     calls, measured here in-process, independently of kernel-eval's timer;
   * `runs` independent CLI processes (`scripts/run_and_check.py --measure_performance --json`) in a row;
-and prints a table: the speedups, their spread (max/min - 1), the gap between their median and the truth.
+and prints a table: the speedups, their spread (max/min - 1), the gap between their median and the truth, and the
+median seconds a run spent on the round on fresh values (issue 19) beside its whole time phase.
 Targets (pairs whose kernels take 10 us to 2 ms; shorter ones are printed, not judged): spread <= 2 % for kernels
 of 20 us or more, within 5 % of the truth, the identical pair at 1.00 ± 0.02.
 
@@ -59,6 +60,8 @@ class Row:
     speedups: list[float]
     figures: list[str]
     flags: list[str]
+    fresh_s: list[float]  # per run: the round on fresh values (issue 19), judge's inputs and check included
+    time_s: list[float]  # per run: the whole time phase
 
 
 def pair_names(selected: str) -> list[str]:
@@ -155,10 +158,12 @@ def truth(modules: tuple[ModuleType, ModuleType], calls: int) -> tuple[float, fl
 
 def timed_runs(
     name: str, runs: int, prefix: str, device: str, deadline: float
-) -> tuple[list[float], list[str], list[str]]:
+) -> tuple[list[float], list[str], list[str], list[float], list[float]]:
     speedups: list[float] = []
     figures: list[str] = []
     flags: list[str] = []
+    fresh_s: list[float] = []
+    time_s: list[float] = []
     for _ in range(runs):
         if time.monotonic() > deadline:
             break
@@ -169,7 +174,13 @@ def timed_runs(
         speedups.append(float(timing["speedup"]))
         figures.append(str(timing.get("figure", "?")))
         flags.extend(f["kind"] for f in result.get("flags", []) if f.get("severity") == "error")
-    return speedups, figures, flags
+        fresh_s.append(float(timing.get("fresh_values_s", 0.0)))
+        time_s.append(float(result.get("phase_s", {}).get("time", 0.0)))
+    return speedups, figures, flags, fresh_s, time_s
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 def verdicts(row: Row) -> list[str]:
@@ -202,7 +213,7 @@ def verdict_text(row: Row, failed: list[str]) -> str:
 def print_table(rows: list[Row], runs: int) -> bool:
     header = (
         f"{'pair':<14} {'ref µs':>9} {'new µs':>9} {'truth':>7} {'median':>7} {'spread':>7} {'vs truth':>8}  "
-        f"{'speedups':<44} result"
+        f"{'fresh s':>7} {'time s':>6}  {'speedups':<44} result"
     )
     print(header)
     print("-" * len(header))
@@ -215,7 +226,8 @@ def print_table(rows: list[Row], runs: int) -> bool:
         speedups = " ".join(f"{s:.3f}" for s in row.speedups)
         print(
             f"{row.name:<14} {row.ref_kernel_ms * 1e3:>9.1f} {row.custom_kernel_ms * 1e3:>9.1f} {row.truth:>7.3f} "
-            f"{median:>7.3f} {spread:>7.1%} {median / row.truth - 1:>+8.1%}  {speedups:<44} "
+            f"{median:>7.3f} {spread:>7.1%} {median / row.truth - 1:>+8.1%} {_median(row.fresh_s):>7.3f} "
+            f"{_median(row.time_s):>6.2f}  {speedups:<44} "
             f"{verdict_text(row, failed)}"
             + ("" if len(row.speedups) == runs else f" (only {len(row.speedups)}/{runs} runs: deadline)")
         )
@@ -245,10 +257,12 @@ def main() -> None:
     rows = []
     for name in names:
         ref_ms, custom_ms = truths[name]
-        speedups, figures, flags = timed_runs(
+        speedups, figures, flags, fresh_s, time_s = timed_runs(
             name, options.runs, prefix, options.device, started + options.deadline_s
         )
-        rows.append(Row(name, ref_ms / custom_ms, ref_ms, custom_ms, speedups, figures, flags))
+        rows.append(
+            Row(name, ref_ms / custom_ms, ref_ms, custom_ms, speedups, figures, flags, fresh_s, time_s)
+        )
         print(f"  {name}: {' '.join(f'{s:.3f}' for s in speedups)}", flush=True)
     print()
     passed = print_table(rows, options.runs)

@@ -11,6 +11,7 @@
 #   bash scripts/gpu_session.sh build   -> benchmarks/build_time.py: cold / edit / unchanged to verdict, all levers
 #   bash scripts/gpu_session.sh verify  -> every GPU-marked test (engine, CLI, LSP), then benchmarks/warm_vs_cold.py
 #   bash scripts/gpu_session.sh sandbox -> the sandbox tests (CPU and GPU) and benchmarks/sandbox_cost.py
+#   bash scripts/gpu_session.sh exploits -> the exploit catalogue and the timing tests on the GPU (issue 19)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -64,6 +65,10 @@ sandbox)
   python3 -c 'import sys; sys.path.insert(0, "daemon"); from kernel_eval.sandbox import landlock; print("landlock abi", landlock.abi_version(), landlock.unavailable_reason())'
   KERNEL_EVAL_HISTORY=0 python3 -m pytest -q -p no:cacheprovider -rs tests/test_sandbox.py 2>&1 | tee "$OUT/sandbox-tests.log"
   python3 benchmarks/sandbox_cost.py ${SANDBOX_ARGS:-} 2>&1 | tee "$OUT/sandbox_cost.log"
+  ;;
+exploits)
+  KERNEL_EVAL_HISTORY=0 python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/exploits tests/test_timing.py \
+    tests/test_engine_timing.py 2>&1 | tee "$OUT/gpu-exploits.log"
   ;;
 daemon)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/daemon 2>&1 | tee "$OUT/gpu-daemon-tests.log"

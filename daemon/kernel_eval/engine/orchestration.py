@@ -288,6 +288,7 @@ class Evaluation:
             },
             statistics.median(custom.gap_ms) if custom.gap_ms else 0.0,
         )
+        fresh_started = time.monotonic()
         kept, found = self._fresh_round(seeds, inputs, ref_reply.bytes_moved, earlier)
         confirmed = None
         if found is not None:  # an honest kernel stalled once is not accused: the same again on new values
@@ -302,6 +303,7 @@ class Evaluation:
             l2_persistence=kept.l2_persistence,
         )
         result.flags.extend(flags)
+        result.timing.fresh_values_s = round(time.monotonic() - fresh_started, 4)
         if found is not None and confirmed is not None:
             result.flags.append(Flag("faster_on_seen_values", fresh.message(found, confirmed)))
             result.timing.method += "; faster on values it had seen: speedup not valid"

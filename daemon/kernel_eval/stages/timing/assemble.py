@@ -12,7 +12,7 @@ import attrs
 
 from kernel_eval.result import Flag, Floor, Severity, Timing, format_speedup
 from kernel_eval.stages.timing import sampling
-from kernel_eval.stages.timing.clocks import tamper_message
+from kernel_eval.stages.timing.clocks import harness_message, harness_names, tamper_message
 from kernel_eval.stages.timing.floor import FloorCheck, below_floor_message
 from kernel_eval.stages.timing.record import SideRecord
 from kernel_eval.stages.timing.stats import speedup, speedup_ci95, summarize
@@ -60,9 +60,14 @@ def assemble(
         timing.reference_end_to_end, timing.custom_end_to_end = ref_e2e, custom_e2e
         timing.end_to_end_speedup = speedup(ref_e2e, custom_e2e)
     flags = []
-    if tampered:
-        flags.append(Flag("clock_tampered", tamper_message(tampered)))
+    harness = harness_names(tampered or [])
+    clocks = [name for name in tampered or [] if name not in harness]
+    if clocks:
+        flags.append(Flag("clock_tampered", tamper_message(clocks)))
         timing.method += "; clocks tampered with: speedup not valid"
+    if harness:
+        flags.append(Flag("harness_tampered", harness_message(harness)))
+        timing.method += "; harness tampered with: speedup not valid"
     if l2_persistence:
         flags.append(
             Flag(

@@ -4,6 +4,11 @@
 torch.cuda.synchronize, the profilers…). The timer calls only those bound originals, so a module that swaps
 `time.perf_counter` at import cannot shorten its own times; `check()` names whatever was replaced since, so the
 evaluation can flag it (`clock_tampered`) and refuse to present the speedup.
+
+The harness itself is watched the same way (`harness_tampered`): its timing loops, the rotation that loads input
+values, what it reports with, the tensor methods it calls between timed calls (their Python objects and their
+code), the dispatcher's kernels for the ATen ops behind them (an override registered with torch.library), and
+the torch function and dispatch mode stacks (a mode left pushed sees every op the harness runs).
 """
 
 from __future__ import annotations
@@ -61,6 +66,35 @@ WATCHED: tuple[tuple[str, str], ...] = (
     ("torch.autograd.profiler", "_enable_profiler"),
 )
 
+# Not clocks, but what the timer and the candidate's report rest on: replaced, they could forge a result.
+HARNESS: tuple[tuple[str, str], ...] = (
+    ("kernel_eval.stages.timing.timer", "Timer.round"),
+    ("kernel_eval.stages.timing.timer", "Timer._round"),
+    ("kernel_eval.stages.timing.timer", "Timer._perf_counter_loop"),
+    ("kernel_eval.stages.timing.cuda", "event_loop"),
+    ("kernel_eval.stages.timing.cuda", "profiled_loop"),
+    ("kernel_eval.stages.timing.cuda", "flush_l2"),
+    ("kernel_eval.stages.timing.cuda", "read_activities"),
+    ("kernel_eval.stages.timing.trace", "calls"),
+    ("kernel_eval.stages.timing.record", "Pacing.add"),
+    ("kernel_eval.stages.timing.rotation", "Rotation.before"),
+    ("kernel_eval.stages.timing.rotation", "Rotation.after"),
+    ("kernel_eval.stages.timing.rotation", "Rotation.__call__"),
+    ("kernel_eval.stages.timing.l2", "reset_persisting"),
+    ("kernel_eval.stages.timing.l2", "take_found"),
+    ("kernel_eval.stages.timing.clocks", "Clocks.check"),
+    ("kernel_eval.worker.timing_rounds", "measure"),
+    ("kernel_eval.worker.payload", "save_output"),
+    ("torch", "Tensor.copy_"),
+    ("torch", "Tensor.zero_"),
+    ("torch", "Tensor.fill_"),
+    ("torch", "Tensor.clone"),
+    ("torch", "empty"),
+)
+# the ATen ops the harness runs between timed calls (loading values, the flush, keeping a copy)
+HARNESS_OPS = ("aten::copy_", "aten::zero_", "aten::fill_", "aten::clone", "aten::empty.memory_format")
+HARNESS_PREFIXES = ("kernel_eval.", "torch.Tensor.", "torch.empty", "dispatcher ", "mode stack")
+
 _MISSING = object()
 
 
@@ -84,12 +118,17 @@ class Clocks:
     perf_counter: Callable[[], float]
     perf_counter_ns: Callable[[], int]
     monotonic: Callable[[], float]
+    codes: dict[str, Any] = attrs.Factory(dict)  # the code of each bound Python function
+    dispatch: dict[str, str] = attrs.Factory(dict)  # the dispatcher's table of each harness op
 
     @classmethod
     def bind(cls) -> Clocks:
         """Call before importing any user module (worker startup)."""
-        snapshot = {f"{module}.{path}": _resolve(module, path) for module, path in WATCHED}
-        return cls(snapshot, time.perf_counter, time.perf_counter_ns, time.monotonic)
+        snapshot = {f"{module}.{path}": _resolve(module, path) for module, path in WATCHED + HARNESS}
+        codes = {name: getattr(value, "__code__", None) for name, value in snapshot.items()}
+        return cls(
+            snapshot, time.perf_counter, time.perf_counter_ns, time.monotonic, codes, _dispatch_tables()
+        )
 
     def original(self, name: str) -> Any:
         """The object bound at startup under its dotted name, e.g. "torch.cuda.Event.record"."""
@@ -99,16 +138,58 @@ class Clocks:
         return value
 
     def check(self) -> list[str]:
-        """Names whose current object is not the one bound at startup (replaced, wrapped or deleted)."""
+        """Names whose current object is not the one bound at startup (replaced, wrapped, deleted, or its code
+        swapped), dispatcher kernels registered since for the harness's ops, and modes left pushed."""
         replaced = []
-        for module, path in WATCHED:
+        for module, path in WATCHED + HARNESS:
             name = f"{module}.{path}"
             bound = self.snapshot[name]
             if bound is _MISSING:
                 continue  # absent at startup (a CPU-only build, an older torch): nothing to compare
-            if _resolve(module, path) is not bound:
+            if (
+                _resolve(module, path) is not bound
+                or getattr(bound, "__code__", None) is not self.codes[name]
+            ):
                 replaced.append(name)
+        now = _dispatch_tables()
+        replaced += [
+            f"dispatcher kernels of {op}" for op, table in self.dispatch.items() if now.get(op) != table
+        ]
+        replaced += _modes_left()
         return replaced
+
+
+def _dispatch_tables() -> dict[str, str]:
+    import torch
+
+    dump = getattr(torch._C, "_dispatch_dump", None)
+    if dump is None:
+        return {}
+    tables = {}
+    for op in HARNESS_OPS:
+        try:
+            tables[op] = str(dump(op))
+        except RuntimeError:  # an op this torch does not have
+            continue
+    return tables
+
+
+def _modes_left() -> list[str]:
+    import torch
+
+    left = []
+    for what, length in (
+        ("torch function", getattr(torch._C, "_len_torch_function_stack", None)),
+        ("torch dispatch", getattr(torch._C, "_len_torch_dispatch_stack", None)),
+    ):
+        if length is not None and length() > 0:
+            left.append(f"mode stack: a {what} mode left pushed")
+    return left
+
+
+def harness_names(replaced: list[str]) -> list[str]:
+    """Of what check() named, what belongs to the harness rather than to the clocks."""
+    return [name for name in replaced if name.startswith(HARNESS_PREFIXES)]
 
 
 def tamper_message(replaced: list[str]) -> str:
@@ -116,4 +197,12 @@ def tamper_message(replaced: list[str]) -> str:
     return (
         f"timing functions were replaced while the custom module ran ({shown}); "
         "its times and speedup cannot be trusted"
+    )
+
+
+def harness_message(replaced: list[str]) -> str:
+    shown = "; ".join(replaced[:6]) + (f" and {len(replaced) - 6} more" if len(replaced) > 6 else "")
+    return (
+        f"the custom module changed the harness that times it ({shown}): what it reports about its own timing "
+        "cannot be trusted; no speedup is given"
     )

@@ -8,9 +8,9 @@ rotated ones, at positions drawn at random, each used once, in every timed loop.
 made on them; here the times say whether the module was materially faster on values it had seen:
 
 - per loop, the median time of a call on fresh values against the median on seen values (a value-keyed cache);
-- per loop, the mean time of all its calls, and the mean gap between them (the harness's steps, and whatever the
-  module does meanwhile), against the medians of the earlier rounds, where every value had been seen: work for
-  the fresh values moved elsewhere (all of it into one call, between calls, to another thread).
+- per loop, the mean time of all its calls, and on a GPU the mean gap between them (the harness's steps, and
+  whatever the module does meanwhile), against the medians of the earlier rounds, where every value had been
+  seen: work for the fresh values moved elsewhere (all of it into one call, between calls, to another thread).
 
 An honest kernel costs the same on any values of the same distribution. A round that looks suspicious is run again
 on new fresh sets before anything is said, so a one-off stall does not accuse an honest kernel.
@@ -30,7 +30,9 @@ CALL_RATIO = 1.3  # fresh median over seen median beyond which a call is materia
 SPREAD_RATIO = 1.5  # a fresh round's mean call (or gap) over the earlier rounds' median
 # below these differences (ms) a ratio is noise: CUPTI's step is 32 ns; events and perf_counter are coarser
 MIN_DIFFERENCE_MS = {"gpu_kernel_time": 0.002, "end_to_end": 0.01, "cpu": 0.05}
-MIN_GAP_DIFFERENCE_MS = {"end_to_end": 0.05, "cpu": 0.2}  # gaps hold host work: coarser
+# a mean over one round's calls carries every stall (a thread waking on the CPU, a context switch): coarser
+MIN_MEAN_DIFFERENCE_MS = {"gpu_kernel_time": 0.005, "end_to_end": 0.02, "cpu": 0.5}
+MIN_GAP_DIFFERENCE_MS = {"end_to_end": 0.05}  # gaps hold host work: coarser still
 
 
 @attrs.frozen
@@ -144,13 +146,13 @@ def finding(measured: FreshTimes, earlier: Earlier) -> Finding | None:
     for loop in measured.loops:
         before = earlier.call_ms.get(loop.figure)
         mean = statistics.fmean(loop.seen_ms + loop.fresh_ms) if loop.seen_ms or loop.fresh_ms else 0.0
-        if before and _material(before, mean, SPREAD_RATIO, loop.figure):
+        if before and _material(before, mean, SPREAD_RATIO, loop.figure, MIN_MEAN_DIFFERENCE_MS):
             return Finding(loop.figure, before, mean, "mean")
-    if measured.gap_ms and earlier.gap_ms:
-        figure = "cpu" if measured.loops and measured.loops[0].figure == "cpu" else "end_to_end"
+    on_gpu = bool(measured.loops) and measured.loops[0].figure != "cpu"  # gaps: see untimed.py
+    if on_gpu and measured.gap_ms and earlier.gap_ms:
         gap = statistics.fmean(measured.gap_ms)
-        if _material(earlier.gap_ms, gap, SPREAD_RATIO, figure, MIN_GAP_DIFFERENCE_MS):
-            return Finding(figure, earlier.gap_ms, gap, "gap")
+        if _material(earlier.gap_ms, gap, SPREAD_RATIO, "end_to_end", MIN_GAP_DIFFERENCE_MS):
+            return Finding("end_to_end", earlier.gap_ms, gap, "gap")
     return None
 
 
