@@ -287,6 +287,7 @@ class Evaluation:
                 if ms
             },
             statistics.median(custom.gap_ms) if custom.gap_ms else 0.0,
+            statistics.median(reference.headline_ms) if reference.headline_ms else 0.0,
         )
         fresh_started = time.monotonic()
         kept, found = self._fresh_round(seeds, inputs, ref_reply.bytes_moved, earlier)
@@ -301,6 +302,7 @@ class Evaluation:
             timing.Bytes(ref_reply.bytes_moved, kept.bytes_moved, ref_reply.copy_bandwidth),
             tampered=kept.tampered,
             l2_persistence=kept.l2_persistence,
+            threads=kept.threads,
         )
         result.flags.extend(flags)
         result.timing.fresh_values_s = round(time.monotonic() - fresh_started, 4)

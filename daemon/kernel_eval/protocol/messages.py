@@ -15,6 +15,7 @@ import attrs
 from kernel_eval.result import Backend, Flag, Message, OutputComparison, SandboxRecord
 from kernel_eval.stages.timing.fresh import FreshTimes
 from kernel_eval.stages.timing.record import Round
+from kernel_eval.stages.timing.threads import ForeignThread
 
 PAYLOAD_DIR_ENV = "KERNEL_EVAL_PAYLOAD_DIR"  # where workers read and write payload files
 HELLO_ID = 0  # the id of the unasked first reply a worker sends when it is ready
@@ -117,6 +118,7 @@ class TimeResult:
         None  # with `fresh`: call times on seen and fresh values (stages/timing/fresh.py)
     )
     l2_persistence: list[str] = attrs.Factory(list)  # persisting-L2 state found set before a timed call
+    threads: list[ForeignThread] = attrs.Factory(list)  # threads the custom module left running (threads.py)
 
 
 @attrs.define

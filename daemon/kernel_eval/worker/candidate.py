@@ -141,7 +141,8 @@ class Candidate:
                 self._timing = timing_rounds.session(key, self.model, sets)
             fresh = [payload.load(path, self.runtime.device) for path in params.fresh]
             fresh_sets = [(inputs["args"], inputs["kwargs"]) for inputs in fresh]
-            return timing_rounds.measure(self.runtime, self._timing, params, fresh_sets)
+            folder = str(Path(self.file).parent)
+            return timing_rounds.measure(self.runtime, self._timing, params, fresh_sets, folder)
 
     def _key_dir(self, params: LoadParams, source: bytes) -> Path:
         info = self.runtime.hello()

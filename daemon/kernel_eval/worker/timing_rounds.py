@@ -15,7 +15,7 @@ from kernel_eval.errors import fail
 from kernel_eval.protocol.messages import TimeParams, TimeResult
 from kernel_eval.result import Phase
 from kernel_eval.stages import timing
-from kernel_eval.stages.timing import fresh, l2
+from kernel_eval.stages.timing import fresh, l2, threads
 from kernel_eval.stages.timing.floor import count_bytes
 from kernel_eval.stages.timing.record import Round
 from kernel_eval.stages.timing.rotation import InputSet, Rotation
@@ -47,7 +47,11 @@ def session(key: Hashable, model: Any, sets: Sequence[InputSet]) -> Session:
 
 
 def measure(
-    runtime: Runtime, current: Session, params: TimeParams, fresh_sets: Sequence[InputSet] = ()
+    runtime: Runtime,
+    current: Session,
+    params: TimeParams,
+    fresh_sets: Sequence[InputSet] = (),
+    user_folder: str = "",
 ) -> TimeResult:
     """One round; with `fresh_sets`, a round that follows a schedule mixing them in (see fresh.py)."""
     timer = runtime.timer
@@ -84,6 +88,7 @@ def measure(
         kept_sets=kept_sets,
         fresh=_fresh_times(timer, measured, plan, len(rotation.sets)) if plan is not None else None,
         l2_persistence=l2.take_found(),
+        threads=threads.started_since(runtime.clocks.threads, user_folder),
     )
 
 

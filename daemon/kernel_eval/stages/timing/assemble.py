@@ -16,6 +16,8 @@ from kernel_eval.stages.timing.clocks import harness_message, harness_names, tam
 from kernel_eval.stages.timing.floor import FloorCheck, below_floor_message
 from kernel_eval.stages.timing.record import SideRecord
 from kernel_eval.stages.timing.stats import speedup, speedup_ci95, summarize
+from kernel_eval.stages.timing.threads import ForeignThread
+from kernel_eval.stages.timing.threads import flag_text as thread_flag_text
 from kernel_eval.stages.timing.untimed import untimed_work_flag
 
 HOST_GAP_RATIO = 1.5  # kernel-time speedup over end-to-end speedup beyond which host time is reported
@@ -41,6 +43,7 @@ def assemble(
     bytes_moved: Bytes | None = None,
     tampered: list[str] | None = None,
     l2_persistence: list[str] | None = None,
+    threads: list[ForeignThread] | None = None,
 ) -> tuple[Timing, list[Flag]]:
     gpu = meaningful and reference.gpu_ms is not None and custom.gpu_ms is not None
     ref_ms, custom_ms = reference.headline_ms, custom.headline_ms
@@ -78,6 +81,12 @@ def assemble(
             )
         )
         timing.method += "; persisting L2 set by the custom module: speedup not valid"
+    if threads:
+        user = [thread for thread in threads if thread.runs_user_code]
+        severity = Severity.ERROR if user else Severity.WARNING
+        flags.append(Flag("background_thread", thread_flag_text(user or threads), severity))
+        if user:
+            timing.method += "; a thread of the custom module ran beside it: speedup not valid"
     if custom.outlived:
         flags.append(
             Flag(

@@ -120,6 +120,7 @@ class Clocks:
     monotonic: Callable[[], float]
     codes: dict[str, Any] = attrs.Factory(dict)  # the code of each bound Python function
     dispatch: dict[str, str] = attrs.Factory(dict)  # the dispatcher's table of each harness op
+    threads: frozenset[int] = frozenset()  # Python threads alive when bound (see threads.py)
 
     @classmethod
     def bind(cls) -> Clocks:

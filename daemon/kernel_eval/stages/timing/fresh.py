@@ -8,9 +8,10 @@ rotated ones, at positions drawn at random, each used once, in every timed loop.
 made on them; here the times say whether the module was materially faster on values it had seen:
 
 - per loop, the median time of a call on fresh values against the median on seen values (a value-keyed cache);
-- per loop, the mean time of all its calls, and on a GPU the mean gap between them (the harness's steps, and
-  whatever the module does meanwhile), against the medians of the earlier rounds, where every value had been
-  seen: work for the fresh values moved elsewhere (all of it into one call, between calls, to another thread).
+- per loop, the mean time of all its calls against the median of the earlier rounds, where every value had been
+  seen: the work for the fresh values moved into some calls (all of it into the first);
+- on a GPU, the gaps between calls (the harness's steps, and whatever the module does meanwhile) beyond the
+  earlier rounds' median gap, summed: the work moved between calls (a finalizer, a hook).
 
 An honest kernel costs the same on any values of the same distribution. A round that looks suspicious is run again
 on new fresh sets before anything is said, so a one-off stall does not accuse an honest kernel.
@@ -32,7 +33,9 @@ SPREAD_RATIO = 1.5  # a fresh round's mean call (or gap) over the earlier rounds
 MIN_DIFFERENCE_MS = {"gpu_kernel_time": 0.002, "end_to_end": 0.01, "cpu": 0.05}
 # a mean over one round's calls carries every stall (a thread waking on the CPU, a context switch): coarser
 MIN_MEAN_DIFFERENCE_MS = {"gpu_kernel_time": 0.005, "end_to_end": 0.02, "cpu": 0.5}
-MIN_GAP_DIFFERENCE_MS = {"end_to_end": 0.05}  # gaps hold host work: coarser still
+# a round's gaps beyond the earlier median, summed, must hold this share of computing its fresh sets (at the
+# reference's speed), and more than doubling the gaps: one call's work hidden in a gap, not a slow copy
+GAP_WORK_SHARE = 0.5
 
 
 @attrs.frozen
@@ -72,6 +75,7 @@ class Earlier:
 
     call_ms: dict[str, float]
     gap_ms: float
+    reference_ms: float = 0.0  # the reference's median call: what computing one input set honestly costs
 
 
 @attrs.frozen
@@ -148,11 +152,23 @@ def finding(measured: FreshTimes, earlier: Earlier) -> Finding | None:
         mean = statistics.fmean(loop.seen_ms + loop.fresh_ms) if loop.seen_ms or loop.fresh_ms else 0.0
         if before and _material(before, mean, SPREAD_RATIO, loop.figure, MIN_MEAN_DIFFERENCE_MS):
             return Finding(loop.figure, before, mean, "mean")
-    on_gpu = bool(measured.loops) and measured.loops[0].figure != "cpu"  # gaps: see untimed.py
-    if on_gpu and measured.gap_ms and earlier.gap_ms:
-        gap = statistics.fmean(measured.gap_ms)
-        if _material(earlier.gap_ms, gap, SPREAD_RATIO, "end_to_end", MIN_GAP_DIFFERENCE_MS):
-            return Finding("end_to_end", earlier.gap_ms, gap, "gap")
+    return _gap_finding(measured, earlier)
+
+
+def _gap_finding(measured: FreshTimes, earlier: Earlier) -> Finding | None:
+    """On a GPU: did the gaps of the round hold about as much work as computing its fresh sets would take? Each
+    loop's first gap (a profiler session starting, the loop's first copy) is left out: it is slow for everyone."""
+    loops = len(measured.loops)
+    if not loops or measured.loops[0].figure == "cpu" or not measured.gap_ms or not earlier.gap_ms:
+        return None  # on the CPU gaps are noise: see untimed.py
+    per_loop = len(measured.gap_ms) // loops
+    gaps = [gap for index, gap in enumerate(measured.gap_ms) if index % per_loop]
+    if not gaps:
+        return None
+    excess = sum(gap - earlier.gap_ms for gap in gaps)
+    fresh_sets = sum(len(loop.fresh_ms) for loop in measured.loops)
+    if excess > max(GAP_WORK_SHARE * fresh_sets * earlier.reference_ms, len(gaps) * earlier.gap_ms):
+        return Finding("end_to_end", earlier.gap_ms, statistics.fmean(gaps), "gap")
     return None
 
 
