@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -80,8 +81,10 @@ def test_result_remembered_across_timed_calls_is_flagged(pool: WorkerPool, build
 
     assert result.verdict is Verdict.CORRECT, result.headline  # each checked call had fresh tensors
     assert [f.kind for f in result.flags] == ["remembered_result"]
-    # two of the three rotated sets (the third is the one it remembered) and every set drawn fresh for timing
-    assert "5 of 6 input sets, 3 of them drawn fresh" in result.flags[0].message
+    # at least every output on a set drawn fresh for the timing (one loop on the CPU: three)
+    assert re.search(
+        r"\d+ of the \d+ outputs checked, 3 of them on input sets drawn fresh", result.flags[0].message
+    )
     assert result.exit_code == 1
 
 

@@ -4,6 +4,7 @@ streams), and fresh inputs while timing."""
 from __future__ import annotations
 
 import importlib.util
+import random
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from kernel_eval.stages.timing import fresh
 from kernel_eval.stages.timing.clocks import WATCHED, Clocks, tamper_message
 from kernel_eval.stages.timing.floor import (
     FloorCheck,
@@ -19,7 +21,7 @@ from kernel_eval.stages.timing.floor import (
     count_bytes,
     floor_ms,
 )
-from kernel_eval.stages.timing.rotation import Rotation
+from kernel_eval.stages.timing.rotation import SAMPLED, Rotation
 from kernel_eval.stages.timing.trace import FORWARD_RANGE, MARKER_RANGE, PREPARE_RANGE, Activity, calls
 
 CHEAT = """
@@ -180,7 +182,7 @@ def test_trace_without_a_marker_is_reported_as_such():
     assert not call.marker_found and not call.outlived and call.device_ns == 4
 
 
-def test_rotation_refreshes_the_same_tensors_in_place_and_keeps_the_last_pass():
+def test_rotation_refreshes_the_same_tensors_in_place_and_keeps_a_random_sample_of_copies():
     sets = [([torch.full((2,), float(i))], {"scale": torch.tensor(float(i + 1))}) for i in range(3)]
     seen_ids = set()
     buffer = torch.zeros(2)
@@ -190,26 +192,58 @@ def test_rotation_refreshes_the_same_tensors_in_place_and_keeps_the_last_pass():
         buffer.copy_(x * scale)  # the same buffer each time: what is kept must be a copy
         return buffer
 
-    rotation = Rotation(forward, sets)
-    rotation.keep = True
-    for i in range(7):
+    rotation = Rotation(forward, sets, audit=True)
+    for i in range(40):
         rotation.before()
-        rotation.after(i, 7, rotation())
-    assert rotation.calls == 7 and len(seen_ids) == 1  # one live tensor, fresh values
-    assert [index for index, _ in rotation.kept] == [1, 2, 0]  # calls 4, 5, 6 used sets 1, 2, 0
-    assert [output[0].item() for _, output in sorted(rotation.kept, key=lambda kept: kept[0])] == [
-        0.0,
-        2.0,
-        6.0,
-    ]
+        rotation.after(i, 40, rotation())
+    assert rotation.calls == 40 and len(seen_ids) == 1  # one live tensor, fresh values
+    kept = rotation.take_kept()
+    assert len(kept) == SAMPLED
+    expected = {0: 0.0, 1: 2.0, 2: 6.0}  # set i holds i, scaled by i + 1
+    assert all(output[0].item() == expected[index] for index, output in kept)
+    assert rotation.take_kept() == []  # taken once
     assert sets[0][0][0][0].item() == 0.0  # the sets themselves are never written
 
 
-def test_rotation_keeps_nothing_unless_asked_and_refuses_mismatched_sets():
+def test_rotation_sample_differs_from_run_to_run():
+    """Which calls are kept is drawn after each call returns: two identical runs keep different calls."""
+
+    def kept_calls() -> list[int]:
+        calls = []
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            calls.append(len(calls))
+            return x + len(calls)
+
+        rotation = Rotation(forward, [([torch.zeros(1)], {})], audit=True)
+        for i in range(200):
+            rotation.before()
+            rotation.after(i, 200, rotation())
+        return sorted(int(output.item()) for _, output in rotation.take_kept())
+
+    assert kept_calls() != kept_calls()
+
+
+def test_a_fresh_round_keeps_every_fresh_call():
+    sets = [([torch.full((2,), float(i))], {}) for i in range(3)]
+    fresh_sets = [([torch.full((2,), 10.0 + i)], {}) for i in range(3)]
+    rotation = Rotation(lambda x: x * 2, sets, audit=True)
+    plan = fresh.schedule(3, 3, 1, random.Random(1))
+    rotation.plan(plan, fresh_sets)
+    for i in range(plan.calls_per_loop):
+        rotation.before()
+        rotation.after(i, plan.calls_per_loop, rotation())
+    kept = rotation.take_kept()
+    on_fresh = sorted((index, output[0].item()) for index, output in kept if index >= 3)
+    assert on_fresh == [(3, 20.0), (4, 22.0), (5, 24.0)]
+    assert all(output[0].item() == 2.0 * index for index, output in kept if index < 3)
+
+
+def test_rotation_keeps_nothing_without_audit_and_refuses_mismatched_sets():
     rotation = Rotation(lambda x: x + 1, [([torch.zeros(2)], {})])
     rotation.before()
     rotation.after(0, 1, rotation())
-    assert rotation.kept == []
+    assert rotation.take_kept() == []
     with pytest.raises(ValueError, match="at least one"):
         Rotation(lambda x: x, [])
     with pytest.raises(ValueError, match="shape or dtype"):

@@ -309,8 +309,9 @@ class Evaluation:
         if found is not None and confirmed is not None:
             result.flags.append(Flag("faster_on_seen_values", fresh.message(found, confirmed)))
             result.timing.method += "; faster on values it had seen: speedup not valid"
-        if kept.tampered:
-            self.candidate_tainted = True  # its clocks stay replaced: the next evaluation gets a fresh worker
+        if kept.tampered or kept.threads or result.blocking_flags:
+            # what it changed (clocks, modes, threads) outlives the module: the next evaluation gets a fresh worker
+            self.candidate_tainted = True
         if not result.timing.meaningful:
             result.messages.append(Message(Severity.INFO, Phase.TIME, "timing", timing.CPU_TIMING_CAVEAT))
 
@@ -347,23 +348,23 @@ class Evaluation:
             CompareParams(made_on, reply.kept, request.atol, request.rtol, forget=fresh_seeds),
             self._remaining(),
         )
-        wrong = {
+        wrong = [
             seed
             for seed, leaves in zip(made_on, judged.trials, strict=True)
             if not all(c.passed for c in leaves)
-        }
+        ]
         refused = [flag for flag in judged.flags if flag.kind == "output_subclass"][:1]
         if not wrong:
             return []
-        wrong_fresh = len(wrong & set(fresh_seeds))
-        of_them = f", {wrong_fresh} of them drawn fresh for this round" if wrong_fresh else ""
+        on_fresh = sum(seed in fresh_seeds for seed in wrong)
+        of_them = f", {on_fresh} of them on input sets drawn fresh for the timing" if on_fresh else ""
         return [
             *refused,
             Flag(
                 "remembered_result",
                 f"while being timed, the custom forward returned outputs that differ from the reference's on the "
-                f"same inputs for {len(wrong)} of {len(every)} input sets{of_them}: it returns a remembered result "
-                "instead of computing on the values it is given",
+                f"same inputs: {len(wrong)} of the {len(made_on)} outputs checked{of_them}; it returns a remembered "
+                "result instead of computing on the values it is given",
             ),
         ]
 

@@ -111,7 +111,7 @@ class TimeResult:
     bytes_moved: int = 0  # inputs + parameters + outputs of one forward (the physical floor's numerator)
     copy_bandwidth: float = 0.0  # bytes/s of a device-to-device copy, measured once per worker (0 on the CPU)
     tampered: list[str] = attrs.Factory(list)  # timing functions replaced since the worker bound its clocks
-    # with `keep`: payloads of outputs made while timing (each input set once per timed loop), and their sets
+    # with `keep`: payloads of outputs made while timing (kept at random, and every one on a fresh set), their sets
     kept: list[str] = attrs.Factory(list)
     kept_sets: list[int] = attrs.Factory(list)  # indices past the rotated sets are the round's fresh sets
     fresh: FreshTimes | None = (

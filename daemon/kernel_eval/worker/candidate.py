@@ -138,7 +138,7 @@ class Candidate:
             if self._timing is None or self._timing.key != key:
                 loaded = [payload.load(path, self.runtime.device) for path in params.inputs]
                 sets = [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
-                self._timing = timing_rounds.session(key, self.model, sets)
+                self._timing = timing_rounds.session(key, self.model, sets, audit=True)
             fresh = [payload.load(path, self.runtime.device) for path in params.fresh]
             fresh_sets = [(inputs["args"], inputs["kwargs"]) for inputs in fresh]
             folder = str(Path(self.file).parent)

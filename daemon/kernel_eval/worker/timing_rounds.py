@@ -31,15 +31,16 @@ class Session:
     bytes_moved: int
 
 
-def session(key: Hashable, model: Any, sets: Sequence[InputSet]) -> Session:
-    """A side's timing on these input sets; forward runs once here to count the bytes it moves."""
+def session(key: Hashable, model: Any, sets: Sequence[InputSet], audit: bool = False) -> Session:
+    """A side's timing on these input sets; forward runs once here to count the bytes it moves. With `audit` (the
+    custom side) outputs are kept for the judge (see rotation.py)."""
 
     def forward(*args: Any, **kwargs: Any) -> object:
         with torch.no_grad():
             return model(*args, **kwargs)
 
     try:
-        rotation = Rotation(forward, sets)
+        rotation = Rotation(forward, sets, audit)
     except ValueError as exc:
         raise fail(Phase.TIME, "timing_inputs", f"cannot time on fresh inputs: {exc}") from None
     output = rotation()
@@ -63,20 +64,19 @@ def measure(
             len(rotation.sets), len(fresh_sets) // loops, loops, random.Random(secrets.randbits(64))
         )
         count = plan.calls_per_loop
+    if params.warmup > 0:  # a new evaluation's first round
+        rotation.restart_sample()
     try:
-        rotation.plan(params.keep, plan, fresh_sets)
+        rotation.plan(plan, fresh_sets)
     except ValueError as exc:
         raise fail(Phase.TIME, "timing_inputs", f"cannot time on fresh inputs: {exc}") from None
     measured = timer.round(rotation, count, warmup=params.warmup, hooks=rotation)
     kept, kept_sets = [], []
     if params.keep:
-        every = set(range(len(rotation.sets) + len(rotation.fresh)))
-        missing = sorted(every - {index for index, _ in rotation.kept})
-        if missing:
-            raise ValueError(f"a keep round of {count} calls left input sets {missing} without an output")
-        kept = [payload.save_output(output, Phase.TIME) for _, output in rotation.kept]
-        kept_sets = [index for index, _ in rotation.kept]
-    rotation.plan(False)
+        taken = rotation.take_kept()
+        kept = [payload.save_output(output, Phase.TIME) for _, output in taken]
+        kept_sets = [index for index, _ in taken]
+    rotation.plan()
     return TimeResult(
         measured=measured,
         method=timing.method_description(runtime.device),

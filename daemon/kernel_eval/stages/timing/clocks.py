@@ -20,6 +20,8 @@ from typing import Any
 
 import attrs
 
+from kernel_eval.stages.timing import threads
+
 # (module, attribute path): attribute paths may go through classes (torch.cuda.Event.record).
 WATCHED: tuple[tuple[str, str], ...] = (
     ("time", "perf_counter"),
@@ -128,7 +130,13 @@ class Clocks:
         snapshot = {f"{module}.{path}": _resolve(module, path) for module, path in WATCHED + HARNESS}
         codes = {name: getattr(value, "__code__", None) for name, value in snapshot.items()}
         return cls(
-            snapshot, time.perf_counter, time.perf_counter_ns, time.monotonic, codes, _dispatch_tables()
+            snapshot,
+            time.perf_counter,
+            time.perf_counter_ns,
+            time.monotonic,
+            codes,
+            _dispatch_tables(),
+            threads.alive(),
         )
 
     def original(self, name: str) -> Any:
@@ -152,6 +160,14 @@ class Clocks:
                 or getattr(bound, "__code__", None) is not self.codes[name]
             ):
                 replaced.append(name)
+        for field in (
+            "perf_counter",
+            "perf_counter_ns",
+            "monotonic",
+        ):  # this object's own, reached through gc
+            held = getattr(self, field)
+            if held is not self.snapshot.get(f"time.{field}") or getattr(held, "__module__", None) != "time":
+                replaced.append(f"kernel_eval's bound clock {field}")
         now = _dispatch_tables()
         replaced += [
             f"dispatcher kernels of {op}" for op, table in self.dispatch.items() if now.get(op) != table

@@ -40,11 +40,9 @@ GAP_WORK_SHARE = 0.5
 
 @attrs.frozen
 class Schedule:
-    """Which input set each call of a round loads (0.. seen sets, then the fresh ones) and whether its output is
-    kept for the judge, for every loop of the round in order."""
+    """Which input set each call of a round loads (0.. seen sets, then the fresh ones), every loop in order."""
 
     sets: list[int]
-    keep: list[bool]
     loops: int
 
     @property
@@ -100,26 +98,21 @@ def fresh_per_loop(set_bytes: int, loops: int) -> int:
 
 def schedule(seen: int, fresh: int, loops: int, rng: random.Random, calls: int = CALLS_PER_LOOP) -> Schedule:
     """Per loop: `fresh` new sets (each once in the whole round) at random positions past the first, the seen sets
-    cycling in the others; kept: every fresh call and each seen set's last call in the loop."""
+    cycling in the others."""
     if seen < 1 or fresh < 1 or calls < fresh + seen + 1:
         raise ValueError(f"a round of {calls} calls cannot hold {seen} seen and {fresh} fresh sets")
     sets: list[int] = []
-    keep: list[bool] = []
     for loop in range(loops):
         positions = set(rng.sample(range(1, calls), fresh))
         fresh_sets = iter(range(seen + loop * fresh, seen + (loop + 1) * fresh))
         cycle = 0
-        loop_sets = []
         for position in range(calls):
             if position in positions:
-                loop_sets.append(next(fresh_sets))
+                sets.append(next(fresh_sets))
             else:
-                loop_sets.append(cycle % seen)
+                sets.append(cycle % seen)
                 cycle += 1
-        last_seen = {index: position for position, index in enumerate(loop_sets) if index < seen}
-        sets += loop_sets
-        keep += [index >= seen or last_seen[index] == position for position, index in enumerate(loop_sets)]
-    return Schedule(sets, keep, loops)
+    return Schedule(sets, loops)
 
 
 def split(schedule: Schedule, seen: int, figures: list[tuple[str, list[float | None]]]) -> list[LoopSplit]:

@@ -1,16 +1,19 @@
 """Fresh values while timing. The forward always receives the same tensors (the "live" set), and before each timed
 call, outside the timed region, the next input set's values are copied into them in place: a module that keys a
-cache on tensor identity, pointer or shape returns a stale result. The outputs of a keep round's last pass over the
-sets are kept, in each of the timer's loops (profiled and event-timed alike, so a forward that behaves differently
-under the profiler is caught too), so the judge can check that what was timed was computed on those inputs
-(`remembered_result`).
+cache on tensor identity, pointer or shape returns a stale result.
 
-A round may also follow a `Schedule` (fresh.py): input sets drawn for that round alone, each loaded once at its
-place among the rotated ones, the outputs it names kept. Loading a set is the same copy whatever the set, so
-nothing tells the module which calls are on fresh values but the values themselves."""
+On the custom side outputs are kept for the judge to check against the reference on the same inputs
+(`remembered_result`), and which ones is decided only after each call has returned, from the operating system's
+randomness: a few calls from every round (a reservoir sample, in the profiled and event-timed loops alike), so
+nothing the module can read before it returns says whether its output will be looked at.
+
+The last round follows a `Schedule` (fresh.py): input sets drawn for that round alone, each loaded once at its
+place among the rotated ones; every output made on them is kept, and some of the others. Loading a set is the same
+copy whatever the set, so nothing tells the module which calls are on fresh values but the values themselves."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,34 +24,47 @@ from kernel_eval.stages.timing.floor import tensors
 from kernel_eval.stages.timing.fresh import Schedule
 
 InputSet = tuple[list[Any], dict[str, Any]]
+SAMPLED = 4  # outputs of the rounds before the last kept at random: a module wrong on half its calls gets by 1 in 16
+SEEN_KEPT_IN_FRESH_ROUND = 1 / 3
+_RANDOM = random.SystemRandom()  # os.urandom: nothing in the process predicts it
 
 
 class Rotation:
     """The timer's call and hooks: `before()` loads the next set, `__call__` runs forward, `after()` keeps."""
 
-    def __init__(self, forward: Callable[..., object], sets: Sequence[InputSet]) -> None:
+    def __init__(self, forward: Callable[..., object], sets: Sequence[InputSet], audit: bool = False) -> None:
         if not sets:
             raise ValueError("a rotation needs at least one input set")
         self.forward = forward
         self.sets = list(sets)
         self.live_args, self.live_kwargs = clone_tree(self.sets[0])
         self._check_same_layout()
+        self.audit = audit  # keep outputs for the judge (the custom side)
         self.calls = 0
         self.current = 0  # the set whose values the live tensors hold
-        self.keep = False
-        # (set index, an output made on it while timing: a copy), in order
-        self.kept: list[tuple[int, Any]] = []
         self.fresh: list[InputSet] = []  # this round's own sets: indices len(sets) ... in a schedule
         self.schedule: Schedule | None = None
         self._round_start = 0
+        self._sampled: list[tuple[int, Any]] = []  # (set index, a copy of an output made on it), a reservoir
+        self._offered = 0
+        self._fresh_kept: list[tuple[int, Any]] = []
 
-    def plan(self, keep: bool, schedule: Schedule | None = None, fresh: Sequence[InputSet] = ()) -> None:
-        """The next round: whether it keeps outputs, and the schedule its calls follow (None: the plain rotation)."""
-        self.keep, self.kept = keep, []
+    def plan(self, schedule: Schedule | None = None, fresh: Sequence[InputSet] = ()) -> None:
+        """The next round's schedule (None: the plain rotation) and the fresh sets it names."""
         self.schedule, self.fresh = schedule, list(fresh)
         if schedule is not None:
             self._check_same_layout(self.fresh)
         self._round_start = self.calls
+
+    def restart_sample(self) -> None:
+        """A new evaluation's timing: what earlier ones kept is not its to check."""
+        self._sampled, self._offered, self._fresh_kept = [], 0, []
+
+    def take_kept(self) -> list[tuple[int, Any]]:
+        """Every output kept since the sample restarted, and forget them."""
+        kept = self._fresh_kept + self._sampled
+        self.restart_sample()
+        return kept
 
     def before(self) -> None:
         position = self.calls - self._round_start
@@ -67,17 +83,29 @@ class Rotation:
         return self.forward(*self.live_args, **self.live_kwargs)
 
     def after(self, index: int, count: int, output: object) -> None:
-        if not self.keep:
+        if not self.audit:
+            return
+        if self.current >= len(self.sets):
+            self._fresh_kept.append((self.current, self._copy(output)))
             return
         if self.schedule is not None:
-            keeps = self.schedule.keep[self.calls - 1 - self._round_start]
+            if _RANDOM.random() < SEEN_KEPT_IN_FRESH_ROUND:
+                self._fresh_kept.append((self.current, self._copy(output)))
+            return
+        self._offered += 1
+        if len(self._sampled) < SAMPLED:
+            self._sampled.append((self.current, self._copy(output)))
         else:
-            keeps = index >= count - len(self.sets)
-        if keeps:
-            copy = clone_tree(output)
-            self.kept.append((self.current, copy))
-            if any(t.is_cuda for t in tensors([copy], {})):
-                torch.cuda.synchronize()  # the copy is waited for here, not in the gap before the next call
+            slot = _RANDOM.randrange(self._offered)
+            if slot < SAMPLED:
+                self._sampled[slot] = (self.current, self._copy(output))
+
+    @staticmethod
+    def _copy(output: object) -> Any:
+        copy = clone_tree(output)
+        if any(t.is_cuda for t in tensors([copy], {})):
+            torch.cuda.synchronize()  # the copy is waited for here, not in the gap before the next call
+        return copy
 
     def _values(self, index: int) -> InputSet:
         return self.sets[index] if index < len(self.sets) else self.fresh[index - len(self.sets)]
