@@ -100,7 +100,7 @@ def assemble(
         timing.floor, floor_flag = _floor(timing, bytes_moved)
         if floor_flag is not None:
             flags.append(floor_flag)
-    untimed = untimed_work_flag(reference, custom, meaningful)
+    untimed = None if custom.outlived else untimed_work_flag(reference, custom, meaningful)  # outlived: said
     if untimed is not None:
         flags.append(untimed)
         timing.method += "; work outside the timed calls: speedup not valid"
