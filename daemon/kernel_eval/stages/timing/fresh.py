@@ -25,7 +25,7 @@ import statistics
 import attrs
 
 CALLS_PER_LOOP = 12
-FRESH_PER_LOOP = 3
+FRESH_PER_LOOP = 2
 FRESH_BUDGET_BYTES = 1 << 30  # device memory the fresh sets of one round may take
 CALL_RATIO = 1.3  # fresh median over seen median beyond which a call is materially faster on seen values
 SPREAD_RATIO = 1.5  # a fresh round's mean call (or gap) over the earlier rounds' median

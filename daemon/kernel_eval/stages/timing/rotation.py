@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import torch
 
 from kernel_eval.stages.inputs import clone_tree
@@ -24,9 +25,19 @@ from kernel_eval.stages.timing.floor import tensors
 from kernel_eval.stages.timing.fresh import Schedule
 
 InputSet = tuple[list[Any], dict[str, Any]]
-SAMPLED = 4  # outputs of the rounds before the last kept at random: a module wrong on half its calls gets by 1 in 16
-SEEN_KEPT_IN_FRESH_ROUND = 1 / 3
+SAMPLED = (
+    3  # outputs of the rounds before the last kept at random: a module wrong on half its calls gets by 1 in 8
+)
+SAMPLED_IN_FRESH_ROUND = 2  # of its calls on seen sets (each output costs a copy, a save and a comparison)
 _RANDOM = random.SystemRandom()  # os.urandom: nothing in the process predicts it
+
+
+@attrs.define
+class Reservoir:
+    """(set index, a copy of an output made on it), at most a fixed number, and how many calls were offered."""
+
+    kept: list[tuple[int, Any]] = attrs.Factory(list)
+    offered: int = 0
 
 
 class Rotation:
@@ -45,9 +56,9 @@ class Rotation:
         self.fresh: list[InputSet] = []  # this round's own sets: indices len(sets) ... in a schedule
         self.schedule: Schedule | None = None
         self._round_start = 0
-        self._sampled: list[tuple[int, Any]] = []  # (set index, a copy of an output made on it), a reservoir
-        self._offered = 0
-        self._fresh_kept: list[tuple[int, Any]] = []
+        self._sampled = Reservoir()  # rounds on seen values
+        self._seen_in_fresh_round = Reservoir()
+        self._fresh_kept: list[tuple[int, Any]] = []  # every call on a fresh set
 
     def plan(self, schedule: Schedule | None = None, fresh: Sequence[InputSet] = ()) -> None:
         """The next round's schedule (None: the plain rotation) and the fresh sets it names."""
@@ -58,11 +69,11 @@ class Rotation:
 
     def restart_sample(self) -> None:
         """A new evaluation's timing: what earlier ones kept is not its to check."""
-        self._sampled, self._offered, self._fresh_kept = [], 0, []
+        self._sampled, self._seen_in_fresh_round, self._fresh_kept = Reservoir(), Reservoir(), []
 
     def take_kept(self) -> list[tuple[int, Any]]:
         """Every output kept since the sample restarted, and forget them."""
-        kept = self._fresh_kept + self._sampled
+        kept = self._fresh_kept + self._seen_in_fresh_round.kept + self._sampled.kept
         self.restart_sample()
         return kept
 
@@ -89,16 +100,19 @@ class Rotation:
             self._fresh_kept.append((self.current, self._copy(output)))
             return
         if self.schedule is not None:
-            if _RANDOM.random() < SEEN_KEPT_IN_FRESH_ROUND:
-                self._fresh_kept.append((self.current, self._copy(output)))
-            return
-        self._offered += 1
-        if len(self._sampled) < SAMPLED:
-            self._sampled.append((self.current, self._copy(output)))
+            self._offer(self._seen_in_fresh_round, SAMPLED_IN_FRESH_ROUND, output)
         else:
-            slot = _RANDOM.randrange(self._offered)
-            if slot < SAMPLED:
-                self._sampled[slot] = (self.current, self._copy(output))
+            self._offer(self._sampled, SAMPLED, output)
+
+    def _offer(self, reservoir: Reservoir, size: int, output: object) -> None:
+        """Reservoir sampling: after n offers each call is kept with chance size / n, decided now."""
+        reservoir.offered += 1
+        if len(reservoir.kept) < size:
+            reservoir.kept.append((self.current, self._copy(output)))
+            return
+        slot = _RANDOM.randrange(reservoir.offered)
+        if slot < size:
+            reservoir.kept[slot] = (self.current, self._copy(output))
 
     @staticmethod
     def _copy(output: object) -> Any:
