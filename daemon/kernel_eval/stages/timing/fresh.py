@@ -7,14 +7,19 @@ round mixes input sets drawn for it alone (secret seeds, made by the judge, neve
 rotated ones, at positions drawn at random, each used once, in every timed loop. The judge checks every output
 made on them; here the times say whether the module was materially faster on values it had seen:
 
-- per loop, the median time of a call on fresh values against the median on seen values (a value-keyed cache);
-- per loop, the mean time of all its calls against the median of the earlier rounds, where every value had been
-  seen: the work for the fresh values moved into some calls (all of it into the first);
-- on a GPU, the gaps between calls (the harness's steps, and whatever the module does meanwhile) beyond the
-  earlier rounds' median gap, summed: the work moved between calls (a finalizer, a hook).
+- the median call on fresh values against the median on seen values, in the same loop (a value-keyed cache);
+- the median call on seen values in this round against the earlier rounds' (a module that tells this round from
+  the others and computes honestly only here);
+- on a GPU, the calls of a loop beyond its median, summed, against the work of computing its fresh sets (at the
+  reference's speed): that work moved into a few calls (all of it into the first);
+- on a GPU, the same for the gaps between calls (the harness's steps, and whatever the module does meanwhile):
+  the work moved where it is not timed (a finalizer, a hook). On the CPU the first call of a loop and its gaps
+  wait for threads to wake, by more than these sums.
 
-An honest kernel costs the same on any values of the same distribution. A round that looks suspicious is run again
-on new fresh sets before anything is said, so a one-off stall does not accuse an honest kernel.
+Only the device kernel time (CUPTI) and, on the CPU, perf_counter are read: the end-to-end figure carries the
+host's launch jitter, which on a short kernel differs from call to call by more than these ratios. An honest
+kernel costs the same on any values of the same distribution. A round that looks suspicious is run again on new
+fresh sets before anything is said, so a one-off stall does not accuse an honest kernel.
 """
 
 from __future__ import annotations
@@ -25,17 +30,16 @@ import statistics
 import attrs
 
 CALLS_PER_LOOP = 12
-FRESH_PER_LOOP = 2
+FRESH_PER_ROUND = 4  # two in each of a GPU's timed loops, four in the CPU's one
 FRESH_BUDGET_BYTES = 1 << 30  # device memory the fresh sets of one round may take
-CALL_RATIO = 1.3  # fresh median over seen median beyond which a call is materially faster on seen values
-SPREAD_RATIO = 1.5  # a fresh round's mean call (or gap) over the earlier rounds' median
-# below these differences (ms) a ratio is noise: CUPTI's step is 32 ns; events and perf_counter are coarser
-MIN_DIFFERENCE_MS = {"gpu_kernel_time": 0.002, "end_to_end": 0.01, "cpu": 0.05}
-# a mean over one round's calls carries every stall (a thread waking on the CPU, a context switch): coarser
-MIN_MEAN_DIFFERENCE_MS = {"gpu_kernel_time": 0.005, "end_to_end": 0.02, "cpu": 0.5}
-# a round's gaps beyond the earlier median, summed, must hold this share of computing its fresh sets (at the
-# reference's speed), and more than doubling the gaps: one call's work hidden in a gap, not a slow copy
-GAP_WORK_SHARE = 0.5
+CALL_RATIO = 1.3  # a median over another beyond which a call is materially faster on seen values
+FIGURES = ("gpu_kernel_time", "cpu")  # the figures read (see above)
+# below these differences (ms) a ratio is noise: CUPTI's step is 32 ns; on the CPU a call of a tenth of a
+# millisecond takes up to half a millisecond more now and then, waiting for a thread of the pool
+MIN_DIFFERENCE_MS = {"gpu_kernel_time": 0.002, "cpu": 0.5}
+# the excess of a loop's calls (or gaps) over their median, summed, is work moved there when it holds this share of
+# computing the round's fresh sets, and more than doubles the loop's time: a stall is neither
+WORK_SHARE = 0.5
 
 
 @attrs.frozen
@@ -69,10 +73,10 @@ class FreshTimes:
 
 @attrs.frozen
 class Earlier:
-    """The custom side's medians over the rounds before, where every value had been seen: per figure, and gaps."""
+    """The medians of the rounds before, where every value had been seen: the custom side's per figure, and the
+    reference's call (what computing one input set honestly costs)."""
 
     call_ms: dict[str, float]
-    gap_ms: float
     reference_ms: float = 0.0  # the reference's median call: what computing one input set honestly costs
 
 
@@ -83,7 +87,7 @@ class Finding:
     figure: str
     seen_ms: float
     fresh_ms: float
-    how: str = "median"  # median: fresh calls against seen ones; mean: all calls; gap: between calls
+    how: str = "median"  # median: fresh against seen; round: this round against earlier; mean: all calls; gap
 
     @property
     def ratio(self) -> float:
@@ -91,9 +95,10 @@ class Finding:
 
 
 def fresh_per_loop(set_bytes: int, loops: int) -> int:
-    """Fresh sets per timed loop: FRESH_PER_LOOP, fewer when they would not fit the budget, never none."""
+    """Fresh sets per timed loop: FRESH_PER_ROUND shared by the loops, fewer when they would not fit the budget,
+    never none."""
     fitting = FRESH_BUDGET_BYTES // max(set_bytes * loops, 1)
-    return max(1, min(FRESH_PER_LOOP, fitting))
+    return max(1, min(FRESH_PER_ROUND // loops, fitting))
 
 
 def schedule(seen: int, fresh: int, loops: int, rng: random.Random, calls: int = CALLS_PER_LOOP) -> Schedule:
@@ -134,64 +139,62 @@ def split(schedule: Schedule, seen: int, figures: list[tuple[str, list[float | N
 
 def finding(measured: FreshTimes, earlier: Earlier) -> Finding | None:
     """Whether the module was materially faster on the values it had seen (None: no sign of it)."""
-    for loop in measured.loops:
-        if not loop.seen_ms or not loop.fresh_ms:
-            continue
-        seen, fresh = statistics.median(loop.seen_ms), statistics.median(loop.fresh_ms)
-        if _material(seen, fresh, CALL_RATIO, loop.figure):
-            return Finding(loop.figure, seen, fresh)
-    for loop in measured.loops:
-        before = earlier.call_ms.get(loop.figure)
-        mean = statistics.fmean(loop.seen_ms + loop.fresh_ms) if loop.seen_ms or loop.fresh_ms else 0.0
-        if before and _material(before, mean, SPREAD_RATIO, loop.figure, MIN_MEAN_DIFFERENCE_MS):
-            return Finding(loop.figure, before, mean, "mean")
-    return _gap_finding(measured, earlier)
-
-
-def _gap_finding(measured: FreshTimes, earlier: Earlier) -> Finding | None:
-    """On a GPU: did the gaps of the round hold about as much work as computing its fresh sets would take? Each
-    loop's first gap (a profiler session starting, the loop's first copy) is left out: it is slow for everyone."""
-    loops = len(measured.loops)
-    if not loops or measured.loops[0].figure == "cpu" or not measured.gap_ms or not earlier.gap_ms:
-        return None  # on the CPU gaps are noise: see untimed.py
-    per_loop = len(measured.gap_ms) // loops
-    gaps = [gap for index, gap in enumerate(measured.gap_ms) if index % per_loop]
-    if not gaps:
-        return None
-    excess = sum(gap - earlier.gap_ms for gap in gaps)
+    loops = [loop for loop in measured.loops if loop.figure in FIGURES and loop.seen_ms and loop.fresh_ms]
     fresh_sets = sum(len(loop.fresh_ms) for loop in measured.loops)
-    if excess > max(GAP_WORK_SHARE * fresh_sets * earlier.reference_ms, len(gaps) * earlier.gap_ms):
-        return Finding("end_to_end", earlier.gap_ms, statistics.fmean(gaps), "gap")
+    work_ms = WORK_SHARE * fresh_sets * earlier.reference_ms
+    for loop in loops:
+        seen, fresh = statistics.median(loop.seen_ms), statistics.median(loop.fresh_ms)
+        if _material(seen, fresh, loop.figure):
+            return Finding(loop.figure, seen, fresh)
+        before = earlier.call_ms.get(loop.figure, 0.0)
+        if before and _material(before, seen, loop.figure):
+            return Finding(loop.figure, before, seen, "round")
+        if loop.figure != "cpu" and _moved(loop.seen_ms + loop.fresh_ms, seen, work_ms):
+            return Finding(loop.figure, seen, statistics.fmean(loop.seen_ms + loop.fresh_ms), "mean")
+    if loops and loops[0].figure != "cpu" and measured.gap_ms:  # gaps on the CPU are noise: see untimed.py
+        per_loop = len(measured.gap_ms) // len(measured.loops)
+        gaps = [
+            gap for index, gap in enumerate(measured.gap_ms) if index % per_loop
+        ]  # each loop's first: a start
+        if gaps and _moved(gaps, statistics.median(gaps), work_ms):
+            return Finding("gap", statistics.median(gaps), statistics.fmean(gaps), "gap")
     return None
 
 
-def _material(
-    seen_ms: float, fresh_ms: float, ratio: float, figure: str, floors: dict[str, float] = MIN_DIFFERENCE_MS
-) -> bool:
-    return fresh_ms > seen_ms * ratio and fresh_ms - seen_ms > floors.get(figure, 0.01)
+def _moved(times_ms: list[float], median_ms: float, work_ms: float) -> bool:
+    excess = sum(max(t - median_ms, 0.0) for t in times_ms)
+    return excess > max(work_ms, len(times_ms) * median_ms)
+
+
+def _material(seen_ms: float, fresh_ms: float, figure: str) -> bool:
+    return fresh_ms > seen_ms * CALL_RATIO and fresh_ms - seen_ms > MIN_DIFFERENCE_MS[figure]
 
 
 def message(found: Finding, confirmed_by: Finding | None = None) -> str:
     """The flag's words: both figures, by how much, and that the speedup is withheld."""
-    figure = {"gpu_kernel_time": "device kernel time", "end_to_end": "end-to-end time"}.get(
-        found.figure, "time"
-    )
+    figure = "device kernel time" if found.figure == "gpu_kernel_time" else "time"
     if found.how == "median":
         what = (
             f"on input values it had already seen the custom forward took {found.seen_ms:.3g} ms ({figure}, "
             f"median), on fresh values {found.fresh_ms:.3g} ms: {found.ratio:.1f}× faster on seen values"
         )
+    elif found.how == "round":
+        what = (
+            f"on values it had seen its calls took {found.fresh_ms:.3g} ms ({figure}, median) in the round with "
+            f"fresh values among them, against {found.seen_ms:.3g} ms in the rounds before ({found.ratio:.1f}×): it "
+            "computes only when fresh values may be checked"
+        )
     elif found.how == "mean":
         what = (
-            f"its calls took {found.fresh_ms:.3g} ms on average ({figure}) in a round with fresh values among the "
-            f"inputs, against a median of {found.seen_ms:.3g} ms when every value had been seen ({found.ratio:.1f}× "
-            "more): the work for the fresh values went into some of its calls"
+            f"in a round with fresh values among the inputs its calls took {found.fresh_ms:.3g} ms on average "
+            f"({figure}) against a median of {found.seen_ms:.3g} ms ({found.ratio:.1f}×): the work for the fresh "
+            "values went into a few calls"
         )
     else:
         what = (
-            f"between its timed calls it spent {found.fresh_ms:.3g} ms on average in a round with fresh values among "
-            f"the inputs, against a median of {found.seen_ms:.3g} ms when every value had been seen "
-            f"({found.ratio:.1f}× more): the work for the fresh values ran where it is not timed"
+            f"in a round with fresh values among the inputs the gaps between its calls took {found.fresh_ms:.3g} ms "
+            f"on average against a median of {found.seen_ms:.3g} ms ({found.ratio:.1f}×): the work for the fresh "
+            "values ran where it is not timed"
         )
     again = " (the same in a second round on new values)" if confirmed_by is not None else ""
     return (

@@ -1,0 +1,176 @@
+"""Issue 19's rules as pure functions: the fresh-values schedule and finding, work between calls, threads left
+running, and the harness watched for tampering (the engine-level cases are in tests/exploits)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import warnings
+
+import pytest
+import torch
+
+from kernel_eval.stages.timing import fresh, l2
+from kernel_eval.stages.timing.clocks import Clocks, harness_names
+from kernel_eval.stages.timing.record import Pacing, SideRecord
+from kernel_eval.stages.timing.threads import alive, started_since
+from kernel_eval.stages.timing.untimed import untimed_work_flag
+
+EARLIER = fresh.Earlier({"gpu_kernel_time": 1.0, "cpu": 1.0}, reference_ms=3.0)
+
+
+def loop(seen: list[float], fresh_ms: list[float], figure: str = "gpu_kernel_time") -> fresh.LoopSplit:
+    return fresh.LoopSplit(figure, seen, fresh_ms)
+
+
+def test_schedule_places_each_fresh_set_once_past_the_first_call_of_every_loop():
+    plan = fresh.schedule(seen=3, fresh=2, loops=2, rng=random.Random(7))
+    assert plan.calls_per_loop == fresh.CALLS_PER_LOOP and len(plan.sets) == 2 * fresh.CALLS_PER_LOOP
+    first, second = plan.sets[: plan.calls_per_loop], plan.sets[plan.calls_per_loop :]
+    assert sorted(i for i in first if i >= 3) == [3, 4] and sorted(i for i in second if i >= 3) == [5, 6]
+    assert first[0] < 3 and second[0] < 3
+    assert {i for i in first if i < 3} == {0, 1, 2}
+    with pytest.raises(ValueError, match="cannot hold"):
+        fresh.schedule(seen=3, fresh=9, loops=1, rng=random.Random(1))
+
+
+def test_fresh_sets_fit_the_memory_budget_but_never_drop_to_none():
+    assert fresh.fresh_per_loop(1024, loops=2) == 2 and fresh.fresh_per_loop(1024, loops=1) == 4
+    assert fresh.fresh_per_loop(fresh.FRESH_BUDGET_BYTES, loops=2) == 1
+
+
+def test_split_divides_each_loops_times_by_the_set_they_were_made_on():
+    plan = fresh.Schedule([0, 3, 1, 0], loops=1)
+    (split,) = fresh.split(plan, 3, [("cpu", [1.0, 9.0, None, 2.0])])
+    assert split.seen_ms == [1.0, 2.0] and split.fresh_ms == [9.0]
+
+
+def test_an_honest_round_raises_nothing():
+    times = fresh.FreshTimes([loop([1.0, 1.01, 0.99, 1.02, 1.0], [1.01, 0.98])], [0.1] * 24)
+    assert fresh.finding(times, EARLIER) is None
+
+
+def test_a_value_keyed_cache_is_found_with_both_figures_in_the_message():
+    times = fresh.FreshTimes([loop([0.05, 0.05, 0.06, 0.05], [3.0, 3.1])])
+    found = fresh.finding(times, fresh.Earlier({"gpu_kernel_time": 0.05}, 3.0))
+    assert found is not None and found.how == "median" and found.ratio > 50
+    words = fresh.message(found, found)
+    assert "0.05 ms" in words and "3.05 ms" in words and "faster on seen values" in words
+    assert "second round" in words and "no speedup" in words
+
+
+def test_a_module_honest_only_in_the_last_round_is_found_against_the_earlier_rounds():
+    times = fresh.FreshTimes([loop([3.0, 3.0, 3.1], [3.0, 3.05])])
+    found = fresh.finding(times, fresh.Earlier({"gpu_kernel_time": 0.1}, 3.0))
+    assert found is not None and found.how == "round"
+
+
+def test_work_for_the_fresh_sets_moved_into_one_call_is_found():
+    seen = [0.1] * 9
+    seen[0] = 0.1 + 4 * 3.0  # the first call computes all four fresh sets at reference speed
+    found = fresh.finding(fresh.FreshTimes([loop(seen, [0.1] * 2), loop([], [], "end_to_end")]), EARLIER)
+    assert found is not None and found.how == "mean"
+
+
+def test_work_moved_into_a_gap_is_found_on_a_gpu_and_a_stall_is_not():
+    calls = fresh.FreshTimes([loop([1.0] * 10, [1.0] * 2), loop([], [], "end_to_end")])
+    gaps = [0.1] * 24
+    gaps[5] += 4 * 3.0
+    calls.gap_ms = gaps
+    found = fresh.finding(calls, EARLIER)
+    assert found is not None and found.how == "gap"
+    gaps[5] = 0.1 + 1.0  # one millisecond's stall: less than half the work of the fresh sets
+    assert fresh.finding(calls, EARLIER) is None
+
+
+def test_on_the_cpu_a_slow_first_call_is_not_moved_work():
+    seen = [0.1] * 9
+    seen[0] = 2.5  # threads waking after the judge's turn
+    assert fresh.finding(fresh.FreshTimes([loop(seen, [0.1] * 2, "cpu")]), EARLIER) is None
+
+
+def test_end_to_end_times_are_not_read():
+    times = fresh.FreshTimes([loop([0.02] * 10, [0.05, 0.05], "end_to_end")])
+    assert fresh.finding(times, fresh.Earlier({}, 0.03)) is None
+
+
+def test_pacing_leaves_the_kept_copy_out_of_the_gap():
+    pacing = Pacing()
+    pacing.add(started=0.0, timed_from=0.001, timed_to=0.005, ended=0.008, keeping=0.002)
+    assert pacing.gap_ms == pytest.approx([2.0])
+
+
+def side(gaps: list[float], calls: list[float]) -> SideRecord:
+    record = SideRecord()
+    record.gap_ms, record.end_to_end_ms, record.gpu_ms = gaps, calls, calls
+    return record
+
+
+def test_untimed_work_is_flagged_against_the_reference_only_on_a_gpu():
+    reference, custom = side([0.15] * 50, [0.05] * 50), side([1.5] * 50, [0.015] * 50)
+    flag = untimed_work_flag(reference, custom, on_gpu=True)
+    assert flag is not None and flag.kind == "untimed_work" and "1.5 ms" in flag.message
+    assert untimed_work_flag(reference, custom, on_gpu=False) is None
+
+
+def test_gaps_that_drift_with_a_long_kernel_are_not_untimed_work():
+    reference, custom = side([0.13] * 50, [0.06] * 50), side([0.25] * 50, [0.415] * 50)
+    assert untimed_work_flag(reference, custom, on_gpu=True) is None
+
+
+def test_a_thread_started_after_the_baseline_is_named_and_tied_to_the_users_folder(tmp_path):
+    baseline = alive()
+    source = tmp_path / "worker_thread.py"
+    source.write_text(
+        "import time\n\ndef spin(stop):\n    while not stop.is_set():\n        time.sleep(0.001)\n"
+    )
+    namespace: dict[str, object] = {}
+    exec(compile(source.read_text(), str(source), "exec"), namespace)
+    stop = threading.Event()
+    thread = threading.Thread(target=namespace["spin"], args=(stop,), name="cache-filler", daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.01)
+        found = started_since(baseline, str(tmp_path))
+        assert [t.name for t in found] == ["cache-filler"] and found[0].runs_user_code
+        assert [t.runs_user_code for t in started_since(baseline, str(tmp_path / "elsewhere"))] == [False]
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_replaced_tensor_methods_and_swapped_clock_fields_are_the_harnesss(monkeypatch):
+    clocks = Clocks.bind()
+    assert clocks.check() == []
+    monkeypatch.setattr(torch.Tensor, "copy_", lambda self, src, non_blocking=False: self)
+    clocks.perf_counter = lambda: 0.0
+    replaced = clocks.check()
+    assert "torch.Tensor.copy_" in harness_names(replaced)
+    assert "kernel_eval's bound clock perf_counter" in replaced
+
+
+def test_a_dispatcher_override_and_a_mode_left_pushed_are_seen():
+    clocks = Clocks.bind()
+    library = torch.library.Library("aten", "IMPL")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns that it overrides a kernel: that is the point
+        library.impl("zero_", lambda self: self, "CPU")
+    try:
+        assert "dispatcher kernels of aten::zero_" in harness_names(clocks.check())
+    finally:
+        library._destroy()
+    assert clocks.check() == []
+    mode = torch.overrides.TorchFunctionMode()
+    mode.__enter__()
+    try:
+        assert any(name.startswith("mode stack") for name in harness_names(clocks.check()))
+    finally:
+        mode.__exit__(None, None, None)
+
+
+def test_persisting_l2_reset_does_nothing_without_a_cuda_runtime():
+    if torch.cuda.is_available():
+        pytest.skip("this is the CPU half; tests/exploits/l2_persistence.py is the GPU one")
+    l2.reset_persisting()
+    assert l2.take_found() == []
