@@ -194,7 +194,8 @@ class Flag:
     tampered clocks, work that outlives forward). A flag with severity error turns a correct verdict into exit 1.
 
     kind is a stable tag, e.g. vacuous_check, output_subclass, remembered_result, clock_tampered, side_stream,
-    below_physical_floor, no_custom_kernel.
+    below_physical_floor, no_custom_kernel, faster_on_seen_values, harness_tampered, untimed_work, l2_persistence,
+    background_thread (docs/exploits.md).
     """
 
     kind: str
