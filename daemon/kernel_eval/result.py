@@ -183,9 +183,8 @@ class Timing:
     custom_end_to_end: TimingStats | None = None
     end_to_end_speedup: float | None = None
     floor: Floor | None = None
-    fresh_values_s: float = (
-        0.0  # wall time of the round(s) on fresh values: the judge's inputs, the calls, the check
-    )
+    # wall time of the round(s) on fresh values: the judge's inputs, the calls, the check
+    fresh_values_s: float = 0.0
 
 
 @attrs.define

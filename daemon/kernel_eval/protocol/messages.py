@@ -114,9 +114,8 @@ class TimeResult:
     # with `keep`: payloads of outputs made while timing (kept at random, and every one on a fresh set), their sets
     kept: list[str] = attrs.Factory(list)
     kept_sets: list[int] = attrs.Factory(list)  # indices past the rotated sets are the round's fresh sets
-    fresh: FreshTimes | None = (
-        None  # with `fresh`: call times on seen and fresh values (stages/timing/fresh.py)
-    )
+    # with `fresh`: call times on seen and fresh values (stages/timing/fresh.py)
+    fresh: FreshTimes | None = None
     l2_persistence: list[str] = attrs.Factory(list)  # persisting-L2 state found set before a timed call
     threads: list[ForeignThread] = attrs.Factory(list)  # threads the custom module left running (threads.py)
 

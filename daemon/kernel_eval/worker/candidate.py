@@ -28,6 +28,7 @@ from kernel_eval.stages.compile import inductor_compat as inductor
 from kernel_eval.stages.compile.compiler_output import messages_from_build_error, triton_error_location
 from kernel_eval.stages.inputs import clone_tree, seeded
 from kernel_eval.stages.plain_output import non_plain_output
+from kernel_eval.stages.timing.rotation import InputSet
 from kernel_eval.worker import payload, timing_rounds
 from kernel_eval.worker.payload import TrialInputs
 from kernel_eval.worker.runtime import Runtime
@@ -136,13 +137,15 @@ class Candidate:
         key = tuple(params.inputs)
         with UserCode(Phase.TIME, "runtime_error", (self.file,)):
             if self._timing is None or self._timing.key != key:
-                loaded = [payload.load(path, self.runtime.device) for path in params.inputs]
-                sets = [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
+                sets = self._input_sets(params.inputs)
                 self._timing = timing_rounds.session(key, self.model, sets, audit=True)
-            fresh = [payload.load(path, self.runtime.device) for path in params.fresh]
-            fresh_sets = [(inputs["args"], inputs["kwargs"]) for inputs in fresh]
+            fresh_sets = self._input_sets(params.fresh)
             folder = str(Path(self.file).parent)
             return timing_rounds.measure(self.runtime, self._timing, params, fresh_sets, folder)
+
+    def _input_sets(self, paths: list[str]) -> list[InputSet]:
+        loaded = [payload.load(path, self.runtime.device) for path in paths]
+        return [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
 
     def _key_dir(self, params: LoadParams, source: bytes) -> Path:
         info = self.runtime.hello()

@@ -88,7 +88,7 @@ def measure(
         kept_sets=kept_sets,
         fresh=_fresh_times(timer, measured, plan, len(rotation.sets)) if plan is not None else None,
         l2_persistence=l2.take_found() if params.keep else [],  # all rounds': the last one reports
-        threads=threads.started_since(runtime.clocks.threads, user_folder),
+        threads=threads.started_since(runtime.clocks.threads, user_folder) if rotation.audit else [],
     )
 
 

@@ -76,6 +76,7 @@ HARNESS: tuple[tuple[str, str], ...] = (
     ("kernel_eval.stages.timing.cuda", "event_loop"),
     ("kernel_eval.stages.timing.cuda", "profiled_loop"),
     ("kernel_eval.stages.timing.cuda", "flush_l2"),
+    ("kernel_eval.stages.timing.cuda", "after_call"),
     ("kernel_eval.stages.timing.cuda", "read_activities"),
     ("kernel_eval.stages.timing.trace", "calls"),
     ("kernel_eval.stages.timing.record", "Pacing.add"),

@@ -58,6 +58,17 @@ def flush_l2(index: int) -> None:
     _flush_buffers[index].zero_()
 
 
+def after_call(
+    clock: Callable[[], float], hooks: Hooks | None, index: int, count: int, output: object
+) -> float:
+    """Run the hooks' `after` on a call's output; the seconds it took (keeping a copy), which no gap counts."""
+    if hooks is None:
+        return 0.0
+    started = clock()
+    hooks.after(index, count, output)
+    return clock() - started
+
+
 def event_loop(
     clocks: Clocks,
     index: int,
@@ -91,10 +102,7 @@ def event_loop(
         wait(end)
         timed_to = clock()
         pairs.append((start, end))
-        keeping = clock()
-        if hooks is not None:
-            hooks.after(i, count, output)
-        keeping = clock() - keeping
+        keeping = after_call(clock, hooks, i, count, output)
         del output
         if pacing is not None:
             pacing.add(started, timed_from, timed_to, clock(), keeping)
@@ -133,10 +141,8 @@ def profiled_loop(
                 mark()
                 synchronize()
             timed_to = clock()
-            keeping = clock()
-            if hooks is not None:  # outside every range: a copy kept for the judge is not the forward's time
-                hooks.after(i, count, output)
-            keeping = clock() - keeping
+            # outside every range: a copy kept for the judge is not the forward's time
+            keeping = after_call(clock, hooks, i, count, output)
             del output
             if pacing is not None:
                 pacing.add(started, timed_from, timed_to, clock(), keeping)

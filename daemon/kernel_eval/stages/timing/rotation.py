@@ -25,9 +25,8 @@ from kernel_eval.stages.timing.floor import tensors
 from kernel_eval.stages.timing.fresh import Schedule
 
 InputSet = tuple[list[Any], dict[str, Any]]
-SAMPLED = (
-    3  # outputs of the rounds before the last kept at random: a module wrong on half its calls gets by 1 in 8
-)
+# outputs of the rounds before the last kept at random: a module wrong on half its calls gets by 1 in 8
+SAMPLED = 3
 SAMPLED_IN_FRESH_ROUND = 2  # of its calls on seen sets (each output costs a copy, a save and a comparison)
 _RANDOM = random.SystemRandom()  # os.urandom: nothing in the process predicts it
 

@@ -105,10 +105,7 @@ class Timer:
             output = call()
             end = clock()
             samples.append((end - start) * 1e3)
-            keeping = clock()
-            if hooks is not None:
-                hooks.after(i, count, output)
-            keeping = clock() - keeping
+            keeping = cuda.after_call(clock, hooks, i, count, output)
             del output
             if pacing is not None:
                 pacing.add(started, start, end, clock(), keeping)
