@@ -19,13 +19,9 @@ import torch
 import torch.utils.cpp_extension as cpp_extension
 
 from kernel_eval.result import Location, Message, Phase, Severity
-from kernel_eval.stages.compile.compiler_output import (
-    CompilerDiagnostic,
-    map_to_python,
-    messages_from_build_error,
-    parse_compiler_output,
-    triton_error_location,
-)
+from kernel_eval.stages.compile.compiler_diagnostics import CompilerDiagnostic, parse_compiler_output
+from kernel_eval.stages.compile.line_map import map_to_python, messages_from_build_error
+from kernel_eval.stages.compile.triton_errors import triton_error_location
 
 DATA = Path(__file__).parent / "test_data" / "compile_errors"
 

@@ -25,7 +25,8 @@ from kernel_eval.sandbox import confine
 from kernel_eval.stages import kernels, load
 from kernel_eval.stages.compile import cache, inline_build
 from kernel_eval.stages.compile import inductor_compat as inductor
-from kernel_eval.stages.compile.compiler_output import messages_from_build_error, triton_error_location
+from kernel_eval.stages.compile.line_map import messages_from_build_error
+from kernel_eval.stages.compile.triton_errors import triton_error_location
 from kernel_eval.stages.inputs import clone_tree, seeded
 from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.stages.timing.rotation import InputSet
