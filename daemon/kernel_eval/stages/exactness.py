@@ -40,7 +40,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 import torch
@@ -209,28 +209,29 @@ def measure(exact: torch.Tensor, ref: torch.Tensor, custom: torch.Tensor) -> Exa
     e, r, c = (t.reshape(-1) for t in (exact.to(ref.device), ref, custom.to(ref.device)))
     step = CHUNK_ELEMENTS
     chunks = [(e[at : at + step], r[at : at + step], c[at : at + step]) for at in range(0, e.numel(), step)]
-    squares, count = _sum_rows([_scale_row(chunk) for chunk in chunks])
+    sums = _summed([_scale_sums(chunk) for chunk in chunks])
+    squares, count = sums.square_sum, int(sums.finite_count)
     if count == 0 or squares == 0 or squares != squares or squares == float("inf"):
         return None
     scale = (squares / count) ** 0.5
-    rows = [_error_row(chunk, scale, index * step) for index, chunk in enumerate(chunks)]
-    table = torch.stack(rows).cpu().tolist()
-    ref_error = max(row[0] for row in table)
-    worst_row = max(table, key=lambda row: row[1])
-    ref_norm = (sum(row[3] for row in table) / count) ** 0.5 / scale
-    custom_norm = (sum(row[4] for row in table) / count) ** 0.5 / scale
+    stacked = [torch.stack(_error_row(chunk, scale, index * step)) for index, chunk in enumerate(chunks)]
+    rows = [_ErrorRow(*values) for values in torch.stack(stacked).cpu().tolist()]
+    ref_error = max(row.ref_error for row in rows)
+    worst_row = max(rows, key=lambda row: row.custom_error)
+    ref_norm = (sum(row.ref_square_sum for row in rows) / count) ** 0.5 / scale
+    custom_norm = (sum(row.custom_square_sum for row in rows) / count) ** 0.5 / scale
     allowed = factor(ref.dtype) * max(ref_error, floor(ref.dtype))
     allowed_norm = factor(ref.dtype) * max(ref_norm, floor(ref.dtype))
     over = sum(int(_over_count(chunk, scale, allowed).item()) for chunk in chunks)
     return ExactErrors(
         scale=scale,
         ref_error=ref_error,
-        custom_error=worst_row[1],
+        custom_error=worst_row.custom_error,
         ref_norm_error=ref_norm,
         custom_norm_error=custom_norm,
         allowed_error=allowed,
         allowed_norm_error=allowed_norm,
-        worst_index=int(worst_row[2]),
+        worst_index=int(worst_row.custom_index),
         over_count=over,
     )
 
@@ -246,28 +247,49 @@ def _wide(chunk: _Chunk) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torc
     return torch.where(finite, e, zero), torch.where(finite, r, zero), torch.where(finite, c, zero), finite
 
 
-def _scale_row(chunk: _Chunk) -> torch.Tensor:
+_Value = TypeVar("_Value")
+
+
+class _ScaleSums(NamedTuple, Generic[_Value]):
+    """What the scale is made of: device scalars per chunk, floats once summed on the host."""
+
+    square_sum: _Value
+    finite_count: _Value
+
+
+class _ErrorRow(NamedTuple, Generic[_Value]):
+    """One chunk's errors against the float64 answer: device scalars, then floats on the host."""
+
+    ref_error: _Value
+    custom_error: _Value
+    # Flat index of custom_error's element, as a float.
+    custom_index: _Value
+    ref_square_sum: _Value
+    custom_square_sum: _Value
+
+
+def _scale_sums(chunk: _Chunk) -> _ScaleSums[torch.Tensor]:
     e, _, _, finite = _wide(chunk)
-    return torch.stack([e.square().sum(), finite.sum().to(torch.float64)])
+    return _ScaleSums(square_sum=e.square().sum(), finite_count=finite.sum().to(torch.float64))
 
 
-def _sum_rows(rows: list[torch.Tensor]) -> tuple[float, int]:
-    total = torch.stack(rows).sum(dim=0).cpu().tolist()
-    return total[0], int(total[1])
+def _summed(chunks: list[_ScaleSums[torch.Tensor]]) -> _ScaleSums[float]:
+    """The chunks' sums added on the device, then copied to the host at once."""
+    total = torch.stack([torch.stack(chunk) for chunk in chunks]).sum(dim=0).cpu().tolist()
+    return _ScaleSums(*total)
 
 
-def _error_row(chunk: _Chunk, scale: float, offset: int) -> torch.Tensor:
+def _error_row(chunk: _Chunk, scale: float, offset: int) -> _ErrorRow[torch.Tensor]:
     e, r, c, _ = _wide(chunk)
     denominator = e.abs() + scale
     custom_error, custom_index = ((c - e).abs() / denominator).max(dim=0)
-    row = [
-        ((r - e).abs() / denominator).max(),
-        custom_error,
-        (custom_index + offset).to(torch.float64),
-        (r - e).square().sum(),
-        (c - e).square().sum(),
-    ]
-    return torch.stack(row)
+    return _ErrorRow(
+        ref_error=((r - e).abs() / denominator).max(),
+        custom_error=custom_error,
+        custom_index=(custom_index + offset).to(torch.float64),
+        ref_square_sum=(r - e).square().sum(),
+        custom_square_sum=(c - e).square().sum(),
+    )
 
 
 def _over_count(chunk: _Chunk, scale: float, allowed: float) -> torch.Tensor:
