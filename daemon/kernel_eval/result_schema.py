@@ -21,7 +21,9 @@ import attrs
 
 from kernel_eval import result
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "vscode-extension" / "src" / "generated" / "result.schema.json"
+SCHEMA_PATH = (
+    Path(__file__).resolve().parents[2] / "vscode-extension" / "src" / "generated" / "result.schema.json"
+)
 REGENERATE_COMMAND = "python -m kernel_eval.result_schema && npm run generate:types"
 
 # Keys EvalResult.to_dict() adds to the attrs fields: what the server decided, for clients to show as it is.
