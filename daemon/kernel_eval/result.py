@@ -44,6 +44,16 @@ class Verdict(str, enum.Enum):
         }[self]
 
 
+class Status(str, enum.Enum):
+    """The verdict as clients show it: a correct result with an error flag is flagged (exit 1)."""
+
+    CORRECT = "correct"
+    FLAGGED = "flagged"
+    INCORRECT = "incorrect"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
 class Backend(str, enum.Enum):
     CUDA_EXTENSION = "cuda_extension"  # load_inline / load with CUDA sources
     CPP_EXTENSION = "cpp_extension"  # load_inline with C++ sources only
@@ -290,6 +300,13 @@ class EvalResult:
         return self.verdict.exit_code
 
     @property
+    def status(self) -> Status:
+        """What the verdict amounts to once the flags are counted (clients show it, never re-derive it)."""
+        if self.verdict is Verdict.CORRECT and self.blocking_flags:
+            return Status.FLAGGED
+        return Status(self.verdict.value)
+
+    @property
     def blocking_flags(self) -> list[Flag]:
         return [f for f in self.flags if f.severity is Severity.ERROR]
 
@@ -328,6 +345,7 @@ class EvalResult:
         data: dict[str, Any] = to_data(self)
         data["headline"] = self.headline
         data["speedup_text"] = format_speedup(self.timing.speedup) if self.timing else ""
+        data["status"] = self.status.value
         return data
 
     def to_json(self, indent: int | None = None) -> str:

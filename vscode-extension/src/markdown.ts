@@ -6,7 +6,7 @@ export function formatMs(ms: number): string {
 }
 
 function flagLines(result: EvalResult): string[] {
-  return (result.flags ?? []).map((flag) => `- ⚑ **${flag.kind}** (${flag.severity}): ${flag.message}`);
+  return result.flags.map((flag) => `- ⚑ **${flag.kind}** (${flag.severity}): ${flag.message}`);
 }
 
 function timingRow(side: string, stats: TimingStats): string {
@@ -32,7 +32,7 @@ export function tooltipMarkdown(result: EvalResult): string {
   if (result.timing) {
     parts.push(timingTable(result.timing));
   }
-  const backend = result.backend && result.backend !== 'unknown' ? ` · ${result.backend}` : '';
+  const backend = result.backend !== 'unknown' ? ` · ${result.backend}` : '';
   parts.push(`Device: \`${result.device || 'unknown'}\`${backend}`);
   if (result.timing && !result.timing.meaningful) {
     parts.push(`_Timings on ${result.device || 'this device'} are not representative of GPU performance._`);
@@ -56,14 +56,12 @@ export function resultDocument(fileName: string, result: EvalResult): string {
     lines.push('## Correctness', '', `${correctness.num_passed}/${correctness.num_trials} trials passed`);
     for (const trial of correctness.trials.filter((t) => !t.passed)) {
       for (const output of trial.outputs.filter((o) => !o.passed)) {
-        lines.push(
-          `- trial ${trial.trial} (seed ${trial.seed}), \`${output.path}\`: ${output.detail ?? output.reason ?? ''}`,
-        );
+        lines.push(`- trial ${trial.trial} (seed ${trial.seed}), \`${output.path}\`: ${output.detail}`);
       }
     }
     lines.push('');
   }
-  const messages = result.messages ?? [];
+  const messages = result.messages;
   if (messages.length > 0) {
     lines.push('## Messages', '');
     for (const m of messages) {

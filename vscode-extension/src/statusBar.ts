@@ -27,19 +27,20 @@ export function resultView(result: EvalResult): StatusView {
   return { ...view, text: `${view.text} $(unlock) sandbox off`, label: `${view.label}, sandbox off` };
 }
 
+/** The server's status, as the status bar words it (the server decides it: a flagged cheat is never "correct"). */
 function verdictView(result: EvalResult): StatusView {
   const tooltip = tooltipMarkdown(result);
-  if ((result.flags ?? []).some((flag) => flag.severity === 'error')) {
+  if (result.status === 'flagged') {
     return { text: '$(warning) flagged', label: 'Kernel flagged', tooltip };
   }
-  if (result.verdict === 'correct' && result.speedup_text) {
+  if (result.status === 'correct' && result.speedup_text) {
     const speedup = result.speedup_text;
     return { text: `$(pulse) ${speedup}`, label: `Kernel speedup ${speedup}`, tooltip };
   }
-  if (result.verdict === 'correct') {
+  if (result.status === 'correct') {
     return { text: '$(check) correct', label: 'Kernel correct', tooltip };
   }
-  if (result.verdict === 'incorrect') {
+  if (result.status === 'incorrect') {
     return { text: '$(error) incorrect', label: 'Kernel incorrect', tooltip };
   }
   return { text: `$(warning) ${result.phase} error`, label: `Kernel ${result.phase} error`, tooltip };

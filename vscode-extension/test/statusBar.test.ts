@@ -22,13 +22,18 @@ describe('resultView', () => {
     expect(resultDocument('model_new.py', flagged())).toContain('## Flags');
   });
 
+  it("shows the server's status, never one derived from the flags", () => {
+    expect(resultView({ ...flagged(), flags: [] }).text).toBe('$(warning) flagged');
+    expect(resultView({ ...correctUntimed(), flags: flagged().flags }).text).toBe('$(check) correct');
+  });
+
   it('says when the kernel ran outside the sandbox', () => {
-    const unconfined = { ...correctTimed(2.3145), sandbox: { mode: 'off' as const } };
+    const unconfined = { ...correctTimed(2.3145), sandbox: { mode: 'off' as const, landlock_abi: 0, protections: [] } };
     expect(resultView(unconfined)).toMatchObject({
       text: '$(pulse) 2.31× $(unlock) sandbox off',
       label: 'Kernel speedup 2.31×, sandbox off',
     });
-    expect(resultView({ ...correctTimed(2.3145), sandbox: { mode: 'auto' } }).text).toBe('$(pulse) 2.31×');
+    expect(resultView(correctTimed(2.3145)).text).toBe('$(pulse) 2.31×');
   });
 
   it('shows "correct" without timing', () => {

@@ -1,12 +1,19 @@
-"""kernel-eval's own LSP messages (documented in docs/protocol.md). JSON keys are camelCase."""
+"""kernel-eval's own LSP messages (documented in docs/protocol.md). JSON keys are camelCase.
+
+The messages are attrs classes that pygls' converter (de)serialises: register_messages adds them to it.
+"""
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from pygls.exceptions import JsonRpcException
+from pygls.protocol import default_converter
 
 RUN_REQUEST = "kernelEval/run"
 RESULT_NOTIFICATION = "kernelEval/result"
@@ -46,21 +53,8 @@ class RunParams:
         data = plain(params)
         if not isinstance(data, Mapping) or not isinstance(data.get("customUri"), str):
             raise ValueError('kernelEval/run needs params {"customUri": "file:///path/to/model_new.py"}')
-        checks: dict[str, tuple[type | tuple[type, ...], ...]] = {
-            "refUri": (str,),
-            "refEntryPoint": (str,),
-            "customEntryPoint": (str,),
-            "device": (str,),
-            "measurePerformance": (bool,),
-            "numCorrectTrials": (int,),
-            "numPerfTrials": (int,),
-            "atol": (int, float),
-            "rtol": (int, float),
-            "sandbox": (str,),
-            "workDoneToken": (str, int),
-        }
-        for key, accepted in checks.items():
-            value = data.get(key)
+        for name, accepted in _json_types(cls).items():
+            key, value = camel_case(name), data.get(camel_case(name))
             if value is not None and (
                 not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted)
             ):
@@ -70,20 +64,16 @@ class RunParams:
         for key in ("numCorrectTrials", "numPerfTrials"):
             if data.get(key) is not None and data[key] < 1:
                 raise ValueError(f"kernelEval/run: {key} must be at least 1 (got {data[key]})")
-        return cls(
-            custom_uri=data["customUri"],
-            ref_uri=data.get("refUri"),
-            ref_entry_point=data.get("refEntryPoint"),
-            custom_entry_point=data.get("customEntryPoint"),
-            device=data.get("device"),
-            measure_performance=data.get("measurePerformance"),
-            num_correct_trials=data.get("numCorrectTrials"),
-            num_perf_trials=data.get("numPerfTrials"),
-            atol=data.get("atol"),
-            rtol=data.get("rtol"),
-            sandbox=data.get("sandbox"),
-            work_done_token=data.get("workDoneToken"),
-        )
+        return converter.structure(data, cls)
+
+
+def _json_types(cls: type) -> dict[str, tuple[type, ...]]:
+    """The types each field accepts from JSON, by its annotation: a float field takes an integer too."""
+    accepted = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        kinds = tuple(kind for kind in typing.get_args(hint) if kind is not type(None)) or (hint,)
+        accepted[name] = (*kinds, int) if float in kinds else kinds
+    return accepted
 
 
 def plain(value: Any) -> Any:
@@ -104,8 +94,9 @@ class ResultNotification:
     uri: str
     result: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"uri": self.uri, "result": self.result}
+    def to_json(self) -> Any:
+        """The params as the converter writes them (for callers that notify with plain data)."""
+        return converter.unstructure(self)
 
 
 @attrs.define(frozen=True)
@@ -116,5 +107,31 @@ class EvaluatingNotification:
     phase: str
     message: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"uri": self.uri, "phase": self.phase, "message": self.message}
+
+def camel_case(name: str) -> str:
+    """custom_entry_point -> customEntryPoint, as LSP (and lsprotocol's converter) spells keys."""
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+MESSAGES = (RunParams, ResultNotification, EvaluatingNotification)
+
+
+def register_messages(target: cattrs.Converter) -> cattrs.Converter:
+    """Teach a pygls converter kernel-eval's messages, with camelCase keys on the wire."""
+    for cls in MESSAGES:
+        # typed Any: cattrs' own keyword options share these functions' **kwargs, which mypy cannot tell apart
+        names = [(field.name, camel_case(field.name)) for field in attrs.fields(cls)]
+        as_sent: dict[str, Any] = {name: override(rename=key, struct_hook=_as_sent) for name, key in names}
+        renamed: dict[str, Any] = {name: override(rename=key) for name, key in names}
+        target.register_structure_hook(cls, make_dict_structure_fn(cls, target, **as_sent))
+        target.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, target, **renamed))
+    return target
+
+
+def _as_sent(value: Any, _type: Any) -> Any:
+    """A JSON value as it came (from_json checks its type; cattrs would coerce, e.g. 1 to 1.0 or str(enum))."""
+    return value
+
+
+converter = register_messages(default_converter())  # for messages handled outside the server's protocol

@@ -16,10 +16,11 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import attrs
 
+from kernel_eval.lsp.methods import RunParams
+from kernel_eval.references import ReferenceMatch
 from kernel_eval.result import EvalResult
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,8 @@ DEFAULT_DEBOUNCE_S = 0.2
 @attrs.define(eq=False)
 class Job:
     uri: str
-    options: Any = None  # what the requester asked for (kernelEval/run params), None for saves
-    reference: Any = None  # the reference it was resolved against when queued (resolved once per job)
+    options: RunParams | None = None  # what the requester asked for (kernelEval/run params), None for saves
+    reference: ReferenceMatch | None = None  # resolved once per job, when queued (None: resolve when it runs)
     cancel: threading.Event = attrs.field(factory=threading.Event)
     superseded: bool = False
     done: asyncio.Future[EvalResult | None] = attrs.field(
@@ -59,7 +60,7 @@ class Scheduler:
     def is_busy(self, uri: str) -> bool:
         return uri in self._latest or uri in self._timers
 
-    def save(self, uri: str, reference: Any = None) -> None:
+    def save(self, uri: str, reference: ReferenceMatch | None = None) -> None:
         """A save of `uri`: stop its evaluation now, evaluate again after the debounce delay."""
         self._supersede(uri)
         timer = self._timers.pop(uri, None)
@@ -69,7 +70,9 @@ class Scheduler:
             self.debounce_s, self._start, uri, None, reference
         )
 
-    async def run(self, uri: str, options: Any = None, reference: Any = None) -> EvalResult | None:
+    async def run(
+        self, uri: str, options: RunParams | None = None, reference: ReferenceMatch | None = None
+    ) -> EvalResult | None:
         """Evaluate now and wait for the result (None when cancelled without a successor).
 
         Cancelling the awaiting task stops the job (and kills its kernel).
@@ -105,7 +108,7 @@ class Scheduler:
             job.stop()
             self._orphans.setdefault(uri, []).append(job)
 
-    def _start(self, uri: str, options: Any, reference: Any = None) -> Job:
+    def _start(self, uri: str, options: RunParams | None, reference: ReferenceMatch | None = None) -> Job:
         timer = self._timers.pop(uri, None)
         if timer is not None:
             timer.cancel()

@@ -36,6 +36,9 @@ def build_server(debounce_s: float | None = None) -> KernelEvalServer:
         return await evaluate.evaluate(server, job)
 
     server = KernelEvalServer(run_job, debounce_s)
+    methods.register_messages(
+        server.protocol._converter
+    )  # pygls writes our notifications with camelCase keys
     features: list[tuple[str, Any, Any]] = [
         (types.INITIALIZE, lifecycle.initialize, None),
         (types.INITIALIZED, lifecycle.initialized, None),

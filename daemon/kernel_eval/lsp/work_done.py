@@ -80,9 +80,7 @@ class EvaluationProgress:
             self._notify("cancelled", message)
 
     def _notify(self, phase: str, message: str) -> None:
-        self._ls.protocol.notify(
-            EVALUATING_NOTIFICATION, EvaluatingNotification(self._uri, phase, message).to_json()
-        )
+        self._ls.protocol.notify(EVALUATING_NOTIFICATION, EvaluatingNotification(self._uri, phase, message))
 
 
 def _supports_work_done_progress(ls: KernelEvalServer) -> bool:
