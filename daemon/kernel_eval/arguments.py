@@ -1,5 +1,6 @@
 """Command-line parsing shared by `kernel-eval`, `kernel-eval batch` and `kernel-eval history`: one flag style
-(`--measure-performance`; the seed's `--measure_performance` still works), help that states each default once."""
+(`--measure-performance`, and the seed's `--measure_performance` still works), help that states each default
+once."""
 
 from __future__ import annotations
 

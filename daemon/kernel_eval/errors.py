@@ -10,7 +10,7 @@ from kernel_eval.sandbox import confine
 
 
 class EvalError(Exception):
-    """An evaluation cannot go on; carries the Message to show the user."""
+    """An evaluation cannot go on. It carries the Message to show the user."""
 
     def __init__(self, message: Message, *more: Message) -> None:
         super().__init__(message.message)

@@ -2,7 +2,7 @@
 
 The database lives at `$XDG_DATA_HOME/kernel-eval/history.sqlite` (default `~/.local/share/kernel-eval/...`).
 `KERNEL_EVAL_HISTORY=0` turns recording off. Writing history never fails an evaluation: errors are logged.
-The schema is versioned with `PRAGMA user_version`; a newer database than this code knows is left untouched.
+The schema is versioned with `PRAGMA user_version`. A newer database than this code knows is left untouched.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def default_path() -> Path:
 
 
 class SchemaTooNew(RuntimeError):
-    """The database was written by a newer kernel-eval; it is not modified."""
+    """The database was written by a newer kernel-eval. It is not modified."""
 
 
 @contextmanager
@@ -98,7 +98,7 @@ def connect(path: Path | None = None) -> Iterator[sqlite3.Connection]:
 
 
 def record(result: EvalResult, origin: str, path: Path | None = None) -> int | None:
-    """Append `result`; returns its row id, or None when history is off or could not be written (logged)."""
+    """Append `result`. Returns its row id, or None when history is off or could not be written (logged)."""
     if not enabled():
         return None
     try:
@@ -144,7 +144,8 @@ def entries(custom_file: str | None = None, limit: int = 50, path: Path | None =
 
 
 def previous(custom_file: str, before_id: int | None = None, path: Path | None = None) -> Entry | None:
-    """The latest entry of `custom_file` older than row `before_id` (None: the latest of all); None if none."""
+    """The latest entry of `custom_file` older than row `before_id` (None: the latest of all), or None if
+    none."""
     path = path or default_path()
     if not enabled() or not path.exists():
         return None

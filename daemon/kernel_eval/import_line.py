@@ -2,7 +2,7 @@
 (os._exit, a segfault, the OOM killer): a process that dies without a Python error leaves no traceback to read.
 
 Inside a worker, the line sits in an 8-byte shared mapping of a file in the worker's working directory (its private
-temporary folder, which the sandbox lets it write), written on each line of the user's file while it is imported; a clean import removes the file.
+temporary folder, which the sandbox lets it write), written on each line of the user's file while it is imported. A clean import removes the file.
 """
 
 from __future__ import annotations

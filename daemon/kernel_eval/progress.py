@@ -12,8 +12,10 @@ from kernel_eval.result import Phase
 @attrs.define
 class ProgressEvent:
     phase: Phase
-    message: str  # "loading reference", "build: [2/3] c++ ...", "correctness trial 2/5", "timing custom"
-    percentage: int | None = None  # 0..100 when known
+    message: str
+    """For example "loading reference", "build: [2/3] c++ ...", "correctness trial 2/5", "timing custom"."""
+    percentage: int | None = None
+    """0..100 when known."""
 
 
 ProgressCallback = Callable[[ProgressEvent], None]

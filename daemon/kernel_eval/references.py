@@ -1,10 +1,14 @@
 """Finding the reference a custom kernel file is judged against.
 
-Rules, first match wins: an explicit refUri; a directive comment in the custom file
-(`# kernel-eval: ref=relative/path.py entry=Model custom_entry=ModelNew`); a reference remembered through
-kernelEval.setReference; `[[tool.kernel-eval.references]]` in the nearest pyproject.toml; the client's
-`kernelEval.references` setting; naming conventions (model_new_X.py -> model_X.py / model_ex_X.py,
-X_triton.py -> X_code.py, X_new.py -> X.py).
+Rules, first match wins:
+- an explicit refUri
+- a directive comment in the custom file
+  (`# kernel-eval: ref=relative/path.py entry=Model custom_entry=ModelNew`)
+- a reference remembered through kernelEval.setReference
+- `[[tool.kernel-eval.references]]` in the nearest pyproject.toml
+- the client's `kernelEval.references` setting
+- naming conventions (model_new_X.py -> model_X.py / model_ex_X.py, X_triton.py -> X_code.py,
+  X_new.py -> X.py)
 """
 
 from __future__ import annotations
@@ -53,12 +57,14 @@ class ReferenceMatch:
     ref_path: Path
     ref_entry_point: str = DEFAULT_REF_ENTRY
     custom_entry_point: str = DEFAULT_CUSTOM_ENTRY
-    rule: str = ""  # explicit | directive | remembered | pyproject | settings | naming
-    origin: str = ""  # where the rule was written, for humans
+    rule: str = ""
+    """explicit | directive | remembered | pyproject | settings | naming."""
+    origin: str = ""
+    """Where the rule was written, for humans."""
 
 
 class ReferenceProblem(Exception):
-    """A rule names an unusable reference; `line` (1-based, 0 = none) is where the rule is written."""
+    """A rule names an unusable reference. `line` (1-based, 0 = none) is where the rule is written."""
 
     def __init__(self, message: str, line: int = 0) -> None:
         super().__init__(message)
@@ -229,7 +235,7 @@ _pyproject_cache: dict[Path, tuple[float, tuple[ReferenceRule, ...]]] = {}
 
 
 def _pyproject_rules(pyproject: Path) -> tuple[ReferenceRule, ...]:
-    """`[[tool.kernel-eval.references]]` entries (cached by mtime; a broken file raises ReferenceProblem)."""
+    """`[[tool.kernel-eval.references]]` entries (cached by mtime). A broken file raises ReferenceProblem."""
     mtime = pyproject.stat().st_mtime
     cached = _pyproject_cache.get(pyproject)
     if cached is not None and cached[0] == mtime:
@@ -270,7 +276,7 @@ def _rules_from_table(table: Any, pyproject: Path) -> tuple[ReferenceRule, ...]:
 
 
 def glob_matches(pattern: str, path: Path, root: Path) -> bool:
-    """Workspace-style glob: `**` spans folders, `*` and `?` stay within one; relative to `root`.
+    """Workspace-style glob, relative to `root`: `**` spans folders, `*` and `?` stay within one.
 
     A pattern without a slash matches the file name in any folder (like .gitignore).
     """

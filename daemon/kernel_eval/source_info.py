@@ -10,7 +10,7 @@ from kernel_eval.result import Backend, SourceInfo
 
 
 def read_text(path: str | Path) -> str:
-    """The file's text ("" when it cannot be read; undecodable bytes replaced)."""
+    """The file's text ("" when it cannot be read, with undecodable bytes replaced)."""
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -24,8 +24,8 @@ def describe(path: str, entry_point: str) -> SourceInfo:
 
 
 def class_and_forward_lines(text: str, name: str) -> tuple[int, int]:
-    """1-based lines of the top-level `class <name>` and of its forward (the class line when it has none);
-    0, 0 when absent. A file that does not parse is searched with a regex, for the class line alone."""
+    """1-based lines of the top-level `class <name>` and of its forward (the class line when it has none),
+    or 0, 0 when absent. A file that does not parse is searched with a regex, for the class line alone."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -123,7 +123,7 @@ def line_of(path: str, needle: str) -> int:
 
 
 def definition_line(text: str, name: str) -> int:
-    """1-based line where `name` is bound at the top level (class, def or assignment); 0 when not found."""
+    """1-based line where `name` is bound at the top level (class, def or assignment), or 0 when not found."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):

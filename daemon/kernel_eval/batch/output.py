@@ -11,7 +11,7 @@ from kernel_eval.result import EvalResult
 
 
 def read_lines(path: Path) -> dict[str, dict[str, Any]]:
-    """name -> line (as data) of the results already in `path`; unreadable lines (a torn last line from a killed
+    """name -> line (as data) of the results already in `path`. Unreadable lines (a torn last line from a killed
     run, or one of another schema) are skipped, so their pairs run again."""
     done: dict[str, dict[str, Any]] = {}
     if not path.exists():
@@ -27,16 +27,15 @@ def read_lines(path: Path) -> dict[str, dict[str, Any]]:
 
 
 class ResultWriter:
-    """Appends one line per finished pair (thread-safe); with `force` the file starts empty."""
+    """Appends one line per finished pair (thread-safe). With `force` the file starts empty."""
 
     def __init__(self, path: Path, force: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not force and path.exists():
             data = path.read_bytes()
             if data and not data.endswith(b"\n"):
-                with open(
-                    path, "r+b"
-                ) as repair:  # a torn line from a killed run: drop it (that pair runs again)
+                # A torn line from a killed run: drop it (that pair runs again).
+                with open(path, "r+b") as repair:
                     repair.truncate(data.rfind(b"\n") + 1)
         self._file: IO[str] = open(path, "w" if force else "a")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()

@@ -1,7 +1,7 @@
 """The batch runner: lanes pull pairs whose build is ready while build-only loads fill the cache on every core.
 
 Each lane is a thread driving one device (a local WorkerPool, or a Ray actor holding one). Pairs that build at
-import (C++/CUDA load_inline) are first built by a pool of build-only processes, one per core; a lane takes the first
+import (C++/CUDA load_inline) are first built by a pool of build-only processes, one per core. A lane takes the first
 pair whose build is done (plain PyTorch and Triton pairs are ready at once), so GPUs time kernels while the CPUs
 compile the next ones. Results are written and flushed as each pair finishes.
 """
@@ -20,7 +20,7 @@ from kernel_eval.batch.lanes import Lane, LaneResult, failed
 from kernel_eval.batch.output import ResultWriter
 from kernel_eval.batch.spec import Pair
 
-Prebuild = Callable[[Pair], "float | None"]  # build-only load of one pair; seconds, or None when it failed
+Prebuild = Callable[[Pair], "float | None"]  # build-only load of one pair: seconds, or None when it failed
 
 
 @attrs.define
@@ -31,7 +31,8 @@ class Outcome:
     done: LaneResult
     lane: str
     prebuild_s: float | None = None
-    at_s: float = 0.0  # when it finished, in seconds since the batch started
+    at_s: float = 0.0
+    """When it finished, in seconds since the batch started."""
 
     @property
     def build_s(self) -> float:
@@ -69,9 +70,8 @@ class Runner:
         self.pair_timeout_s = pair_timeout_s
         self.on_done = on_done
         self.record_history = record_history
-        self.home = (
-            home or self.anywhere
-        )  # the node a pair was built on ("" = anywhere): its cache hit is there
+        # The node a pair was built on ("" = anywhere): its cache hit is there.
+        self.home = home or self.anywhere
         self._ready = threading.Condition()
         self._pending: list[Pair] = []
         self._builds: dict[str, Future[float | None]] = {}
@@ -100,9 +100,8 @@ class Runner:
                     while thread.is_alive():
                         thread.join(0.5)  # in steps, so Ctrl-C reaches this thread
             except BaseException:
-                self.stopping = (
-                    True  # lanes take no more pairs, and what an interrupted pair "found" is not written
-                )
+                # Lanes take no more pairs, and what an interrupted pair "found" is not written.
+                self.stopping = True
                 for future in self._builds.values():
                     future.cancel()
                 raise
@@ -118,8 +117,8 @@ class Runner:
             self._ready.notify_all()
 
     def _next(self, lane: Lane) -> Pair | None:
-        """The first pending pair whose build is done, preferring one built on the lane's node (waiting for one);
-        None when none is left."""
+        """The first pending pair whose build is done, preferring one built on the lane's node (waiting for one),
+        or None when none is left."""
         with self._ready:
             while self._pending and not self.stopping:
                 ready = [i for i, pair in enumerate(self._pending) if self._built(pair)]

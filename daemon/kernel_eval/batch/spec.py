@@ -1,12 +1,12 @@
 """What a batch evaluates: named (reference, custom) pairs from a directory, a KernelBench run, or a JSONL file.
 
 Layouts understood:
-- pairs: `<name>/ref.py` + `<name>/custom.py` (name = the folder);
-- one reference, several solutions: `<problem>/ref.py` + any other `<problem>/*.py` (name = `<problem>/<stem>`);
+- pairs: `<name>/ref.py` + `<name>/custom.py` (name = the folder).
+- one reference, several solutions: `<problem>/ref.py` + any other `<problem>/*.py` (name = `<problem>/<stem>`).
 - KernelBench: a run folder of `level_<L>_problem_<P>_sample_<S>_kernel.py` judged against
-  `<references>/level<L>/<P>_<Name>.py` (the KernelBench/ folder of the KernelBench repository);
-- JSONL: one object per line with ref_src, custom_src and any EvalRequest field (plus an optional name);
-  relative paths are relative to the JSONL file.
+  `<references>/level<L>/<P>_<Name>.py` (the KernelBench/ folder of the KernelBench repository).
+- JSONL: one object per line with ref_src, custom_src and any EvalRequest field (plus an optional name).
+  Relative paths are relative to the JSONL file.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ KERNELBENCH_SOLUTION = re.compile(
 
 
 class SpecError(ValueError):
-    """The batch spec could not be read; the message says why."""
+    """The batch spec could not be read. The message says why."""
 
 
 @attrs.define
@@ -39,7 +39,7 @@ class Pair:
 
 
 def discover(spec: Path, references: Path | None, template: EvalRequest) -> list[Pair]:
-    """The pairs `spec` names, in a stable order; `template` gives the options the spec leaves out."""
+    """The pairs `spec` names, in a stable order. `template` gives the options the spec leaves out."""
     if spec.is_file() and spec.suffix in (".jsonl", ".json"):
         return from_jsonl(spec, template)
     if not spec.exists():

@@ -18,9 +18,11 @@ class Problem:
     """A pair that did not come out correct, and why in one line."""
 
     name: str
-    kind: str  # incorrect / flagged / error
+    kind: str
+    """incorrect, flagged or error."""
     reason: str
-    where: str = ""  # file:line when the result points at one
+    where: str = ""
+    """file:line when the result points at one."""
     ref_file: str = ""
     custom_file: str = ""
 
@@ -29,14 +31,19 @@ class Problem:
 class Summary:
     correct: int = 0
     incorrect: int = 0
-    flagged: int = 0  # correct outputs, but a blocking flag (a cheat, a vacuous check) voids the verdict
+    flagged: int = 0
+    """Correct outputs, but a blocking flag (a cheat, a vacuous check) voids the verdict."""
     error: int = 0
-    speedups: list[float] = attrs.Factory(list)  # of the correct, unflagged, timed pairs
+    speedups: list[float] = attrs.Factory(list)
+    """Of the correct, unflagged, timed pairs."""
     left_out: int = 0
     """Timed pairs whose speedup is not averaged: flagged (a cheat, a time below the physical floor, ...)."""
-    builds: list[tuple[float, str]] = attrs.Factory(list)  # (seconds, name)
-    problems: list[Problem] = attrs.Factory(list)  # the pairs not correct, in the order of the results
-    meaningful: bool = True  # False when a speedup counted was timed on the CPU
+    builds: list[tuple[float, str]] = attrs.Factory(list)
+    """(seconds, name)."""
+    problems: list[Problem] = attrs.Factory(list)
+    """The pairs not correct, in the order of the results."""
+    meaningful: bool = True
+    """False when a speedup counted was timed on the CPU."""
     wall_s: float = 0.0
 
     @property
@@ -57,7 +64,7 @@ def category(result: EvalResult) -> str:
     """correct / incorrect / flagged / error: what the summary counts the result as."""
     if result.verdict is Verdict.CORRECT:
         return "flagged" if result.blocking_flags else "correct"
-    if result.verdict is Verdict.CANCELLED:  # batches write no cancelled pair; one from elsewhere is an error
+    if result.verdict is Verdict.CANCELLED:  # batches write no cancelled pair: one from elsewhere is an error
         return "error"
     return result.verdict.value
 

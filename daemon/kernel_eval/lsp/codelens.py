@@ -1,4 +1,4 @@
-"""textDocument/codeLens: the verdict on the custom class line; clicking it evaluates the file."""
+"""textDocument/codeLens: the verdict on the custom class line. Clicking it evaluates the file."""
 
 from __future__ import annotations
 

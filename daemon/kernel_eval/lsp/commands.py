@@ -1,4 +1,4 @@
-"""kernelEval/run (request); workspace/executeCommand kernelEval.run, .clearCache, .setReference.
+"""kernelEval/run (request), and workspace/executeCommand kernelEval.run, .clearCache, .setReference.
 
 pygls reads the command handlers' annotations at run time, so KernelEvalServer is imported for real here.
 """
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 async def run_request(ls: KernelEvalServer, params: Any) -> dict[str, Any]:
-    """`kernelEval/run`: evaluate now; the result is the engine's EvalResult JSON."""
+    """`kernelEval/run`: evaluate now. The result is the engine's EvalResult JSON."""
     try:
         options = RunParams.from_json(params)
         path_of(options.custom_uri)
@@ -53,7 +53,7 @@ async def _run(ls: KernelEvalServer, options: RunParams) -> dict[str, Any]:
 
 
 def refuse_bad_input(options: RunParams) -> None:
-    """The CLI's checks of the files and device, before the reference is looked for or a worker is asked; a
+    """The CLI's checks of the files and device, before the reference is looked for or a worker is asked. A
     problem fails the request and publishes nothing (a file that does not exist gets no diagnostic)."""
     checked = [preflight.check_file(str(path_of(options.custom_uri)), "custom", "customUri")]
     if options.ref_uri:
@@ -67,7 +67,7 @@ def refuse_bad_input(options: RunParams) -> None:
 
 
 async def clear_cache_command(ls: KernelEvalServer, uri: str) -> list[str]:
-    """`kernelEval.clearCache` [uri]: delete the file's build cache; returns the removed folders."""
+    """`kernelEval.clearCache` [uri]: delete the file's build cache. Returns the removed folders."""
     from kernel_eval.stages.compile.cache import clear_file_cache
 
     try:

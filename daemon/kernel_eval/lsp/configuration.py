@@ -1,4 +1,4 @@
-"""workspace/didChangeConfiguration: new settings apply to the next evaluation; workers keep running."""
+"""workspace/didChangeConfiguration: new settings apply to the next evaluation. Workers keep running."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ _SEVERITY = {
 def diagnostics_for(
     result: EvalResult, custom_path: Path, ref_path: Path | None, custom_text: str | None = None
 ) -> dict[Path, list[types.Diagnostic]]:
-    """Diagnostics per file; the custom file is always present (an empty list clears what it showed)."""
+    """Diagnostics per file. The custom file is always present (an empty list clears what it showed)."""
     custom_path = custom_path.resolve()
     ref_path = ref_path.resolve() if ref_path else None
     lines = custom_text.splitlines() if custom_text is not None else None
@@ -142,7 +142,7 @@ def _location_range(location: Location, lines: list[str] | None) -> types.Range:
 
 
 def _line_range(line: int, column: int, lines: list[str] | None) -> types.Range:
-    """From `column` (1-based; 0 = first non-blank) to the end of 1-based `line`."""
+    """From `column` (1-based, 0 = first non-blank) to the end of 1-based `line`."""
     index = max(line - 1, 0)
     text = lines[index] if lines is not None and index < len(lines) else None
     indent = len(text) - len(text.lstrip()) if text is not None else 0

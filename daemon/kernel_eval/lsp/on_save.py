@@ -1,4 +1,4 @@
-"""textDocument/didSave: evaluate (when evaluateOnSave); didOpen: say when no reference is configured."""
+"""textDocument/didSave: evaluate (when evaluateOnSave). didOpen: say when no reference is configured."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def did_open(ls: KernelEvalServer, params: types.DidOpenTextDocumentParams) -> N
 
 
 def did_close(ls: KernelEvalServer, params: types.DidCloseTextDocumentParams) -> None:
-    """`textDocument/didClose`: nothing to stop; results and diagnostics stay until the next evaluation."""
+    """`textDocument/didClose`: nothing to stop. Results and diagnostics stay until the next evaluation."""
 
 
 def _is_python_file(uri: str) -> bool:

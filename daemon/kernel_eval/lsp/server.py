@@ -84,10 +84,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _reserve_stdout_for_lsp() -> Any:
-    """Keep file descriptor 1's stream for LSP alone; everything else that writes to stdout goes to stderr.
+    """Keep file descriptor 1's stream for LSP alone. Everything else that writes to stdout goes to stderr.
 
     Both Python's sys.stdout and the OS-level descriptor 1 (inherited by child processes, used by C code)
-    are pointed at stderr; the LSP writer gets a private duplicate of the original stdout.
+    are pointed at stderr. The LSP writer gets a private duplicate of the original stdout.
     """
     sys.stdout.flush()
     lsp_fd = os.dup(1)

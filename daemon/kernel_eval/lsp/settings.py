@@ -25,11 +25,12 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT_S
     build_timeout: float = DEFAULT_BUILD_TIMEOUT_S
     references: tuple[ReferenceRule, ...] = ()
-    sandbox: str = "auto"  # auto, strict or off (README: "The sandbox")
-    build_while_typing: bool = True  # build an extension file's unsaved text after a pause in typing
-    history: bool = (
-        True  # append each evaluation to the history database (KERNEL_EVAL_HISTORY=0 also turns it off)
-    )
+    sandbox: str = "auto"
+    """auto, strict or off (README: "The sandbox")."""
+    build_while_typing: bool = True
+    """Build an extension file's unsaved text after a pause in typing."""
+    history: bool = True
+    """Append each evaluation to the history database (KERNEL_EVAL_HISTORY=0 also turns it off)."""
 
 
 _FIELDS: dict[str, tuple[str, type | tuple[type, ...], bool]] = {
@@ -51,7 +52,7 @@ SANDBOX_MODES = ("auto", "strict", "off")
 
 
 def parse_settings(data: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
-    """Settings from the client's `kernelEval` object on top of `base`; bad values are skipped (warnings).
+    """Settings from the client's `kernelEval` object on top of `base`. Bad values are skipped (warnings).
 
     `data` may be the `kernelEval` object itself or a settings object that contains it under "kernelEval".
     """

@@ -22,7 +22,7 @@ CREATE_TIMEOUT_S = 5.0  # a client that never answers window/workDoneProgress/cr
 
 
 class EvaluationProgress:
-    """Created on the event loop; `report_threadsafe` may be called from the evaluation thread."""
+    """Created on the event loop. `report_threadsafe` may be called from the evaluation thread."""
 
     def __init__(self, ls: KernelEvalServer, uri: str, title: str, token: str | int | None = None) -> None:
         self._ls = ls
@@ -34,7 +34,7 @@ class EvaluationProgress:
         self._ended = False
 
     async def begin(self, on_cancel: Callable[[], None]) -> None:
-        """Start the progress bar (if the client has one); `on_cancel` runs when the user cancels it."""
+        """Start the progress bar (if the client has one). `on_cancel` runs when the user cancels it."""
         if self._token is None and _supports_work_done_progress(self._ls):
             token = f"kernel-eval/{uuid.uuid4()}"
             try:

@@ -4,8 +4,8 @@
 no_new_privs, no capabilities, the syscall filter, and a Landlock layer that denies TCP, signals and abstract
 sockets outside the process, ptrace of other processes, and writes anywhere but its temporary folder, its payload
 folder and the build prefixes. `to_file` adds a second layer for the thread that will run the user's code (and all
-it starts): reads only of the system, Python, the toolchain and the file's own folder; writes only to that file's
-build folder, its temporary folder and its payload folder.
+it starts): reads only of the system, Python, the toolchain and the file's own folder, and writes only to that
+file's build folder, its temporary folder and its payload folder.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class _State:
 
 
 def at_start() -> list[Protection]:
-    """Confine this process as its parent's policy says; what is now in force."""
+    """Confine this process as its parent's policy says. Returns what is now in force."""
     policy = Policy.from_env()
     _State.policy = policy
     if policy.mode is SandboxMode.OFF:
@@ -82,7 +82,7 @@ def to_file(
     build_dir: str, user_folder: str, extra_reads: Iterable[str] = (), extra_writes: Iterable[str] = ()
 ) -> list[Protection]:
     """Before importing the user's file: reads and writes narrowed to what that file needs (this thread and the
-    threads and processes it starts). Once per process; later calls change nothing."""
+    threads and processes it starts). Once per process: later calls change nothing."""
     policy = _State.policy
     if policy.mode is SandboxMode.OFF or not _State.abi or _State.file_confined:
         return _State.protections
@@ -156,7 +156,8 @@ def _try(found: dict[str, Protection], name: str, step: Callable[[], str]) -> bo
 
 
 def _first_layer(policy: Policy) -> int:
-    """The Landlock layer of the whole process; the ABI in force (0: none, `_State.why_not` says why)."""
+    """The Landlock layer of the whole process. Returns the ABI in force (0: none, `_State.why_not` says
+    why)."""
     abi = _abi()
     if not abi:
         _State.why_not = _abi_reason()

@@ -1,6 +1,6 @@
 """A typed wrapper of Linux's three Landlock system calls (landlock(7)): no privileges, no helper binary.
 
-A ruleset names the accesses it *handles*; everything handled and not granted by a rule is denied to the calling
+A ruleset names the accesses it *handles*. Everything handled and not granted by a rule is denied to the calling
 thread and every thread or process it starts afterwards, for good. Rulesets stack: each layer can only narrow.
 """
 
@@ -75,7 +75,7 @@ NO_FS, NO_NET, NO_SCOPE = Fs(0), Net(0), Scope(0)
 
 
 class LandlockError(OSError):
-    """A Landlock call failed; errno says why."""
+    """A Landlock call failed. Its errno says why."""
 
 
 def abi_version() -> int:
@@ -97,7 +97,7 @@ def unavailable_reason() -> str:
 
 
 def _ask_version() -> tuple[int, int]:
-    """(the ABI, 0 when there is none; the errno that said why)."""
+    """The ABI (0 when there is none) and the errno that said why."""
     if platform.system() != "Linux":
         return 0, errno.ENOSYS
     ctypes.set_errno(0)
@@ -133,7 +133,8 @@ class Ruleset:
         )
 
     def allow(self, path: str, rights: Fs) -> bool:
-        """Grant `rights` (within those handled) beneath `path`; False when the path does not exist."""
+        """Grant `rights` (within those handled) beneath `path`. Returns False when the path does not
+        exist."""
         try:
             fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         except OSError:
@@ -155,11 +156,11 @@ class Ruleset:
             os.close(fd)
 
     def allow_all(self, paths: Iterable[str], rights: Fs) -> list[str]:
-        """Grant `rights` beneath each path that exists; the ones granted."""
+        """Grant `rights` beneath each path that exists. Returns the ones granted."""
         return [path for path in dict.fromkeys(paths) if self.allow(path, rights)]
 
     def restrict_self(self) -> None:
-        """Enforce on this thread (and what it starts); needs no_new_privs (or CAP_SYS_ADMIN)."""
+        """Enforce on this thread (and what it starts). Needs no_new_privs (or CAP_SYS_ADMIN)."""
         try:
             _check(_libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(self._fd), ctypes.c_uint32(0)))
         finally:

@@ -11,18 +11,18 @@ from kernel_eval.result import SandboxMode, from_data, to_data
 
 POLICY_ENV = "KERNEL_EVAL_SANDBOX"
 ABI_LIMIT_ENV = "KERNEL_EVAL_LANDLOCK_ABI"
-"""Use at most this Landlock ABI (0: none), as on an older kernel; for trying `strict` and the fallbacks."""
+"""Use at most this Landlock ABI (0: none), as on an older kernel, for trying `strict` and the fallbacks."""
 
 
 @attrs.define
 class Policy:
     mode: SandboxMode = SandboxMode.OFF
     role: str = "candidate"
-    """candidate and build: user code under test (confined); judge: the trusted reference (no file rules)."""
+    """candidate and build: user code under test (confined). judge: the trusted reference (no file rules)."""
     tmp: str = ""
     """The child's private temporary folder: its TMPDIR and working directory."""
     payload: str = ""
-    """The child's own payload folder (tensors it hands over); readable by the other workers."""
+    """The child's own payload folder (tensors it hands over), readable by the other workers."""
     prefixes: list[str] = attrs.Factory(list)
     """Build prefixes: writable from the start (a spare does not know its file yet), readable throughout."""
     readable: list[str] = attrs.Factory(list)

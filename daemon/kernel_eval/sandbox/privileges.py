@@ -16,7 +16,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def set_no_new_privs() -> None:
-    """Nothing this process executes can gain privileges (setuid bits, file capabilities); Landlock and seccomp
+    """Nothing this process executes can gain privileges (setuid bits, file capabilities). Landlock and seccomp
     need it, and it cannot be undone."""
     if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
@@ -32,8 +32,8 @@ def effective_capabilities() -> int:
 
 def drop_capabilities() -> None:
     """Empty the bounding, ambient, effective, permitted and inheritable sets: root keeps its uid but none of the
-    powers (CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_KILL, ...) that reach past file modes and process ownership;
-    programs it runs (nvcc, ninja) get none back."""
+    powers (CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_KILL, ...) that reach past file modes and process ownership.
+    Programs it runs (nvcc, ninja) get none back."""
     last = int(_read("/proc/sys/kernel/cap_last_cap") or "40")
     for cap in range(last + 1):
         _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)  # EPERM without CAP_SETPCAP: then there is none to drop

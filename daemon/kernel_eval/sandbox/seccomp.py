@@ -90,7 +90,7 @@ def denied_calls(machine: str) -> list[str]:
 
 
 def install() -> None:
-    """Filter this thread and what it starts from now on; needs no_new_privs set first."""
+    """Filter this thread and what it starts from now on. Needs no_new_privs set first."""
     insns = program(platform.machine())
     raw = b"".join(struct.pack("=HBBI", *insn) for insn in insns)
     filters = ctypes.create_string_buffer(raw, len(raw))

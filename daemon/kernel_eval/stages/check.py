@@ -1,7 +1,8 @@
 """Correctness: compare the custom model's outputs with the reference's, one comparison per leaf.
 
-Floating leaves are judged against the reference's float64 answer when the caller has one (stages/exactness.py);
-otherwise, and whenever the user gave atol/rtol, against the reference's output with per-dtype tolerances.
+Floating leaves are judged against the reference's float64 answer when the caller has one (stages/exactness.py).
+Otherwise, and whenever the user gave atol/rtol, they are judged against the reference's output with per-dtype
+tolerances.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ def compare_outputs(
     rtol: float | None = None,
     exact: Float64Answer | None = None,
 ) -> list[OutputComparison]:
-    """Walk both output structures; one OutputComparison per leaf (or per structural difference).
+    """Walk both output structures. Returns one OutputComparison per leaf (or per structural difference).
 
-    exact: the reference's float64 answer (see stages/exactness.py); floating leaves are judged against it
+    exact: the reference's float64 answer (see stages/exactness.py). Floating leaves are judged against it
     unless atol or rtol is given.
     """
     comparisons: list[OutputComparison] = []
@@ -156,7 +157,7 @@ def _compare_leaf(ref: Any, custom: Any, exact: Any, path: str, rule: _Rule) -> 
 def _compare_to_exact(
     ref: torch.Tensor, custom: torch.Tensor, exact: torch.Tensor, path: str
 ) -> OutputComparison:
-    """The float64 rule of stages/exactness.py; shape, dtype, NaN and inf are checked as with tolerances."""
+    """The float64 rule of stages/exactness.py. Shape, dtype, NaN and inf are checked as with tolerances."""
     base = _compare_tensors(ref, custom, path, None, None)
     if base.reason in ("shape", "dtype", "nan", "inf") or base.numel == 0:
         return base
@@ -324,7 +325,7 @@ def _unravel(flat_index: int, shape: list[int]) -> list[int]:
 
 
 def _json_float(value: Any) -> float | None:
-    """A finite float for the JSON result (NaN/inf cannot travel in JSON; the detail text shows them)."""
+    """A finite float for the JSON result (NaN/inf cannot travel in JSON, and the detail text shows them)."""
     if isinstance(value, complex):
         return None
     number = float(value)

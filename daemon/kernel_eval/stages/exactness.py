@@ -14,25 +14,25 @@ The rule, per floating output leaf (exact = the float64 answer, scale s = RMS of
 
 The denominator |exact_i| + s is relative for large elements and relative to the output's scale for elements
 near zero (where cancellation makes relative error meaningless). The elementwise error catches one wrong element
-in a huge tensor (an off-by-one, a dropped tail); the norm-wise error catches systematic error spread thinly over
+in a huge tensor (an off-by-one, a dropped tail). The norm-wise error catches systematic error spread thinly over
 every element (low-precision operands, a small bias), which the elementwise maximum, dominated by extremes, can
 miss. Each is measured against the reference's error of the same kind, so one badly conditioned element where the
 reference itself is far off widens the elementwise allowance only.
 
 floor is the dtype's unit roundoff (2^-24 fp32, 2^-11 fp16, 2^-8 bf16): the error a correctly rounded answer
-can have; it keeps exact references (relu, copies) from demanding bit-exact kernels.
+can have. It keeps exact references (relu, copies) from demanding bit-exact kernels.
 
 FACTOR is 32 for fp32, where accumulation order dominates. Against torch's blocked CPU matmul over K = 131,072
 (norm-wise, elementwise multiples of the reference's error): split-K 0.9x/0.6x, tiles of 16 3.7x/2.1x, a scalar
 sequential sum 14-15x/7-11x (the worst correct order); fp16-rounded operands 600-670x, bf16-rounded 4100-5300x,
 TF32-truncated 590-1800x, a 1e-3 bias 560-2400x, one term skipped 7700x. FACTOR is 8 for fp16/bf16, where output
-rounding dominates: fp32 accumulation, or another formula in the output's dtype, measured 0.2-2.1x; accumulating
+rounding dominates: fp32 accumulation, or another formula in the output's dtype, measured 0.2-2.1x. Accumulating
 a K = 4096 matmul in fp16/bf16 itself measured 8-9x the floor (and 17x the reference) elementwise.
-benchmarks/check_accuracy.py prints these ratios; tests/test_exactness.py holds the cases.
+benchmarks/check_accuracy.py prints these ratios, and tests/test_exactness.py holds the cases.
 
 Where the float64 answer cannot be had (integer outputs, an op without a float64 kernel, a reference that casts
 its result back to a low-precision dtype, a float64 reference, outputs identically zero), the caller falls back to
-the per-dtype tolerances of stages/check.py; atol/rtol given by the user always win.
+the per-dtype tolerances of stages/check.py. atol/rtol given by the user always win.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def full_precision() -> Iterator[None]:
     """The reference's own-dtype run for the check: no TF32 (cuDNN convolutions default to it) and no reduced-
     precision GEMM reductions, so its error is its dtype's and not TF32's, which would widen the allowance 30x.
 
-    Flags set through torch's newer fp32_precision API cannot be read this way; they are then left alone.
+    Flags set through torch's newer fp32_precision API cannot be read this way. They are then left alone.
     """
     try:
         saved = [getattr(owner, name) for owner, name in _REDUCED_PRECISION_FLAGS]
@@ -190,8 +190,10 @@ class ExactErrors:
     custom_norm_error: float
     allowed_error: float
     allowed_norm_error: float
-    worst_index: int  # flat index of the custom side's largest elementwise error
-    over_count: int  # elements whose custom error exceeds allowed_error
+    worst_index: int
+    """Flat index of the custom side's largest elementwise error."""
+    over_count: int
+    """Elements whose custom error exceeds allowed_error."""
 
     @property
     def passed(self) -> bool:
@@ -199,7 +201,7 @@ class ExactErrors:
 
 
 def measure(exact: torch.Tensor, ref: torch.Tensor, custom: torch.Tensor) -> ExactErrors | None:
-    """ExactErrors over the elements finite on all three sides; None when there are none or the answer is 0.
+    """ExactErrors over the elements finite on all three sides. None when there are none or the answer is 0.
 
     Three chunked passes on the tensors' device: the scale, both sides' errors, then the elements over the
     allowance. NaN/inf positions are the caller's to compare.

@@ -86,7 +86,7 @@ def generate(
     get_inputs: Callable[[], object], seed: int, device: torch.device | None = None
 ) -> tuple[list[Any], dict[str, Any]]:
     """get_inputs() under `seed`, split into args and kwargs. With `device`, its factory calls (torch.randn …)
-    make the tensors there, so large inputs are not drawn on the CPU and copied over; a get_inputs that cannot
+    make the tensors there, so large inputs are not drawn on the CPU and copied over. A get_inputs that cannot
     run that way (numpy, .numpy(), a CPU-only op) is run again as written."""
     if device is not None:
         try:
@@ -100,7 +100,7 @@ def generate(
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Seed torch (CPU and CUDA), random and numpy; restore their previous states on exit."""
+    """Seed torch (CPU and CUDA), random and numpy, and restore their previous states on exit."""
     np_random = _numpy_random()
     python_state = random.getstate()
     torch_state = torch.get_rng_state()

@@ -1,6 +1,6 @@
 """Which GPU kernels one forward launched on each side, and whether the custom side ran a kernel of its own.
 
-A ModelNew that only calls the reference's PyTorch ops is correct but tests no custom kernel; the result says so
+A ModelNew that only calls the reference's PyTorch ops is correct but tests no custom kernel. The result says so
 with a warning (the verdict stands). A custom-side kernel counts as its own when its name is a kernel the custom
 file declares (a CUDA __global__ function or a @triton.jit function), or when the reference did not launch it and
 it is not a library kernel (aten, cub, cuBLAS/cuBLASLt, cuDNN, CUTLASS, flash attention). Kernels built from
@@ -18,7 +18,7 @@ import attrs
 
 from kernel_eval.result import Flag, Severity
 
-if TYPE_CHECKING:  # the parent analyses kernel names without loading torch; only workers profile
+if TYPE_CHECKING:  # the parent analyses kernel names without loading torch: only workers profile
     import torch
 
 _NOT_KERNELS = ("Memcpy", "Memset")
@@ -50,7 +50,8 @@ _MAX_LISTED = 6
 class KernelReport:
     reference: list[str]
     custom: list[str]
-    own: list[str]  # the custom side's kernels that count as its own
+    own: list[str]
+    """The custom side's kernels that count as its own."""
 
     @property
     def ran_custom_kernel(self) -> bool:
@@ -135,7 +136,7 @@ def _short(name: str) -> str:
 
 
 def profile_kernels(forward: Callable[[], object], device: torch.device) -> list[str] | None:
-    """The kernels one call of forward launches on a CUDA device; None elsewhere (no kernels to see)."""
+    """The kernels one call of forward launches on a CUDA device, or None elsewhere (no kernels to see)."""
     if device.type != "cuda":
         return None
     import torch

@@ -114,7 +114,7 @@ def warm_module_paths() -> None:
 
 @functools.lru_cache(maxsize=16384)
 def _resolved(file: str) -> str:
-    """A module file's real path; asked for every imported module (thousands with torch) on each load."""
+    """A module file's real path. Asked for every imported module (thousands with torch) on each load."""
     return str(Path(file).resolve())
 
 
@@ -178,7 +178,7 @@ def model_class(module: ModuleType, name: str, file: str, what: str) -> Any:
 
 
 def construct(cls: Any, args: list[Any], kwargs: dict[str, Any], name: str, file: str, what: str) -> Any:
-    """`cls(*args, **kwargs)`, the arguments being get_init_inputs()'s; a mismatch is told at __init__'s line,
+    """`cls(*args, **kwargs)`, the arguments being get_init_inputs()'s. A mismatch is told at __init__'s line,
     with the values and the signature, before any of the user's __init__ runs."""
     import torch.nn
 

@@ -22,7 +22,7 @@ FIX = "return plain torch.Tensor values (compute them inside forward), or tuples
 
 
 def non_plain_output(value: Any, path: str = "output") -> str:
-    """Why value is not plain data, naming the first offending path; "" when it is plain."""
+    """Why value is not plain data, naming the first offending path, or "" when it is plain."""
     return _check(value, path, 0, set())
 
 

@@ -25,7 +25,7 @@ class PlannedTrial:
 
 
 def plan_trials(base_seed: int, num_correct_trials: int) -> list[PlannedTrial]:
-    """max(num_correct_trials, 2) trials on seeds base_seed + 1, + 2, ...; then the secret-seed trial(s)."""
+    """max(num_correct_trials, 2) trials on seeds base_seed + 1, + 2, ..., then the secret-seed trial(s)."""
     derived = max(num_correct_trials, MIN_DERIVED_TRIALS)
     planned = [PlannedTrial(index, base_seed + 1 + index) for index in range(derived)]
     used = {trial.seed for trial in planned}

@@ -3,11 +3,11 @@
 The question is answered by the comparison itself: each output leaf of the reference is compared, with the
 same rule and tolerances the custom output meets, against constant outputs: zero, and the mean, median and most
 common value of the same leaf in ANOTHER trial's reference output. A constant taken from another trial is one a
-kernel could have hard-coded; one taken from this trial could not be known without computing it (a scalar loss
+kernel could have hard-coded. One taken from this trial could not be known without computing it (a scalar loss
 always matches its own value). Without another trial, the constants come from this output, and leaves of one
 element are tried against zero only.
 
-A leaf that a constant matches everywhere checks nothing; one that a constant matches at all but a few elements
+A leaf that a constant matches everywhere checks nothing. One that a constant matches at all but a few elements
 in a thousand checks little. When every leaf with elements is vacuous, the verdict says nothing about the kernel:
 that is an error flag. Otherwise the weak leaves are warnings.
 """
@@ -35,8 +35,10 @@ FIX = (
 @attrs.frozen
 class VacuousLeaf:
     path: str
-    constant: str  # the constant, as text
-    matched_fraction: float  # 1.0: it passes outright
+    constant: str
+    """The constant, as text."""
+    matched_fraction: float
+    """1.0: it passes outright."""
 
 
 def vacuous_leaves(
@@ -128,7 +130,7 @@ def _tensor_leaves(value: Any) -> list[torch.Tensor]:
 def _constants(
     value: Any, candidate: int, made: list[float | None], sources: Iterator[torch.Tensor | None]
 ) -> Any:
-    """value with every tensor replaced by a constant one; made gets each constant (None: leaf skipped)."""
+    """value with every tensor replaced by a constant one. `made` gets each constant (None: leaf skipped)."""
     if isinstance(value, torch.Tensor) or _is_ndarray(value):
         tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
         source = next(sources)
@@ -148,7 +150,7 @@ def _is_ndarray(value: Any) -> bool:
 
 
 def _constant(tensor: torch.Tensor, source: torch.Tensor | None, which: str) -> float | None:
-    """The candidate constant for one leaf (zero, or taken from source); None: this candidate is skipped."""
+    """The candidate constant for one leaf (zero, or taken from source). None: this candidate is skipped."""
     if tensor.numel() == 0 or tensor.is_complex():
         return None
     if which == "zero":

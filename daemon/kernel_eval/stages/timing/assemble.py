@@ -1,4 +1,4 @@
-"""From both sides' records to the `Timing` a user reads, and the flags timing raised (pure; no torch).
+"""From both sides' records to the `Timing` a user reads, and the flags timing raised (pure, no torch).
 
 The headline is device kernel time (CUPTI) whenever both sides have it: it counts every stream, excludes the host's
 launch gaps and the L2 flush, and is what the kernels themselves cost, so it is the steadiest figure and the one a

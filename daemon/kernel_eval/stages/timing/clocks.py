@@ -2,7 +2,7 @@
 
 `Clocks.bind()` takes a snapshot of the timing entry points (time.perf_counter, torch.cuda.Event and its methods,
 torch.cuda.synchronize, the profilers…). The timer calls only those bound originals, so a module that swaps
-`time.perf_counter` at import cannot shorten its own times; `check()` names whatever was replaced since, so the
+`time.perf_counter` at import cannot shorten its own times. `check()` names whatever was replaced since, so the
 evaluation can flag it (`clock_tampered`) and refuse to present the speedup.
 
 The harness itself is watched the same way (`harness_tampered`): its timing loops, the rotation that loads input
@@ -121,9 +121,12 @@ class Clocks:
     perf_counter: Callable[[], float]
     perf_counter_ns: Callable[[], int]
     monotonic: Callable[[], float]
-    codes: dict[str, Any] = attrs.Factory(dict)  # the code of each bound Python function
-    dispatch: dict[str, str] = attrs.Factory(dict)  # the dispatcher's table of each harness op
-    threads: frozenset[int] = frozenset()  # Python threads alive when bound (see threads.py)
+    codes: dict[str, Any] = attrs.Factory(dict)
+    """The code of each bound Python function."""
+    dispatch: dict[str, str] = attrs.Factory(dict)
+    """The dispatcher's table of each harness op."""
+    threads: frozenset[int] = frozenset()
+    """Python threads alive when bound (see threads.py)."""
 
     @classmethod
     def bind(cls) -> Clocks:
@@ -161,11 +164,8 @@ class Clocks:
                 or getattr(bound, "__code__", None) is not self.codes[name]
             ):
                 replaced.append(name)
-        for field in (
-            "perf_counter",
-            "perf_counter_ns",
-            "monotonic",
-        ):  # this object's own, reached through gc
+        # This object's own, reached through gc.
+        for field in ("perf_counter", "perf_counter_ns", "monotonic"):
             held = getattr(self, field)
             if held is not self.snapshot.get(f"time.{field}") or getattr(held, "__module__", None) != "time":
                 replaced.append(f"kernel_eval's bound clock {field}")

@@ -61,7 +61,8 @@ def flush_l2(index: int) -> None:
 def after_call(
     clock: Callable[[], float], hooks: Hooks | None, index: int, count: int, output: object
 ) -> float:
-    """Run the hooks' `after` on a call's output; the seconds it took (keeping a copy), which no gap counts."""
+    """Run the hooks' `after` on a call's output. Returns the seconds it took (keeping a copy), which no gap
+    counts."""
     if hooks is None:
         return 0.0
     started = clock()

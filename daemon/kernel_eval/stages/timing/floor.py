@@ -65,7 +65,7 @@ class FloorCheck:
 
     @property
     def percent_of_copy_bandwidth(self) -> float:
-        """Achieved bandwidth (bytes / time) as % of the copy bandwidth; over 100 is faster than a copy."""
+        """Achieved bandwidth (bytes / time) as % of the copy bandwidth. Over 100 is faster than a copy."""
         return 100.0 * self.floor_ms / max(self.time_ms, TIME_FLOOR_MS)  # finite: results are JSON
 
     @property

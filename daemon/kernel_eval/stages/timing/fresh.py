@@ -1,17 +1,17 @@
-"""Timed values the module has never seen (pure; no torch).
+"""Timed values the module has never seen (pure, no torch).
 
 The timed rounds rotate a few input sets through the same tensors, so by the end every value the timer feeds has
 been seen many times, and a module that remembers results by input *values* (a key made of sums or samples of
 the inputs, or outputs precomputed for seeds it predicted) would be timed as a lookup. So the custom side's last
 round mixes input sets drawn for it alone (secret seeds, made by the judge, never shown before) in among the
 rotated ones, at positions drawn at random, each used once, in every timed loop. The judge checks every output
-made on them; here the times say whether the module was materially faster on values it had seen:
+made on them. Here the times say whether the module was materially faster on values it had seen:
 
-- the median call on fresh values against the median on seen values, in the same loop (a value-keyed cache);
+- the median call on fresh values against the median on seen values, in the same loop (a value-keyed cache).
 - the median call on seen values in this round against the earlier rounds' (a module that tells this round from
-  the others and computes honestly only here);
+  the others and computes honestly only here).
 - on a GPU, the calls of a loop beyond its median, summed, against the work of computing its fresh sets (at the
-  reference's speed): that work moved into a few calls (all of it into the first);
+  reference's speed): that work moved into a few calls (all of it into the first).
 - on a GPU, the same for the gaps between calls (the harness's steps, and whatever the module does meanwhile):
   the work moved where it is not timed (a finalizer, a hook). On the CPU the first call of a loop and its gaps
   wait for threads to wake, by more than these sums.
@@ -34,7 +34,7 @@ FRESH_PER_ROUND = 4  # two in each of a GPU's timed loops, four in the CPU's one
 FRESH_BUDGET_BYTES = 1 << 30  # device memory the fresh sets of one round may take
 CALL_RATIO = 1.3  # a median over another beyond which a call is materially faster on seen values
 FIGURES = ("gpu_kernel_time", "cpu")  # the figures read (see above)
-# below these differences (ms) a ratio is noise: CUPTI's step is 32 ns; on the CPU a call of a tenth of a
+# below these differences (ms) a ratio is noise: CUPTI's step is 32 ns, and on the CPU a call of a tenth of a
 # millisecond takes up to half a millisecond more now and then, waiting for a thread of the pool
 MIN_DIFFERENCE_MS = {"gpu_kernel_time": 0.002, "cpu": 0.5}
 # the excess of a loop's calls (or gaps) over their median, summed, is work moved there when it holds this share of
@@ -58,7 +58,8 @@ class Schedule:
 class LoopSplit:
     """One timed loop of a round with fresh sets: call times on seen and on fresh values, in its own figure."""
 
-    figure: str  # gpu_kernel_time, end_to_end or cpu
+    figure: str
+    """gpu_kernel_time, end_to_end or cpu."""
     seen_ms: list[float]
     fresh_ms: list[float]
 
@@ -77,7 +78,8 @@ class Earlier:
     reference's call (what computing one input set honestly costs)."""
 
     call_ms: dict[str, float]
-    reference_ms: float = 0.0  # the reference's median call: what computing one input set honestly costs
+    reference_ms: float = 0.0
+    """The reference's median call: what computing one input set honestly costs."""
 
 
 @attrs.frozen
@@ -87,7 +89,8 @@ class Finding:
     figure: str
     seen_ms: float
     fresh_ms: float
-    how: str = "median"  # median: fresh against seen; round: this round against earlier; mean: all calls; gap
+    how: str = "median"
+    """One of: median (fresh against seen), round (this round against earlier), mean (all calls), gap."""
 
     @property
     def ratio(self) -> float:
@@ -153,9 +156,8 @@ def finding(measured: FreshTimes, earlier: Earlier) -> Finding | None:
             return Finding(loop.figure, seen, statistics.fmean(loop.seen_ms + loop.fresh_ms), "mean")
     if loops and loops[0].figure != "cpu" and measured.gap_ms:  # gaps on the CPU are noise: see untimed.py
         per_loop = len(measured.gap_ms) // len(measured.loops)
-        gaps = [
-            gap for index, gap in enumerate(measured.gap_ms) if index % per_loop
-        ]  # each loop's first: a start
+        # Each loop's first gap is a start: it is left out.
+        gaps = [gap for index, gap in enumerate(measured.gap_ms) if index % per_loop]
         if gaps and _moved(gaps, statistics.median(gaps), work_ms):
             return Finding("gap", statistics.median(gaps), statistics.fmean(gaps), "gap")
     return None

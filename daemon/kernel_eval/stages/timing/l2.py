@@ -20,7 +20,7 @@ import torch
 
 LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06  # cudaLimitPersistingL2CacheSize
 ATTRIBUTE_ACCESS_POLICY_WINDOW = 1  # cudaStreamAttributeAccessPolicyWindow
-ATTRIBUTE_VALUE_BYTES = 64  # sizeof(cudaStreamAttrValue), a union; the window's num_bytes sits at offset 8
+ATTRIBUTE_VALUE_BYTES = 64  # sizeof(cudaStreamAttrValue), a union, with the window's num_bytes at offset 8
 
 _runtime: ctypes.CDLL | None = None
 _looked = False

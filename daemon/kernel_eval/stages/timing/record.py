@@ -27,11 +27,14 @@ class Round:
     """What one side measured in one round (sent from a worker to the parent as data)."""
 
     end_to_end_ms: list[float]
-    gpu_ms: list[float] | None = None  # None: not measured (CPU, or the profiler recorded nothing)
+    gpu_ms: list[float] | None = None
+    """None: not measured (CPU, or the profiler recorded nothing)."""
     wall_s: float = 0.0
-    outlived: int = 0  # calls whose device work was still running after forward returned, on another stream
+    outlived: int = 0
+    """Calls whose device work was still running after forward returned, on another stream."""
     warmup_calls: int = 0
-    gap_ms: list[float] = attrs.Factory(list)  # per call of every loop, in order (see Pacing)
+    gap_ms: list[float] = attrs.Factory(list)
+    """Per call of every loop, in order (see Pacing)."""
 
     @property
     def headline_ms(self) -> list[float]:
@@ -43,7 +46,8 @@ class SideRecord:
     """Every round of one side, joined."""
 
     end_to_end_ms: list[float] = attrs.Factory(list)
-    gpu_ms: list[float] | None = attrs.Factory(list)  # None once any round lacked device times
+    gpu_ms: list[float] | None = attrs.Factory(list)
+    """None once any round lacked device times."""
     wall_s: float = 0.0
     outlived: int = 0
     warmup_calls: int = 0

@@ -8,7 +8,7 @@ randomness: a few calls from every round (a reservoir sample, in the profiled an
 nothing the module can read before it returns says whether its output will be looked at.
 
 The last round follows a `Schedule` (fresh.py): input sets drawn for that round alone, each loaded once at its
-place among the rotated ones; every output made on them is kept, and some of the others. Loading a set is the same
+place among the rotated ones. Every output made on them is kept, and some of the others. Loading a set is the same
 copy whatever the set, so nothing tells the module which calls are on fresh values but the values themselves."""
 
 from __future__ import annotations

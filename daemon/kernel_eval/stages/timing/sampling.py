@@ -1,4 +1,4 @@
-"""When to stop timing: the adaptive, interleaved sampling rule (pure; no torch).
+"""When to stop timing: the adaptive, interleaved sampling rule (pure, no torch).
 
 Each side is timed in rounds, reference and custom alternating, so that drift (clocks, temperature, a neighbour's
 load) falls on both sides alike. After each pair of rounds, `next_round` decides from the samples so far whether
@@ -22,7 +22,7 @@ from kernel_eval.stages.timing.record import Round, SideRecord
 from kernel_eval.stages.timing.stats import TICK_NOISE_MS, TIME_FLOOR_MS, relative_half_width, tick_ms
 
 # ±0.5 % of the median, 95 % confidence: at ±1 % the ratio of two medians still moves by ~1.7 % (max/min) over
-# five runs, too close to issue 9's 2 % spread; halving it costs 4x the samples, which the budget bounds anyway
+# five runs, too close to issue 9's 2 % spread. Halving it costs 4x the samples, which the budget bounds anyway
 TARGET_HALF_WIDTH = 0.005
 SIDE_BUDGET_S = 1.0  # wall time each side may spend sampling, warm-up excluded
 ROUND_S = 0.1  # a round aims at about this much wall time, so that rounds interleave finely
@@ -76,8 +76,10 @@ class Side:
 @attrs.define(frozen=True)
 class Decision:
     stop: bool
-    reason: str  # "precise", "tick" (precise to the timer's step), "budget", or "" while going on
-    reference_count: int = 0  # samples to take in the next round
+    reason: str
+    """One of "precise", "tick" (precise to the timer's step), "budget", or "" while going on."""
+    reference_count: int = 0
+    """Samples to take in the next round."""
     custom_count: int = 0
 
 
@@ -129,7 +131,8 @@ Measure = Callable[[int, bool], Round]  # (samples to take, first round?) -> wha
 def interleave(
     measure_reference: Measure, measure_custom: Measure, rule: StopRule
 ) -> tuple[SideRecord, SideRecord, str]:
-    """Alternate rounds (reference first) until `next_round` says stop; both sides' records and why it stopped.
+    """Alternate rounds (reference first) until `next_round` says stop. Returns both sides' records and why it
+    stopped.
 
     The rule watches each side's headline samples (device kernel time when measured, else end-to-end)."""
     reference, custom = SideRecord(), SideRecord()

@@ -32,12 +32,12 @@ def median_ci(times_ms: list[float], confidence: float = CONFIDENCE) -> tuple[fl
 
 
 def _order_statistic_rank(n: int, confidence: float) -> int:
-    """Largest k >= 1 (1-based rank) with P(k <= B <= n-k) >= confidence, B ~ Binomial(n, 1/2); 0 if none."""
+    """Largest k >= 1 (1-based rank) with P(k <= B <= n-k) >= confidence, B ~ Binomial(n, 1/2). 0 if none."""
     alpha_each_side = (1.0 - confidence) / 2.0
     if n > _EXACT_BINOMIAL_MAX_N:
         z = statistics.NormalDist().inv_cdf(1.0 - alpha_each_side)
         return max(math.floor(n / 2.0 - z * math.sqrt(n) / 2.0), 0)
-    # P(B <= k-1) must stay <= alpha_each_side; walk the lower tail in log space (0.5**n underflows past 1074)
+    # P(B <= k-1) must stay <= alpha_each_side. Walk the lower tail in log space (0.5**n underflows past 1074)
     log_half_n = n * math.log(0.5)
     tail = 0.0
     k = 0
@@ -60,7 +60,7 @@ def tick_ms(times_ms: list[float]) -> float:
     of 32 ns, each ±1 ns from rounding both timestamps: a 1.4 µs kernel's median cannot be pinned closer than a step,
     however many samples are taken.
 
-    Distinct values within TICK_NOISE_MS of each other are one step; the step is the smallest gap between two
+    Distinct values within TICK_NOISE_MS of each other are one step. The step is the smallest gap between two
     adjacent steps that each hold at least TICK_SHARE of the samples. A fine clock shows no such pair: its values
     run together into one group."""
     groups: list[list[float]] = []
@@ -101,14 +101,14 @@ def summarize(times_ms: list[float]) -> TimingStats:
 
 
 def speedup(ref: TimingStats, custom: TimingStats) -> float:
-    """Reference median / custom median (> 1: the custom kernel is faster); finite even for zero times."""
+    """Reference median / custom median (> 1: the custom kernel is faster). Finite even for zero times."""
     return max(ref.median_ms, TIME_FLOOR_MS) / max(custom.median_ms, TIME_FLOOR_MS)
 
 
 def speedup_ci95(ref_ms: list[float], custom_ms: list[float]) -> list[float]:
     """[lo, hi] holding reference median / custom median with at least 95 % confidence.
 
-    Each median gets a 97.5 % order-statistic interval; the ratio's extremes over the two intervals then hold with
+    Each median gets a 97.5 % order-statistic interval. The ratio's extremes over the two intervals then hold with
     probability >= 95 % (Bonferroni), whatever the distributions: conservative, deterministic, no resampling.
     """
     per_side = 1.0 - (1.0 - CONFIDENCE) / 2.0

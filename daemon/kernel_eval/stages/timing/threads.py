@@ -2,9 +2,9 @@
 
 A thread can do the module's work while the harness is between timed calls, or watch the process for input
 values to come and compute on them before they are timed, and no clock around a call sees it. The worker notes
-which threads exist before any user code is imported; after each round it names any other thread still alive,
-with where it is. A thread that runs code from the user's folder (or code with no file: exec'd) is an error;
-one that runs only installed code (a compile pool waiting for work) is named as a warning.
+which threads exist before any user code is imported. After each round it names any other thread still alive,
+with where it is. A thread that runs code from the user's folder (or code with no file: exec'd) is an error.
+One that runs only installed code (a compile pool waiting for work) is named as a warning.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import attrs
 @attrs.define
 class ForeignThread:
     name: str
-    where: str  # file:line of its innermost frame
+    where: str
+    """file:line of its innermost frame."""
     runs_user_code: bool
 
 

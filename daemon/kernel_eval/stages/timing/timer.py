@@ -35,7 +35,7 @@ class Timer:
         return self.device.type == "cuda"
 
     def round(self, call: Call, count: int, warmup: int = 0, hooks: cuda.Hooks | None = None) -> Round:
-        """`warmup` > 0 first calls untimed until times settle (at least that many calls); then `count` samples.
+        """`warmup` > 0 first calls untimed until times settle (at least that many calls). Then `count` samples.
         `hooks` run around each timed call, outside the timed region. The garbage collector waits until the round
         is over, so that its pauses do not land on whichever call or gap it happens to interrupt."""
         collecting = gc.isenabled()
@@ -81,9 +81,8 @@ class Timer:
             if calls >= at_least and self.clocks.monotonic() - started > sampling.WARMUP_BUDGET_S:
                 break
         if self.is_cuda:
-            cuda.profiled_loop(
-                self.clocks, self.index, call, 1
-            )  # the first profiler session pays CUPTI's set-up
+            # The first profiler session pays CUPTI's set-up.
+            cuda.profiled_loop(self.clocks, self.index, call, 1)
             calls += 1
         return calls
 

@@ -1,11 +1,11 @@
-"""Reading a profiler trace (CUPTI activity records) into per-call device time (pure; no torch).
+"""Reading a profiler trace (CUPTI activity records) into per-call device time (pure, no torch).
 
 A profiled round runs, per call: a `kernel_eval::prepare` range (fresh input values, the L2 flush, a device
 synchronize), the forward inside a `kernel_eval::forward` range, then a `kernel_eval::marker` range that launches a
 tiny marker kernel on the caller's stream and synchronizes the device.
 
-A device record belongs to the range of the host op that launched it (its link; host records are compared with
-host records only, so no clock alignment is assumed). A record without a known link (launched from a thread the
+A device record belongs to the range of the host op that launched it (its link). Host records are compared with
+host records only, so no clock alignment is assumed. A record without a known link (launched from a thread the
 profiler did not see) falls back to time: it belongs to the call whose forward start and marker end enclose its
 start. Device time of a call is the sum of its kernel, memcpy and memset durations, on every stream, marker
 excluded. Work on another stream that ends after the marker ran on the caller's stream outlived the forward: the
@@ -32,13 +32,17 @@ class Activity:
     """One profiler record, in the profiler's nanosecond clock (host and device records share it)."""
 
     name: str
-    kind: str  # the profiler's activity type: cpu_op, user_annotation, kernel, gpu_memcpy, gpu_memset, ...
+    kind: str
+    """The profiler's activity type: cpu_op, user_annotation, kernel, gpu_memcpy, gpu_memset, ..."""
     start_ns: int
     end_ns: int
     on_device: bool
-    stream: int = 0  # device records: the stream
-    correlation: int = 0  # host records: their id
-    linked: int = 0  # device records: the id of the host record that launched them
+    stream: int = 0
+    """Device records: the stream."""
+    correlation: int = 0
+    """Host records: their id."""
+    linked: int = 0
+    """Device records: the id of the host record that launched them."""
 
     @property
     def duration_ns(self) -> int:
@@ -47,11 +51,13 @@ class Activity:
 
 @attrs.define(frozen=True)
 class CallTrace:
-    device_ns: int  # kernels + copies + memsets of the forward, all streams, marker excluded
+    device_ns: int
+    """Kernels + copies + memsets of the forward, all streams, marker excluded."""
     kernels: int
     streams: frozenset[int]
     marker_found: bool
-    outlived: bool  # work on another stream ended after the caller's stream reached the marker
+    outlived: bool
+    """Work on another stream ended after the caller's stream reached the marker."""
 
 
 def calls(activities: list[Activity]) -> list[CallTrace]:
@@ -92,7 +98,7 @@ def calls(activities: list[Activity]) -> list[CallTrace]:
 
 
 def _owners(host: list[Activity], pairs: list[tuple[Activity, Activity]]) -> dict[int, tuple[int, str]]:
-    """Host record id -> (call index, range name) for every op or range inside a call's ranges; ops inside a
+    """Host record id -> (call index, range name) for every op or range inside a call's ranges. Ops inside a
     prepare range (fresh values, the flush) get index -1: their device work is nobody's."""
     starts = [a.start_ns for a in host]
     scopes = [(index, scope) for index, pair in enumerate(pairs) for scope in pair]

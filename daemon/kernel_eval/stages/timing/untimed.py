@@ -1,4 +1,4 @@
-"""Work the custom side does where it is not timed (pure; no torch).
+"""Work the custom side does where it is not timed (pure, no torch).
 
 Between two timed calls the harness loads the next input values, resets persisting L2, flushes the cache and
 waits for the device: the same work for both sides, as they are fed the same inputs. A module that moves its own
