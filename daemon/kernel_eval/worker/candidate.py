@@ -23,8 +23,8 @@ from kernel_eval.result import Backend, Location, Message, Phase, Severity
 from kernel_eval.sandbox import confine
 from kernel_eval.stages import kernels, load
 from kernel_eval.stages.compile import inductor_compat as inductor
-from kernel_eval.stages.compile.target import BuildTarget
 from kernel_eval.stages.compile.compiler_output import messages_from_build_error, triton_error_location
+from kernel_eval.stages.compile.target import BuildTarget
 from kernel_eval.stages.inputs import clone_tree, seeded
 from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.stages.timing.rotation import InputSet
@@ -88,7 +88,9 @@ class Candidate:
                 self.model = load.construct(cls, args, kwargs, params.entry_point, self.file, "custom")
             notes.extend(self._sync_weights(init["state_dict"]))
             self.model = self.model.to(self.runtime.device)
-        return LoadResult(backend=backend, notes=notes, cache_dir=str(target.key_dir), sandbox=confine.record())
+        return LoadResult(
+            backend=backend, notes=notes, cache_dir=str(target.key_dir), sandbox=confine.record()
+        )
 
     def run(self, params: RunParams) -> RunResult:
         outputs: list[str] = []

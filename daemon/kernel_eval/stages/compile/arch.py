@@ -66,5 +66,7 @@ def of_visible() -> BuildArch:
 
 def _newest_built(arch_list: list[str]) -> tuple[int, int] | None:
     """The newest (major, minor) among torch's `sm_XY` and `sm_XYa` entries; None when it lists none."""
-    built = [int("".join(c for c in entry.split("_")[1] if c.isdigit())) for entry in arch_list if "sm_" in entry]
+    built = [
+        int("".join(c for c in entry.split("_")[1] if c.isdigit())) for entry in arch_list if "sm_" in entry
+    ]
     return max(((sm // 10, sm % 10) for sm in built), default=None)

@@ -309,9 +309,9 @@ class InlineBuilds:
 
     @contextmanager
     def _hooks(self, cpp_extension: Any) -> Iterator[None]:
-        with torch_hooks.swapped(cpp_extension, self._run_ninja):
-            with cache.environment("TORCH_CUDA_ARCH_LIST", self.arch or None):
-                yield
+        arch_list = cache.environment("TORCH_CUDA_ARCH_LIST", self.arch or None)
+        with torch_hooks.swapped(cpp_extension, self._run_ninja), arch_list:
+            yield
 
     def _run_ninja(self, build_directory: str, error_prefix: str) -> bool:
         """Run ninja in an attempt's directory (False for one this object did not plan)."""

@@ -32,7 +32,9 @@ class BuildTarget:
     gpu_absent: bool = False
 
     @classmethod
-    def of(cls, custom_src: str, build_dir_prefix: str, arch: BuildArch, gpu_absent: bool = False) -> BuildTarget:
+    def of(
+        cls, custom_src: str, build_dir_prefix: str, arch: BuildArch, gpu_absent: bool = False
+    ) -> BuildTarget:
         """The target of `custom_src` in the build cache under `build_dir_prefix` ("" for the default one)."""
         import torch
 

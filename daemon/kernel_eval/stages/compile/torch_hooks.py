@@ -93,4 +93,3 @@ def import_copy(cpp_extension: Any, library: Path, name: str, is_python_module: 
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
