@@ -18,10 +18,10 @@ CPU = "cpu"
 class BuildArch:
     """What a build targets on one device."""
 
-    #: The device's own compute capability ("sm_90"), uncapped, or "cpu": part of the build cache's key.
+    # The device's own compute capability ("sm_90"), uncapped, or "cpu": part of the build cache's key.
     key: str
-    #: The capability as TORCH_CUDA_ARCH_LIST spells it ("9.0"), capped at the newest sm this torch was built for,
-    #: as torch caps it; "" for the CPU.
+    # The capability as TORCH_CUDA_ARCH_LIST spells it ("9.0"), capped at the newest sm this torch was built for,
+    # as torch caps it; "" for the CPU.
     torch_list: str = ""
 
     @property

@@ -28,7 +28,7 @@ class BuildTarget:
     file: str
     key_dir: Path
     arch: BuildArch
-    #: Built for a GPU this process cannot see: torch is told the arch list it would pick on that GPU.
+    # Built for a GPU this process cannot see: torch is told the arch list it would pick on that GPU.
     gpu_absent: bool = False
 
     @classmethod
