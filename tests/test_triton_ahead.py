@@ -1,5 +1,6 @@
 """Triton kernels compiled ahead for a GPU by a batch's build process, on a machine without one
-(engine/builds.py, worker/build_only.py, stages/compile/triton_ahead.py): the cache then holds each kernel's cubin for the lane."""
+(engine/builds.py, worker/build_only.py, stages/compile/triton_ahead.py): the cache then holds each kernel's
+cubin for the lane."""
 
 from __future__ import annotations
 

@@ -85,8 +85,9 @@ def gpu_arch(device: str) -> str:
     """The build arch of `device` (`sm_XY:<TORCH_CUDA_ARCH_LIST>`, or cpu: stages/compile/arch.py), asked of a
     throwaway process so the caller holds no CUDA context."""
     folder = spawn.private_folder("arch")
-    gpu = device if spawn.cuda_visible_devices(device) is not None else None
     try:
+        # a device other than a GPU: the probe sees none, and says cpu
+        gpu = device if device.startswith("cuda") else None
         probe = start(["--arch"], folder, device=gpu, stdout=subprocess.PIPE)
         out, _ = probe.communicate(timeout=120)
     except subprocess.TimeoutExpired:
