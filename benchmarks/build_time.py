@@ -234,8 +234,8 @@ def compile_units(
 
     cpp_extension: Any = torch_cpp_extension  # its private build hooks are replaced below
 
-    from kernel_eval.stages.compile.inline_build import FixedVersion
     from kernel_eval.stages.compile.ninja_runner import unit_times
+    from kernel_eval.stages.compile.torch_hooks import FixedVersion
 
     build_dir = Path(tempfile.mkdtemp(prefix=f"kernel-eval-tu-{label}-"))
     saved = (cpp_extension._run_ninja_build, cpp_extension._import_module_from_library)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kernel_eval.stages.compile.inline_build import Built
+from kernel_eval.stages.compile.torch_hooks import Built
 
 # (build directory, the CUDA sources as one text) -> the build error to raise there, or None: it builds
 BuildError = Callable[[Path, str], "str | None"]

@@ -1,4 +1,4 @@
-"""Draft builds (engine/drafts.py): the unsaved text of an extension file is built before the save, so the
+"""Draft builds (lsp/draft_builds.py): the unsaved text of an extension file is built before the save, so the
 evaluation of that text, once saved, compiles nothing; a newer text or another saved text stops an older build."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from cases import CPU_DATA
 
-from kernel_eval.engine.drafts import DraftBuilds
 from kernel_eval.engine.pool import WorkerPool
+from kernel_eval.lsp.draft_builds import DraftBuilds
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import Verdict
 

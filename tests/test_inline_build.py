@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from fake_builds import fake_load_inline
 
-from kernel_eval.stages.compile import headers, inline_build
-from kernel_eval.stages.compile.inline_build import Built, InlineBuilds
+from kernel_eval.stages.compile import arch as build_arch
+from kernel_eval.stages.compile import headers, inline_build, torch_hooks
+from kernel_eval.stages.compile.inline_build import InlineBuilds
 from kernel_eval.stages.compile.ninja_runner import unit_times
+from kernel_eval.stages.compile.torch_hooks import Built
 
 KERNEL = """#include <torch/extension.h>
 #include <cuda_runtime.h>
@@ -113,7 +115,7 @@ def test_unchanged_translation_unit_is_not_recompiled_after_an_edit(
         )
         monkeypatch.setattr(cpp_extension, "CUDA_HOME", str(home))
     root = tmp_path / "torch_extensions"
-    arch = inline_build.device_arch() or "9.0"
+    arch = build_arch.of_visible().torch_list or "9.0"
 
     def build(kernel_line: str) -> None:
         builds = InlineBuilds(root, arch=arch, slim=False, echo=False)
@@ -209,7 +211,7 @@ def test_slim_binding_builds_and_converts_tensors(tmp_path: Path) -> None:
 def test_a_slim_failure_is_not_paid_again_for_the_same_headers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(inline_build, "_import_copy", lambda ext, library, name, is_python_module: library)
+    monkeypatch.setattr(torch_hooks, "import_copy", lambda ext, library, name, is_python_module: library)
     tried: list[str] = []
 
     def error(folder: Path, cuda_sources: str) -> str | None:
@@ -248,7 +250,7 @@ def test_build_note_says_what_was_done() -> None:
 def test_lean_headers_first_then_the_tier_with_tensor_operators(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(inline_build, "_import_copy", lambda ext, library, name, is_python_module: library)
+    monkeypatch.setattr(torch_hooks, "import_copy", lambda ext, library, name, is_python_module: library)
     tried: list[str] = []
 
     def error(folder: Path, cuda_sources: str) -> str | None:

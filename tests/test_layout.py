@@ -13,6 +13,7 @@ PARENT_ENTRY_POINTS = (
     "kernel_eval.cli",
     "kernel_eval.lsp.server",
     "kernel_eval.engine.pool",
+    "kernel_eval.engine.builds",
     "kernel_eval.batch.runner",
 )
 
@@ -42,3 +43,10 @@ def test_child_side_modules_import_nothing_of_the_parent_side():
             m for m in imported_modules(file) if m.startswith(("kernel_eval.engine", "kernel_eval.lsp"))
         }
         assert not parent_side, f"{file.name} imports {parent_side}"
+
+
+def test_stages_and_engine_import_nothing_of_batch_or_the_editor():
+    """The layers run one way: batch/ and lsp/ use engine/ and stages/, never the reverse."""
+    for file in [*(PACKAGE / "stages").rglob("*.py"), *(PACKAGE / "engine").glob("*.py")]:
+        upward = {m for m in imported_modules(file) if m.startswith(("kernel_eval.batch", "kernel_eval.lsp"))}
+        assert not upward, f"{file.relative_to(PACKAGE)} imports {upward}"

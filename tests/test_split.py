@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fake_builds import fake_load_inline
 
-from kernel_eval.stages.compile import inline_build
+from kernel_eval.stages.compile import inline_build, torch_hooks
 from kernel_eval.stages.compile.inline_build import InlineBuilds
 from kernel_eval.stages.compile.split import add_kernel_unit, split_source, template_stub_flags
 
@@ -241,7 +241,7 @@ def _fake_builds(
             raise ImportError(f"{library}: undefined symbol")
         return library
 
-    monkeypatch.setattr(inline_build, "_import_copy", imported)
+    monkeypatch.setattr(torch_hooks, "import_copy", imported)
     return builds, tried, fake_load_inline(tried, error)
 
 

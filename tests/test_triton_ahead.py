@@ -1,5 +1,6 @@
 """Triton kernels compiled ahead for a GPU by a batch's build process, on a machine without one
-(batch/prebuild.py, stages/compile/triton_ahead.py): the cache then holds each kernel's cubin for the lane."""
+(engine/builds.py, worker/build_only.py, stages/compile/triton_ahead.py): the cache then holds each kernel's
+cubin for the lane."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kernel_eval.batch import prebuild
+from kernel_eval.engine import builds
 from kernel_eval.request import EvalRequest
 
-ARCH = "sm_90:9.0+PTX"  # what prebuild.gpu_arch says on an H100/H200
+ARCH = "sm_90:9.0+PTX"  # what builds.gpu_arch says on an H100/H200
 
 REFERENCE = """
 import torch
@@ -83,22 +84,22 @@ def compiled_triton(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_triton_file_is_compiled_for_the_gpu_on_a_machine_without_one(tmp_path: Path) -> None:
     request = write_pair(tmp_path / "pair")
-    assert prebuild.needs_prebuild(request.custom_src, for_gpu=True)
-    assert not prebuild.needs_prebuild(request.custom_src)  # the interpreter compiles nothing
-    assert prebuild.prebuild(request, 300, ARCH) is not None
+    assert builds.needs_prebuild(request.custom_src, for_gpu=True)
+    assert not builds.needs_prebuild(request.custom_src)  # the interpreter compiles nothing
+    assert builds.prebuild(request, 300, ARCH) is not None
     # one relu kernel, and the autotuned kernel once per config it would try
     assert cubins(request) == ["double_kernel", "double_kernel", "relu_kernel"]
 
 
 def test_a_forward_that_reads_values_is_compiled_on_cpu_tensors(tmp_path: Path) -> None:
     request = write_pair(tmp_path / "pair", check="assert bool(torch.isfinite(x).all())")  # no data on meta
-    assert prebuild.prebuild(request, 300, ARCH) is not None
+    assert builds.prebuild(request, 300, ARCH) is not None
     assert cubins(request) == ["double_kernel", "double_kernel", "relu_kernel"]
 
 
 def test_a_forward_that_cannot_run_ahead_fails_its_prebuild_only(tmp_path: Path) -> None:
     request = write_pair(tmp_path / "pair", check="x = x.cuda()")  # no GPU here: the lane will compile it
-    assert prebuild.prebuild(request, 300, ARCH) is None
+    assert builds.prebuild(request, 300, ARCH) is None
     assert cubins(request) == []
 
 

@@ -24,7 +24,6 @@ from rich.progress import (
 )
 
 from kernel_eval import arguments, history
-from kernel_eval.batch import prebuild as prebuilds
 from kernel_eval.batch.lanes import Lane, LocalLane
 from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Outcome, Runner
@@ -37,7 +36,7 @@ from kernel_eval.batch.summary import (
     summarize,
     summary_table,
 )
-from kernel_eval.engine import spawn
+from kernel_eval.engine import builds, spawn
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest
 from kernel_eval.result import EXIT_CANCELLED, SandboxMode
 
@@ -217,11 +216,11 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         # The arch is asked of a throwaway process while the lanes start (their first pairs need no build).
         on_gpu = devices[0].startswith("cuda")
         probe = ThreadPoolExecutor(1, thread_name_prefix="kernel-eval-arch")
-        asked = probe.submit(prebuilds.gpu_arch, devices[0]) if on_gpu else None
+        asked = probe.submit(builds.gpu_arch, devices[0]) if on_gpu else None
         probe.shutdown(wait=False)  # the answer still comes
 
         def prebuild(pair: Pair) -> float | None:
-            return prebuilds.prebuild(pair.request, options.build_timeout, asked.result() if asked else "cpu")
+            return builds.prebuild(pair.request, options.build_timeout, asked.result() if asked else "cpu")
 
     # Every core builds, less one per lane: the lanes' own processes launch kernels and read clocks.
     build_jobs = options.build_jobs or max(1, (os.cpu_count() or 1) - len(lanes))
@@ -229,7 +228,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
         lanes,
         writer,
         prebuild=prebuild,
-        needs_prebuild=lambda pair: prebuilds.needs_prebuild(pair.request.custom_src, on_gpu),
+        needs_prebuild=lambda pair: builds.needs_prebuild(pair.request.custom_src, on_gpu),
         build_jobs=build_jobs,
         pair_timeout_s=pair_timeout,
         on_done=on_done,

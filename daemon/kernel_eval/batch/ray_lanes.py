@@ -19,7 +19,7 @@ import attrs
 
 import kernel_eval
 from kernel_eval.batch.lanes import LaneResult, evaluate_on, failed, spares_for
-from kernel_eval.batch.prebuild import gpu_arch, prebuild
+from kernel_eval.engine.builds import gpu_arch, prebuild
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, to_data

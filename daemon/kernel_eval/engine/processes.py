@@ -43,14 +43,6 @@ def describe_exit(returncode: int | None) -> str:
     return f"the worker process exited with status {returncode}"
 
 
-def cuda_visible_devices(device: str) -> str | None:
-    """cuda:N runs as device 0 of its worker, so code that hard-codes device 0 still lands on N."""
-    if device.startswith("cuda"):
-        _, _, index = device.partition(":")
-        return index or "0"
-    return None
-
-
 class WorkerError(Exception):
     """The worker answered the request with an error (the user's code failed, or the input was bad)."""
 
@@ -99,9 +91,6 @@ class WorkerProcess:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         extra_env = {PAYLOAD_DIR_ENV: str(self._payload_dir)}
-        visible = cuda_visible_devices(device)
-        if visible is not None:
-            extra_env["CUDA_VISIBLE_DEVICES"] = visible
         confinement = spawn.policy(
             sandbox, role, self._dir / "tmp", build_dir_prefix, str(self._payload_dir), readable=[payload_dir]
         )
@@ -112,6 +101,7 @@ class WorkerProcess:
                 argv,
                 confinement,
                 extra_env,
+                device=device,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

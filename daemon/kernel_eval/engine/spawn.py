@@ -1,5 +1,5 @@
 """The one place that starts processes which run user code: workers (judge, candidates, spares) and build-only
-processes (batch prebuilds, draft builds, the Ray build tasks through them).
+processes (engine/builds.py: batch prebuilds, draft builds, the Ray build tasks through them).
 
 Each child gets an environment from the allow-list (sandbox/environment.py), a private temporary folder as its
 TMPDIR and working directory, and the `Policy` it confines itself with before any user code runs
@@ -89,13 +89,32 @@ def environment_for(confinement: Policy, extra: dict[str, str] | None = None) ->
     return env
 
 
+def cuda_visible_devices(device: str) -> str | None:
+    """cuda:N runs as device 0 of its worker, so code that hard-codes device 0 still lands on N."""
+    if device.startswith("cuda"):
+        _, _, index = device.partition(":")
+        return index or "0"
+    return None
+
+
 def popen(
-    argv: Sequence[str], confinement: Policy, extra_env: dict[str, str] | None = None, **kwargs: Any
+    argv: Sequence[str],
+    confinement: Policy,
+    extra_env: dict[str, str] | None = None,
+    device: str | None = None,
+    **kwargs: Any,
 ) -> subprocess.Popen[bytes]:
-    """Start a child in its own process group (a kill reaches its builds), confined as `confinement` says."""
+    """Start a child in its own process group (a kill reaches its builds), confined as `confinement` says.
+
+    On `device` cuda:N the child sees that GPU alone. With `device` None it sees no GPU. On any other device (cpu,
+    "" for the default) it sees the GPUs that this process sees."""
+    env = environment_for(confinement, extra_env)
+    visible = "" if device is None else cuda_visible_devices(device)
+    if visible is not None:
+        env["CUDA_VISIBLE_DEVICES"] = visible
     return subprocess.Popen(
         list(argv),
-        env=environment_for(confinement, extra_env),
+        env=env,
         cwd=confinement.tmp or None,
         start_new_session=True,
         **kwargs,

@@ -1,4 +1,4 @@
-"""textDocument/didChange: after a pause in typing, build the unsaved text of an extension file (engine/drafts.py).
+"""textDocument/didChange: after a pause in typing, build the unsaved text of an extension file (lsp/draft_builds.py).
 
 Only files with a reference are built, and only when `kernelEval.buildWhileTyping` is on; the build runs in a
 process of its own while the editor (and any evaluation on the GPU) goes on, and a save of the same text then finds

@@ -13,9 +13,9 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 import kernel_eval
-from kernel_eval.engine.drafts import DraftBuilds
 from kernel_eval.history import Entry
 from kernel_eval.lsp import methods
+from kernel_eval.lsp.draft_builds import DraftBuilds
 from kernel_eval.lsp.scheduler import Evaluate, Scheduler
 from kernel_eval.lsp.settings import Settings
 from kernel_eval.lsp.uris import path_of

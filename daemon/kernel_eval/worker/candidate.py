@@ -7,7 +7,6 @@ when read, after the timed call); the judge checks again what it loads, which we
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,9 +22,9 @@ from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, Run
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
 from kernel_eval.sandbox import confine
 from kernel_eval.stages import kernels, load
-from kernel_eval.stages.compile import cache, inline_build
 from kernel_eval.stages.compile import inductor_compat as inductor
 from kernel_eval.stages.compile.line_map import messages_from_build_error
+from kernel_eval.stages.compile.target import BuildTarget
 from kernel_eval.stages.compile.triton_errors import triton_error_location
 from kernel_eval.stages.inputs import clone_tree, seeded
 from kernel_eval.stages.plain_output import non_plain_output
@@ -65,17 +64,17 @@ class Candidate:
                 Location(self.file, source_info.line_of(self.file, "load_inline")),
                 hint="run on a machine with an NVIDIA GPU and a CUDA build of torch (--device cuda:0)",
             )
-        key_dir = self._key_dir(params, source)
+        target = BuildTarget.of(self.file, params.build_dir_prefix, self.runtime.build_arch)
+        if params.clear_cache:
+            target.clear()
         folder = Path(self.file).parent
-        self._confine(key_dir, folder)
+        self._confine(target)
         unchanged = self.module_key == (self.file, source, load.local_module_stamps(folder))
         if self.module is None or not unchanged or params.clear_cache:
             self.module = None  # an unchanged file is not imported (or built) again in this worker
             self.launched = {}
             self.module_notes = self._install_compat(source.decode(errors="replace"))
-            cache.point_builds_at(key_dir)
-            builds = inline_build.for_key_dir(key_dir)
-            with cache.build_lock(key_dir), builds.installed() as levers:
+            with target.building() as levers:
                 self.module = self._import_with_build_errors()
             if levers.used:
                 self.module_notes.append(_note(Severity.INFO, "build", levers.text()))
@@ -90,7 +89,9 @@ class Candidate:
                 self.model = load.construct(cls, args, kwargs, params.entry_point, self.file, "custom")
             notes.extend(self._sync_weights(init["state_dict"]))
             self.model = self.model.to(self.runtime.device)
-        return LoadResult(backend=backend, notes=notes, cache_dir=str(key_dir), sandbox=confine.record())
+        return LoadResult(
+            backend=backend, notes=notes, cache_dir=str(target.key_dir), sandbox=confine.record()
+        )
 
     def run(self, params: RunParams) -> RunResult:
         outputs: list[str] = []
@@ -148,21 +149,7 @@ class Candidate:
         loaded = [payload.load(path, self.runtime.device) for path in paths]
         return [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
 
-    def _key_dir(self, params: LoadParams, source: bytes) -> Path:
-        info = self.runtime.hello()
-        key = cache.stable_key(info.torch_version, info.cuda_version, info.gpu_arch)
-        key_dir = cache.file_dir(cache.private_prefix(params.build_dir_prefix), self.file) / key
-        if params.clear_cache and key_dir.is_dir():
-            for (
-                entry
-            ) in key_dir.iterdir():  # its contents: a confined worker may not remove the folder itself
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
-        return key_dir
-
-    def _confine(self, key_dir: Path, folder: Path) -> None:
+    def _confine(self, target: BuildTarget) -> None:
         """Before any of the user's code runs here: refuse under --sandbox strict if a protection is missing,
         else narrow reads and writes to what this file needs."""
         refusal = confine.refusal()
@@ -174,7 +161,7 @@ class Candidate:
                 Location(self.file, 1),
                 hint="run on a host that provides it, or pass --sandbox auto to run with what this host allows",
             )
-        confine.to_file(str(key_dir), str(folder))
+        target.confine()
 
     def _install_compat(self, source: str) -> list[Message]:
         notes = []

@@ -10,7 +10,8 @@ import torch
 
 from kernel_eval.protocol.messages import Hello
 from kernel_eval.sandbox import confine
-from kernel_eval.stages.compile import triton_ahead
+from kernel_eval.stages.compile import arch, triton_ahead
+from kernel_eval.stages.compile.arch import BuildArch
 from kernel_eval.stages.timing.clocks import Clocks
 from kernel_eval.stages.timing.timer import Timer
 
@@ -36,6 +37,11 @@ class Runtime:
     def label(self) -> str:
         return self.requested if self.is_cuda else "cpu"
 
+    @property
+    def build_arch(self) -> BuildArch:
+        """What the custom file's builds target: this worker's GPU, or the CPU."""
+        return arch.of_device(self.device.index or 0) if self.is_cuda else arch.ON_CPU
+
     def sync(self) -> None:
         if self.is_cuda:
             torch.cuda.synchronize()
@@ -48,9 +54,7 @@ class Runtime:
             cuda_version=torch.version.cuda or "",
             cuda_available=torch.cuda.is_available(),
             gpu_name=torch.cuda.get_device_name(self.device) if self.is_cuda else "",
-            gpu_arch="sm_{}{}".format(*torch.cuda.get_device_capability(self.device))
-            if self.is_cuda
-            else "cpu",
+            gpu_arch=self.build_arch.key,
             sandbox=confine.record(),
         )
 

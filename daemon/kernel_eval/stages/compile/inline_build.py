@@ -21,16 +21,14 @@ While the custom file imports, `torch.utils.cpp_extension.load_inline` is replac
 - Build phases printed as they run (ninja_runner).
 
 Anything unusual (an explicit build_directory, SYCL, use_pch, a torch without the hooks) is passed to torch as is.
+The private torch names swapped during a build are torch_hooks.py's; this module plans and races the attempts.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
-import importlib.util
 import inspect
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,7 +37,8 @@ from typing import Any
 
 import attrs
 
-from kernel_eval.stages.compile import cache, headers
+from kernel_eval.stages.compile import arch as build_arch
+from kernel_eval.stages.compile import cache, headers, torch_hooks
 from kernel_eval.stages.compile.ninja_runner import NinjaRun
 from kernel_eval.stages.compile.split import (
     KERNEL_OBJECT,
@@ -49,18 +48,10 @@ from kernel_eval.stages.compile.split import (
     template_stub_flags,
 )
 
-HOOKS = ("_import_module_from_library", "_run_ninja_build", "JIT_EXTENSION_VERSIONER", "LIB_EXT")
 # comma list of stable, slim, split, arch, race; "none": torch as is; unset: DEFAULT_LEVERS
 LEVERS_ENV = "KERNEL_EVAL_BUILD_LEVERS"
 DEFAULT_LEVERS = "stable,slim,split,arch,race"
 RACE_MIN_CPUS = 8  # below this, a failed slim build is followed by the original instead of racing it
-
-
-@attrs.define
-class Built:
-    """What the patched importer returns during a build: the library, not imported."""
-
-    library: Path
 
 
 @attrs.define
@@ -173,7 +164,7 @@ class InlineBuilds:
         bound.apply_defaults()
         call = dict(bound.arguments)
         name = str(call["name"])
-        if not _plain(call) or not all(hasattr(cpp_extension, hook) for hook in HOOKS):
+        if not _plain(call) or not torch_hooks.available(cpp_extension):
             self.levers.untouched.append(name)
             return original(*args, **kwargs)
         attempts = self._attempts(name, call)
@@ -183,7 +174,7 @@ class InlineBuilds:
         if module is None:  # the split built but did not import: the next attempt, as if it had failed
             with self._hooks(cpp_extension):
                 winner, library = self._build(original, [a for a in attempts if not a.kernels])
-            module = _import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
+            module = torch_hooks.import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
         if winner.kernels:
             self.levers.split.append(name)
         self.levers.stable_dir.append(name)
@@ -212,7 +203,7 @@ class InlineBuilds:
     ) -> Any:
         """The built library imported; None when a split one does not import (a symbol the split got wrong)."""
         try:
-            return _import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
+            return torch_hooks.import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
         except ImportError:
             if not winner.kernels:
                 raise
@@ -318,46 +309,26 @@ class InlineBuilds:
 
     @contextmanager
     def _hooks(self, cpp_extension: Any) -> Iterator[None]:
-        saved = {hook: getattr(cpp_extension, hook) for hook in HOOKS}
+        arch_list = cache.environment("TORCH_CUDA_ARCH_LIST", self.arch or None)
+        with torch_hooks.swapped(cpp_extension, self._run_ninja), arch_list:
+            yield
 
-        def run_ninja(build_directory: str, verbose: bool, error_prefix: str) -> None:
-            key = str(Path(build_directory).resolve())
-            run = self._runs.get(key)
-            if run is None:
-                saved["_run_ninja_build"](build_directory, verbose, error_prefix)
-                return
-            split = self._splits.get(key)
-            if split is not None:  # the kernel unit first and alone: one that needs torch fails in a second
-                add_kernel_unit(Path(build_directory), split.kernels)
-                try:
-                    run.run(error_prefix, (KERNEL_OBJECT,))
-                except Exception:
-                    split.kernel_unit_failed = True
-                    raise
-            run.run(error_prefix)
-
-        cpp_extension._import_module_from_library = lambda module_name, path, is_python_module: Built(
-            Path(path) / f"{module_name}{saved['LIB_EXT']}"
-        )
-        cpp_extension._run_ninja_build = run_ninja
-        cpp_extension.JIT_EXTENSION_VERSIONER = FixedVersion()
-        try:
-            with cache.environment("TORCH_CUDA_ARCH_LIST", self.arch or None):
-                yield
-        finally:
-            for hook, value in saved.items():
-                setattr(cpp_extension, hook, value)
-
-
-class FixedVersion:
-    """Stands in for torch's ExtensionVersioner: always version 0, so the extension keeps its name (and its
-    command lines) across rebuilds in one process; ninja decides what is stale."""
-
-    def get_version(self, name: str) -> None:
-        return None
-
-    def bump_version_if_changed(self, name: str, *args: Any, **kwargs: Any) -> int:
-        return 0
+    def _run_ninja(self, build_directory: str, error_prefix: str) -> bool:
+        """Run ninja in an attempt's directory (False for one this object did not plan)."""
+        key = str(Path(build_directory).resolve())
+        run = self._runs.get(key)
+        if run is None:
+            return False
+        split = self._splits.get(key)
+        if split is not None:  # the kernel unit first and alone: one that needs torch fails in a second
+            add_kernel_unit(Path(build_directory), split.kernels)
+            try:
+                run.run(error_prefix, (KERNEL_OBJECT,))
+            except Exception:
+                split.kernel_unit_failed = True
+                raise
+        run.run(error_prefix)
+        return True
 
 
 def for_key_dir(key_dir: Path, arch: str | None = None) -> InlineBuilds:
@@ -366,26 +337,12 @@ def for_key_dir(key_dir: Path, arch: str | None = None) -> InlineBuilds:
     chosen = {part.strip() for part in os.environ.get(LEVERS_ENV, DEFAULT_LEVERS).split(",")}
     return InlineBuilds(
         key_dir / "torch_extensions",
-        arch=(device_arch() if arch is None else arch) if "arch" in chosen else "",
+        arch=(build_arch.of_visible().torch_list if arch is None else arch) if "arch" in chosen else "",
         slim="slim" in chosen,
         split="split" in chosen,
         race=None if "race" in chosen else False,
         enabled="stable" in chosen,
     )
-
-
-def device_arch(device_index: int = 0) -> str:
-    """The CUDA device's architecture as TORCH_CUDA_ARCH_LIST spells it ("9.0"), capped like torch caps it at the
-    newest architecture this torch was built for; "" without CUDA."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return ""
-    capability = torch.cuda.get_device_capability(device_index)
-    built = [arch.split("_")[1] for arch in torch.cuda.get_arch_list() if arch.startswith("sm_")]
-    newest = max(((int(a[:-1]), int(a[-1])) for a in built if a.isdigit()), default=capability)
-    major, minor = min(capability, newest)
-    return f"{major}.{minor}"
 
 
 def _failed_before(attempt: Attempt) -> bool:
@@ -401,7 +358,7 @@ def _built(original: Callable[..., Any], attempt: Attempt) -> Path:
     except Exception:
         attempt.failed = not attempt.run.stop.is_set()
         raise
-    if not isinstance(result, Built):
+    if not isinstance(result, torch_hooks.Built):
         raise RuntimeError(f"Error building extension: unexpected result {result!r}")
     return result.library
 
@@ -421,32 +378,6 @@ def _race(original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attemp
                 return attempts[index], future.result()
             errors[index] = error
     raise errors[len(attempts) - 1]
-
-
-def _import_copy(cpp_extension: Any, library: Path, name: str, is_python_module: bool) -> Any:
-    """Import `library` from a copy named by its content, as `_kernel_eval_<digest>.<name>`: dlopen caches by path
-    and pybind11 (3.x) caches modules by their spec name, so one process never mistakes a rebuilt library for one
-    it loaded before, while the library keeps its name (PyInit_<name>, the part after the dot). Older copies are
-    removed."""
-    digest = hashlib.sha256(library.read_bytes()).hexdigest()[:16]
-    loaded = library.parent.parent / ".loaded"
-    target = loaded / digest / library.name
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        shutil.copy2(library, partial)
-        partial.replace(target)
-    for old in loaded.iterdir():
-        if old.name != digest and old.is_dir() and (old / library.name).exists():
-            shutil.rmtree(old, ignore_errors=True)
-    if not is_python_module:
-        return cpp_extension._import_module_from_library(name, str(target.parent), is_python_module)
-    spec = importlib.util.spec_from_file_location(f"_kernel_eval_{digest}.{name}", target)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import the extension library {target}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _nvcc() -> str:

@@ -1,7 +1,7 @@
 """Draft builds: an extension file's unsaved text, built before the save.
 
 The daemon hands over the editor's text after a pause in typing. It is written to a private draft file and built
-by a throwaway process (batch/prebuild.py) into the build cache of the saved file, with the candidate's levers and
+by a throwaway process (engine/builds.py) into the build cache of the saved file, with the candidate's levers and
 GPU arch and no GPU of its own. When that text is then saved, the candidate's build finds nothing to do, or waits
 for the draft build to end. A newer text interrupts the older draft build, and so does the
 evaluation of a saved text that differs from it (SIGINT to its process group: ninja removes what it half wrote).
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 
-from kernel_eval.batch import prebuild
+from kernel_eval.engine import builds
 from kernel_eval.engine.pool import DEFAULT_DEVICE
 from kernel_eval.result import SandboxMode
 
@@ -44,7 +44,7 @@ class DraftBuilds:
         self._drafts: dict[str, _Draft] = {}
         # file -> (text, seconds) of its last completed build
         self._finished: dict[str, tuple[str, float]] = {}
-        self._arch: dict[str, str] = {}  # device -> what prebuild.gpu_arch says (asked once)
+        self._arch: dict[str, str] = {}  # device -> what builds.gpu_arch says (asked once)
         self._lock = threading.Lock()
 
     def start(
@@ -70,12 +70,12 @@ class DraftBuilds:
             folder = tempfile.mkdtemp(prefix="kernel-eval-draft-")
             draft = Path(folder) / Path(file).name
             draft.write_text(text)
-            if not prebuild.needs_prebuild(str(draft)):
+            if not builds.needs_prebuild(str(draft)):
                 shutil.rmtree(folder, ignore_errors=True)
                 return False
             # no GPU: it builds for `arch` and runs nothing on the device
             args = [file, build_dir_prefix, str(draft)]
-            process = prebuild.start(args, Path(folder), sandbox, build_dir_prefix, arch=arch)
+            process = builds.start(args, Path(folder), sandbox, build_dir_prefix, arch=arch)
             self._drafts[file] = _Draft(text, folder, process, time.monotonic())
             return True
 
@@ -114,7 +114,7 @@ class DraftBuilds:
 
     def _device_arch(self, device: str) -> str:
         if device not in self._arch:
-            self._arch[device] = prebuild.gpu_arch(device) if device != "cpu" else "cpu"
+            self._arch[device] = builds.gpu_arch(device) if device != "cpu" else "cpu"
         return self._arch[device]
 
     def _reap(self) -> None:
