@@ -12,6 +12,9 @@
 #   bash scripts/gpu_session.sh verify  -> every GPU-marked test (engine, CLI, LSP), then benchmarks/warm_vs_cold.py
 #   bash scripts/gpu_session.sh sandbox -> the sandbox tests (CPU and GPU) and benchmarks/sandbox_cost.py
 #   bash scripts/gpu_session.sh exploits -> the exploit catalogue and the timing tests on the GPU (issue 19)
+#   bash scripts/gpu_session.sh before-after [latency|batch] -> warm_vs_cold and daemon_latency (latency) or
+#                                          batch_throughput on one GPU (batch), on the tree in $BEFORE (a `git archive`
+#                                          of the older commit, default .gpu/before) and on this one, in turns
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -69,6 +72,20 @@ sandbox)
 exploits)
   KERNEL_EVAL_HISTORY=0 python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/exploits tests/test_timing.py \
     tests/test_engine_timing.py 2>&1 | tee "$OUT/gpu-exploits.log"
+  ;;
+before-after)
+  for round in 1 2; do
+    for tree in "${BEFORE:-.gpu/before}" .; do
+      label=$([ "$tree" = . ] && echo after || echo before)
+      if [ "${2:-latency}" = latency ]; then
+        (cd "$tree" && python3 benchmarks/warm_vs_cold.py --repeats 8 --cold_repeats 1) 2>&1 | tee -a "$OUT/warm_vs_cold.$label.log"
+        (cd "$tree" && python3 benchmarks/daemon_latency.py --runs 15 --saves 6) 2>&1 | tee -a "$OUT/daemon_latency.$label.log"
+      else
+        [ "$round" = 2 ] && break 2
+        (cd "$tree" && KERNEL_EVAL_HISTORY=0 python3 benchmarks/batch_throughput.py --loop false) 2>&1 | tee -a "$OUT/batch_throughput.$label.log"
+      fi
+    done
+  done
   ;;
 daemon)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests/daemon 2>&1 | tee "$OUT/gpu-daemon-tests.log"

@@ -122,8 +122,12 @@ def evaluate(options: Options, err: Console) -> EvalResult:
         with stopped_by_signals(cancel), WorkerPool(spares=0) as pool, progress:
             result = pool.evaluate(request, on_progress=progress.show, cancel=cancel)
     except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
-        return cancelled(preflight.rejected(request, []))
-    return cancelled(result) if cancel.is_set() else result
+        return preflight.rejected(
+            request,
+            [Message(Severity.ERROR, Phase.LOAD, "cancelled", "evaluation cancelled")],
+            Verdict.CANCELLED,
+        )
+    return result
 
 
 class Progress:
@@ -170,14 +174,6 @@ def stopped_by_signals(cancel: threading.Event) -> Iterator[None]:
 
 def is_cancelled(result: EvalResult) -> bool:
     return result.verdict is Verdict.CANCELLED
-
-
-def cancelled(result: EvalResult) -> EvalResult:
-    """`result` as a cancelled evaluation (whatever it had reached when the signal came)."""
-    if not any(message.kind == "cancelled" for message in result.errors):
-        result.messages.append(Message(Severity.ERROR, result.phase, "cancelled", "evaluation cancelled"))
-    result.verdict = Verdict.CANCELLED
-    return result
 
 
 def report(result: EvalResult, options: Options) -> int:

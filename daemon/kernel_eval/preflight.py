@@ -117,10 +117,11 @@ def check(custom_src: str, ref_src: str, device: str) -> list[Message]:
     return [message for message in found if message is not None]
 
 
-def rejected(request: EvalRequest, messages: list[Message]) -> EvalResult:
-    """The result of a request that failed its checks: an error at load, no worker started."""
+def rejected(request: EvalRequest, messages: list[Message], verdict: Verdict = Verdict.ERROR) -> EvalResult:
+    """The result of a request that no worker evaluated: it failed its checks (an error at load), or it was
+    cancelled before a result could be had."""
     return EvalResult(
-        verdict=Verdict.ERROR,
+        verdict=verdict,
         phase=Phase.LOAD,
         ref=SourceInfo(request.ref_src, request.ref_entry_point),
         custom=SourceInfo(request.custom_src, request.custom_entry_point),

@@ -13,6 +13,8 @@ import attrs
 
 from kernel_eval.result import SandboxMode
 
+DEFAULT_DEVICE = "cuda:0"
+"""Where a request that names no device runs (on the CPU when there is no CUDA)."""
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_BUILD_TIMEOUT_S = 1800.0
 MIN_PERF_TRIALS = 10
@@ -49,6 +51,8 @@ class EvalRequest:
     build_timeout_s: float = attrs.field(
         default=DEFAULT_BUILD_TIMEOUT_S, metadata=_set_in("cli", "settings", name="build_timeout")
     )
+    total_timeout_s: float = 0.0
+    """Wall clock for the whole evaluation, worker start and build included (0: none). A batch sets it per pair."""
     verbose: bool = attrs.field(default=False, metadata=_set_in("cli"))
     # auto: every protection the host allows; strict: refuse to run user code without all of them; off: none
     sandbox: SandboxMode = attrs.field(

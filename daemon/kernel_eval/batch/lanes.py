@@ -4,7 +4,6 @@ shares a GPU with another evaluation; a fault or a hang costs that pair, and the
 from __future__ import annotations
 
 import os
-import threading
 import time
 from typing import Protocol
 
@@ -12,7 +11,6 @@ import attrs
 
 from kernel_eval import source_info
 from kernel_eval.engine.pool import WorkerPool
-from kernel_eval.progress import ProgressEvent
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Message, Phase, Severity, Verdict
 
@@ -33,25 +31,6 @@ class Lane(Protocol):
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult: ...
 
     def close(self) -> None: ...
-
-
-class BuildClock:
-    """Times the build phase from the pool's progress events (load of the custom side → first check)."""
-
-    def __init__(self) -> None:
-        self.started: float | None = None
-        self.seconds = 0.0
-
-    def __call__(self, event: ProgressEvent) -> None:
-        now = time.monotonic()
-        if event.phase is Phase.BUILD and self.started is None:
-            self.started = now
-        elif (
-            event.phase in (Phase.CHECK, Phase.TIME, Phase.DONE)
-            and self.started is not None
-            and not self.seconds
-        ):
-            self.seconds = now - self.started
 
 
 def spares_for(device: str, lanes: int = 1) -> int:
@@ -89,28 +68,14 @@ class LocalLane:
 
 
 def evaluate_on(pool: WorkerPool, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
-    """One evaluation on `pool`; past `pair_timeout_s` of wall time it is cancelled (its candidate killed)."""
+    """One evaluation on `pool`; past `pair_timeout_s` of wall time it is stopped (its candidate killed)."""
     started = time.monotonic()
-    clock = BuildClock()
-    cancel = threading.Event()
-    timer = threading.Timer(pair_timeout_s, cancel.set) if pair_timeout_s > 0 else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
     try:
-        result = pool.evaluate(request, on_progress=clock, cancel=cancel)
+        result = pool.evaluate(attrs.evolve(request, total_timeout_s=max(pair_timeout_s, 0.0)))
     except Exception as exc:  # a pool failure costs this pair, never the batch
         result = failed(request, "batch_error", f"the evaluation failed: {exc!r}")
-    finally:
-        if timer is not None:
-            timer.cancel()
-    if cancel.is_set() and result.verdict in (Verdict.ERROR, Verdict.CANCELLED):
-        result.verdict = Verdict.ERROR  # stopped by the pair's own clock, not by the user
-        for message in result.messages:
-            if message.kind == "cancelled":
-                message.kind = "timeout"
-                message.message = f"the pair took longer than {pair_timeout_s:g} s in all and was stopped"
-    return LaneResult(result, round(clock.seconds, 3), round(time.monotonic() - started, 3))
+    build_s = result.phase_s.get(Phase.BUILD.value, 0.0)
+    return LaneResult(result, round(build_s, 3), round(time.monotonic() - started, 3))
 
 
 def failed(request: EvalRequest, kind: str, text: str) -> EvalResult:

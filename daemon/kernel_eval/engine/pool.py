@@ -1,7 +1,7 @@
 """WorkerPool: the engine's entry point for the CLI, the daemon and batches.
 
 It owns a judge worker (reference side, trusted) and a candidate worker (custom side, disposable) plus hot spare
-candidates, and hands each request to an Evaluation (orchestration.py). It imports no torch itself.
+candidates, and hands each request to an Evaluation (evaluation.py). It imports no torch itself.
 """
 
 from __future__ import annotations
@@ -11,20 +11,17 @@ import os
 import shutil
 import tempfile
 import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 
 import attrs
 
-from kernel_eval import preflight, source_info
-from kernel_eval.engine.orchestration import Evaluation
+from kernel_eval.engine.evaluation import Evaluation, Workers
 from kernel_eval.engine.processes import WorkerProcess
 from kernel_eval.progress import ProgressCallback, ignore_progress
-from kernel_eval.request import EvalRequest
-from kernel_eval.result import EvalResult, Phase, SandboxMode, Verdict
+from kernel_eval.request import DEFAULT_DEVICE, EvalRequest
+from kernel_eval.result import EvalResult, Message, SandboxMode
 
-DEFAULT_DEVICE = "cuda:0"
+__all__ = ["DEFAULT_DEVICE", "Placement", "WorkerPool"]
 
 
 @attrs.frozen
@@ -77,44 +74,22 @@ class WorkerPool:
         request: EvalRequest,
         on_progress: ProgressCallback = ignore_progress,
         cancel: threading.Event | None = None,
+        notes: Sequence[Message] = (),
     ) -> EvalResult:
-        started = time.monotonic()
-        problems = preflight.check(request.custom_src, request.ref_src, request.device)
-        if problems:
-            return preflight.rejected(request, problems)
-        request = attrs.evolve(
-            request,
-            ref_src=str(Path(request.ref_src).resolve()),
-            custom_src=str(Path(request.custom_src).resolve()),
-        )
+        """The result of `request` (`notes` are added to it: what the caller knows of the build, say)."""
+        evaluation = Evaluation.of(request, on_progress, cancel or threading.Event(), notes)
+        if isinstance(evaluation, EvalResult):
+            return evaluation
         with self._exclusive():
             place = Placement.of(request)
-            device = place.device
-            result = EvalResult(
-                verdict=Verdict.ERROR,
-                phase=Phase.LOAD,
-                ref=source_info.describe(request.ref_src, request.ref_entry_point),
-                custom=source_info.describe(request.custom_src, request.custom_entry_point),
-                device=device,
-                backend=source_info.detect_backend(request.custom_src),
-            )
             self._ensure_workers(place)
-            self._dedicate_candidate(request.custom_src)
+            self._dedicate_candidate(evaluation.request.custom_src)
             assert self._judge is not None and self._candidate is not None
-            evaluation = Evaluation(
-                request, result, self._judge, self._candidate, on_progress, cancel or threading.Event()
-            )
             try:
-                evaluation.run()
+                return evaluation.run(Workers(self._judge, self._candidate))
             finally:
-                result.captured_output = {
-                    "reference": self._judge.take_output(),
-                    "custom": self._candidate.take_output(),
-                }
                 self._retire(evaluation)
-            self._ensure_workers(place)  # a spare takes over now, and a new one starts warming up
-            result.duration_s = round(time.monotonic() - started, 4)
-            return result
+                self._ensure_workers(place)  # a spare takes over now, and a new one starts warming up
 
     def replace_candidate(self) -> None:
         """Retire the candidate now; a spare takes over (a fresh process: nothing imported, builds as cached)."""

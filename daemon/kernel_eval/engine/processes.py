@@ -138,8 +138,10 @@ class WorkerProcess:
         params: Params[R],
         timeout: float | None = None,
         should_abort: Callable[[], bool] | None = None,
+        on_output: Callable[[list[str]], None] | None = None,
     ) -> R:
-        """Send one request and return its typed result.
+        """Send one request and return its typed result; `on_output` gets the worker's new lines of output while
+        it waits (a build's progress).
 
         Raises WorkerError (the worker answered with an error; it stays usable), or, after killing the worker:
         WorkerDied, WorkerTimeout, channel.ChannelAborted, ProtocolError, or whatever interrupted the wait.
@@ -148,7 +150,7 @@ class WorkerProcess:
         self.wait_ready(timeout if timeout is not None else DEFAULT_START_TIMEOUT_S, should_abort)
         request_id = next(self._ids)
         envelope = Envelope(request_id, params.METHOD, to_data(params))
-        reply = self._exchange(envelope, request_id, deadline, should_abort)
+        reply = self._exchange(envelope, request_id, deadline, _watching(self, should_abort, on_output))
         if reply.error is not None:
             raise WorkerError(reply.error)
         return from_data(reply.result, params.RESULT)  # type: ignore[no-any-return]
@@ -213,7 +215,7 @@ class WorkerProcess:
         return "\n".join(text.rstrip().splitlines()[-lines:])
 
     def new_lines(self) -> list[str]:
-        """Complete lines written since the last call (for streaming build output as progress)."""
+        """Complete lines written since the last call."""
         data = self._read_log(self._stream_offset)
         complete = data[: data.rfind(b"\n") + 1]
         self._stream_offset += len(complete)
@@ -259,3 +261,21 @@ class WorkerProcess:
         """Kill the worker and remove its log."""
         self.kill()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _watching(
+    worker: WorkerProcess,
+    should_abort: Callable[[], bool] | None,
+    on_output: Callable[[list[str]], None] | None,
+) -> Callable[[], bool] | None:
+    """The check run while a reply is awaited: new output handed to `on_output`, then `should_abort` asked."""
+    if on_output is None:
+        return should_abort
+
+    def check() -> bool:
+        lines = worker.new_lines()
+        if lines:
+            on_output(lines)
+        return should_abort() if should_abort is not None else False
+
+    return check

@@ -106,10 +106,8 @@ async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
     def run() -> EvalResult:
         saved = source_info.read_text(request.custom_src)
         drafted = ls.drafts.settle(request.custom_src, saved, request.build_timeout_s, job.cancel)
-        result = pool.evaluate(request, progress.report_threadsafe, job.cancel)
-        if drafted:
-            result.messages.append(Message(Severity.INFO, Phase.BUILD, "build", drafted))
-        return result
+        notes = [Message(Severity.INFO, Phase.BUILD, "build", drafted)] if drafted else []
+        return pool.evaluate(request, progress.report_threadsafe, job.cancel, notes)
 
     try:
         result = await asyncio.get_running_loop().run_in_executor(ls.evaluation_thread, run)

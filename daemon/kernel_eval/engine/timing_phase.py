@@ -1,0 +1,188 @@
+"""The time stage as the parent drives it: interleaved rounds of both sides, a round on fresh values, the outputs
+made while timing checked by the judge, and one Timing with its flags."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Protocol, TypeVar
+
+import attrs
+
+from kernel_eval.errors import EvalError
+from kernel_eval.protocol.messages import CompareParams, MakeInputsParams, Params, TimeParams, TimeResult
+from kernel_eval.request import EvalRequest
+from kernel_eval.result import Flag, Message, Phase, Severity, Timing
+from kernel_eval.stages import timing
+from kernel_eval.stages.timing import fresh
+from kernel_eval.stages.timing.record import Round, SideRecord
+from kernel_eval.stages.trials import secret_seeds
+
+ROTATED_SETS = 3
+"""Input sets whose values rotate through the timed calls."""
+TIMING_SEEDS_FROM = 1001
+"""Past the correctness trials' seeds (seed + 1 …), so timing sets are fresh."""
+R = TypeVar("R")
+
+
+class Asks(Protocol):
+    """How the time stage reaches the workers: the evaluation answers for deadlines, blame and progress."""
+
+    def ask_judge(self, params: Params[R]) -> R: ...
+
+    def ask_candidate(self, params: Params[R]) -> R: ...
+
+    def progress(self, phase: Phase, message: str) -> None: ...
+
+
+@attrs.define
+class Measured:
+    """What the time stage found, in the order it found it."""
+
+    timing: Timing | None = None
+    flags: list[Flag] = attrs.Factory(list)
+    messages: list[Message] = attrs.Factory(list)
+    taints_candidate: bool = False
+    """What the module changed (clocks, modes, threads) outlives it: the next evaluation gets a fresh worker."""
+
+
+class TimingPhase:
+    """Judge round, candidate round, … until the stop rule says stop (sampling.py), then one Timing. Both sides
+    rotate the values of the same input sets through their timed calls. The outputs the candidate made while
+    timing are checked by the judge afterwards."""
+
+    def __init__(self, request: EvalRequest, on_gpu: bool, asks: Asks, flagged: set[str]) -> None:
+        self.request, self.on_gpu, self.asks = request, on_gpu, asks
+        self.measured = Measured()
+        self._flagged = set(flagged)
+
+    def run(self) -> Measured:
+        request, measured = self.request, self.measured
+        trials, raised = timing.effective_trials(request.num_perf_trials)
+        if raised:
+            measured.messages.append(Message(Severity.INFO, Phase.TIME, "timing", raised))
+        seeds = [request.seed + 1] + [request.seed + TIMING_SEEDS_FROM + i for i in range(ROTATED_SETS - 1)]
+        self.asks.progress(Phase.TIME, "timing: making fresh inputs")
+        inputs = self.asks.ask_judge(MakeInputsParams(seeds)).inputs
+        replies: dict[str, TimeResult] = {}
+
+        def reference_round(count: int, first: bool) -> Round:
+            self.asks.progress(Phase.TIME, f"timing reference ({count} samples)")
+            params = TimeParams(count, request.num_warmup if first else 0, seeds=seeds)
+            replies["reference"] = self.asks.ask_judge(params)
+            return replies["reference"].measured
+
+        def custom_round(count: int, first: bool) -> Round:
+            self.asks.progress(Phase.TIME, f"timing custom ({count} samples)")
+            params = TimeParams(count, request.num_warmup if first else 0, inputs=inputs)
+            started = time.monotonic()
+            replies["custom"] = self.asks.ask_candidate(params)
+            return _checked(replies["custom"].measured, time.monotonic() - started)
+
+        reference, custom, reason = timing.interleave(
+            reference_round, custom_round, timing.StopRule(min_trials=trials)
+        )
+        ref_reply = replies["reference"]
+        earlier = fresh.Earlier(
+            {
+                figure: statistics.median(ms)
+                for figure, ms in _figures(custom, ref_reply.meaningful).items()
+                if ms
+            },
+            statistics.median(reference.headline_ms) if reference.headline_ms else 0.0,
+        )
+        fresh_started = time.monotonic()
+        kept, found = self._fresh_round(seeds, inputs, ref_reply.bytes_moved, earlier)
+        confirmed = None
+        if found is not None:  # an honest kernel stalled once is not accused: the same again on new values
+            _, confirmed = self._fresh_round(seeds, inputs, ref_reply.bytes_moved, earlier)
+        measured.timing, flags = timing.assemble(
+            reference,
+            custom,
+            ref_reply.meaningful,
+            reason,
+            timing.Bytes(ref_reply.bytes_moved, kept.bytes_moved, ref_reply.copy_bandwidth),
+            tampered=kept.tampered,
+            l2_persistence=kept.l2_persistence,
+            threads=kept.threads,
+        )
+        measured.flags.extend(flags)
+        measured.timing.fresh_values_s = round(time.monotonic() - fresh_started, 4)
+        if found is not None and confirmed is not None:
+            measured.flags.append(Flag("faster_on_seen_values", fresh.message(found, confirmed)))
+            measured.timing.method += "; faster on values it had seen: speedup not valid"
+        measured.taints_candidate = bool(kept.tampered or kept.threads)
+        if not measured.timing.meaningful:
+            measured.messages.append(Message(Severity.INFO, Phase.TIME, "timing", timing.CPU_TIMING_CAVEAT))
+        return measured
+
+    def _fresh_round(
+        self, seeds: list[int], inputs: list[str], set_bytes: int, earlier: fresh.Earlier
+    ) -> tuple[TimeResult, fresh.Finding | None]:
+        """The candidate's last round: its rotated sets with sets drawn for this round alone mixed in (fresh.py),
+        every output kept and checked by the judge. Returns the reply and what its times say."""
+        loops = 2 if self.on_gpu else 1
+        count = fresh.fresh_per_loop(set_bytes, loops) * loops
+        fresh_seeds = secret_seeds(count)
+        self.asks.progress(Phase.TIME, f"timing custom on {count} fresh input sets")
+        made = self.asks.ask_judge(MakeInputsParams(fresh_seeds, once=fresh_seeds))
+        params = TimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
+        started = time.monotonic()
+        reply = self.asks.ask_candidate(params)
+        _checked(reply.measured, time.monotonic() - started)
+        for flag in self._recheck(seeds, fresh_seeds, reply):
+            if flag.kind not in self._flagged:
+                self._flagged.add(flag.kind)
+                self.measured.flags.append(flag)
+        found = fresh.finding(reply.fresh, earlier) if reply.fresh is not None else None
+        return reply, found
+
+    def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: TimeResult) -> list[Flag]:
+        """The outputs made while timing (several per rotated set: one per timed loop; one per fresh set), against
+        the reference's on the same inputs."""
+        request = self.request
+        every = seeds + fresh_seeds
+        made_on = [every[index] for index in reply.kept_sets]
+        judged = self.asks.ask_judge(
+            CompareParams(made_on, reply.kept, request.atol, request.rtol, forget=fresh_seeds)
+        )
+        wrong = [
+            seed
+            for seed, leaves in zip(made_on, judged.trials, strict=True)
+            if not all(c.passed for c in leaves)
+        ]
+        refused = [flag for flag in judged.flags if flag.kind == "output_subclass"][:1]
+        if not wrong:
+            return []
+        on_fresh = sum(seed in fresh_seeds for seed in wrong)
+        of_them = f", {on_fresh} of them on input sets drawn fresh for the timing" if on_fresh else ""
+        return [
+            *refused,
+            Flag(
+                "remembered_result",
+                f"while being timed, the custom forward returned outputs that differ from the reference's on the "
+                f"same inputs: {len(wrong)} of the {len(made_on)} outputs checked{of_them}; it returns a remembered "
+                "result instead of computing on the values it is given",
+            ),
+        ]
+
+
+def _figures(side: SideRecord, on_gpu: bool) -> dict[str, list[float]]:
+    """A side's samples by the figure names fresh.py reads."""
+    return {"gpu_kernel_time": side.gpu_ms or []} if on_gpu else {"cpu": side.end_to_end_ms}
+
+
+def _checked(measured: Round, wall_s: float) -> Round:
+    """The candidate reports its own times. Its end-to-end times cannot add up to more than the wall time we saw
+    (kernel times can: kernels on several streams overlap)."""
+    reported = sum(measured.end_to_end_ms)
+    if reported > wall_s * 1000.0 * 1.05 + 1.0:
+        raise EvalError(
+            Message(
+                Severity.ERROR,
+                Phase.TIME,
+                "timing_inconsistent",
+                f"the custom side reported {reported:.1f} ms of kernel time in {wall_s * 1000:.1f} ms of wall time",
+            )
+        )
+    return measured
