@@ -4,6 +4,7 @@ imports a parent-side one; the two sides meet only in kernel_eval.protocol."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,25 @@ def test_stages_and_engine_import_nothing_of_batch_or_the_editor():
     for file in [*(PACKAGE / "stages").rglob("*.py"), *(PACKAGE / "engine").glob("*.py")]:
         upward = {m for m in imported_modules(file) if m.startswith(("kernel_eval.batch", "kernel_eval.lsp"))}
         assert not upward, f"{file.relative_to(PACKAGE)} imports {upward}"
+
+
+def readme_layout() -> str:
+    """The fenced tree under the README's "## Layout" heading."""
+    text = (PACKAGE.parents[1] / "README.md").read_text()
+    section = text[text.index("## Layout") :]
+    start = section.index("```") + 3
+    return section[start : section.index("```", start)]
+
+
+def test_the_readme_layout_names_every_module_and_nothing_that_is_gone():
+    layout = readme_layout()
+    named = set(re.findall(r"[\w]+\.py\b", layout))
+    modules = {p.name for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    benchmarks = {p.name for p in (PACKAGE.parents[1] / "benchmarks").glob("*.py")}
+    assert not modules - named, f"modules the README's layout does not name: {sorted(modules - named)}"
+    assert not named - modules - benchmarks, (
+        f"named in the README's layout, not in the tree: {sorted(named - modules - benchmarks)}"
+    )
+    folders = {p.name for p in PACKAGE.rglob("*") if p.is_dir() and p.name != "__pycache__"}
+    left_out = folders - set(re.findall(r"(\w+)/", layout))
+    assert not left_out, f"folders the README's layout does not name: {sorted(left_out)}"
