@@ -102,9 +102,7 @@ class KernelEvalServer(LanguageServer):
             self.workspace_code_lens_refresh(None)
 
     def notify_result(self, uri: str, result: EvalResult) -> None:
-        self.protocol.notify(
-            methods.RESULT_NOTIFICATION, methods.ResultNotification(uri, result.to_dict()).to_json()
-        )
+        self.protocol.notify(methods.RESULT_NOTIFICATION, methods.ResultNotification(uri, result.to_dict()))
 
     def show_error(self, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))

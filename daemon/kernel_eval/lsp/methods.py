@@ -94,10 +94,6 @@ class ResultNotification:
     uri: str
     result: dict[str, Any]
 
-    def to_json(self) -> Any:
-        """The params as the converter writes them (for callers that notify with plain data)."""
-        return converter.unstructure(self)
-
 
 @attrs.define(frozen=True)
 class EvaluatingNotification:
