@@ -72,7 +72,10 @@ class Evaluation:
         on_progress: ProgressCallback,
         cancel: threading.Event,
         notes: Sequence[Message] = (),
+        started: float | None = None,
     ) -> None:
+        self.started = time.monotonic() if started is None else started
+        """When the evaluation began (its checks included): `duration_s` counts from here."""
         self.request = request
         self.on_progress, self.cancel = on_progress, cancel
         self.notes = list(notes)
@@ -91,7 +94,7 @@ class Evaluation:
         self._deadline: float | None = None
         self._out_of_time = threading.Event()
         self._waiting_on: WorkerProcess | None = None
-        self._phase_started = time.monotonic()
+        self._phase_started = self.started
         # a count that has risen by the time a worker dies of SIGKILL means out of memory
         self._oom_kills = import_line.oom_kills()
 
@@ -105,6 +108,7 @@ class Evaluation:
     ) -> Evaluation | EvalResult:
         """The evaluation of `request`, or the result of one that fails its checks (preflight.py) and needs no
         worker."""
+        started = time.monotonic()
         problems = preflight.check(request.custom_src, request.ref_src, request.device)
         if problems:
             return preflight.rejected(request, problems)
@@ -113,10 +117,9 @@ class Evaluation:
             ref_src=str(Path(request.ref_src).resolve()),
             custom_src=str(Path(request.custom_src).resolve()),
         )
-        return cls(request, on_progress, cancel, notes)
+        return cls(request, on_progress, cancel, notes, started)
 
     def run(self, workers: Workers) -> EvalResult:
-        started = time.monotonic()
         self.workers = workers
         self._waiting_on = workers.judge
         limit = self.request.total_timeout_s
@@ -140,7 +143,7 @@ class Evaluation:
         self._clock_phase()
         self.result.messages.extend(self.notes)
         self._settle_verdict()
-        self.result.duration_s = round(time.monotonic() - started, 4)
+        self.result.duration_s = round(time.monotonic() - self.started, 4)
         return self.result
 
     def _settle_verdict(self) -> None:
