@@ -1,6 +1,6 @@
 """One evaluation walked through its stages by the parent: load → build → check → time.
 
-The judge and candidate are asked over typed requests (kernel_eval.protocol.messages); whatever stops a request
+The judge and candidate are asked over typed requests (kernel_eval.protocol); whatever stops a request
 (an error answer, a crash, a timeout, a cancel) ends the evaluation with a message that says where and why.
 """
 
@@ -20,18 +20,17 @@ from kernel_eval import import_line, source_info
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from kernel_eval.errors import EvalError, fail
 from kernel_eval.progress import ProgressCallback, ProgressEvent
+from kernel_eval.protocol.candidate import CandidateTimeParams, CandidateTimeResult, LoadParams, RunParams
 from kernel_eval.protocol.channel import ChannelAborted
-from kernel_eval.protocol.messages import (
+from kernel_eval.protocol.judge import (
     CompareParams,
-    Hello,
-    LoadParams,
+    JudgeTimeParams,
+    JudgeTimeResult,
     MakeInputsParams,
-    Params,
     PrepareParams,
-    RunParams,
-    TimeParams,
-    TimeResult,
 )
+from kernel_eval.protocol.messages import Hello, Params
+from kernel_eval.protocol.timing import TimeParams
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import (
     Correctness,
@@ -134,7 +133,6 @@ class Evaluation:
             request.build_timeout_s,
         )
         self._streaming = False
-        result.backend = loaded.backend
         result.cache_dir = loaded.cache_dir
         result.messages.extend(loaded.notes)
         self._deadline = time.monotonic() + request.timeout_s
@@ -259,20 +257,20 @@ class Evaluation:
         seeds = [request.seed + 1] + [request.seed + TIMING_SEEDS_FROM + i for i in range(ROTATED_SETS - 1)]
         self._progress(Phase.TIME, "timing: making fresh inputs")
         inputs = self._ask(self.judge, MakeInputsParams(seeds), self._remaining()).inputs
-        replies: dict[str, TimeResult] = {}
+        replies: dict[str, JudgeTimeResult] = {}
 
         def reference_round(count: int, first: bool) -> Round:
             self._progress(Phase.TIME, f"timing reference ({count} samples)")
-            params = TimeParams(count, request.num_warmup if first else 0, seeds=seeds)
+            params = JudgeTimeParams(count, request.num_warmup if first else 0, seeds=seeds)
             replies["reference"] = self._ask(self.judge, params, self._remaining())
             return replies["reference"].measured
 
         def custom_round(count: int, first: bool) -> Round:
             self._progress(Phase.TIME, f"timing custom ({count} samples)")
-            params = TimeParams(count, request.num_warmup if first else 0, inputs=inputs)
+            params = CandidateTimeParams(count, request.num_warmup if first else 0, inputs=inputs)
             started = time.monotonic()
-            replies["custom"] = self._ask(self.candidate, params, self._remaining())
-            return self._checked(replies["custom"].measured, time.monotonic() - started)
+            measured = self._ask(self.candidate, params, self._remaining()).measured
+            return self._checked(measured, time.monotonic() - started)
 
         reference, custom, reason = timing.interleave(
             reference_round, custom_round, timing.StopRule(min_trials=trials)
@@ -314,7 +312,7 @@ class Evaluation:
 
     def _fresh_round(
         self, seeds: list[int], inputs: list[str], set_bytes: int, earlier: fresh.Earlier
-    ) -> tuple[TimeResult, fresh.Finding | None]:
+    ) -> tuple[CandidateTimeResult, fresh.Finding | None]:
         """The candidate's last round: its rotated sets with sets drawn for this round alone mixed in (fresh.py),
         every output kept and checked by the judge. Returns the reply and what its times say."""
         loops = 2 if self.result.device.startswith("cuda") else 1
@@ -322,7 +320,7 @@ class Evaluation:
         fresh_seeds = secret_seeds(count)
         self._progress(Phase.TIME, f"timing custom on {count} fresh input sets")
         made = self._ask(self.judge, MakeInputsParams(fresh_seeds, once=fresh_seeds), self._remaining())
-        params = TimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
+        params = CandidateTimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
         started = time.monotonic()
         reply = self._ask(self.candidate, params, self._remaining())
         self._checked(reply.measured, time.monotonic() - started)
@@ -334,7 +332,7 @@ class Evaluation:
         found = fresh.finding(reply.fresh, earlier) if reply.fresh is not None else None
         return reply, found
 
-    def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: TimeResult) -> list[Flag]:
+    def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: CandidateTimeResult) -> list[Flag]:
         """The outputs made while timing (several per rotated set: one per timed loop; one per fresh set), against
         the reference's on the same inputs."""
         request = self.request
