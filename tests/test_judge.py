@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from cases import CPU_DATA
 
-from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV, CompareParams, MakeInputsParams, PrepareParams
+from kernel_eval.protocol.judge import CompareParams, MakeInputsParams, PrepareParams
+from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV
 from kernel_eval.worker.judge import Judge
 from kernel_eval.worker.runtime import Runtime
 

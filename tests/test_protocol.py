@@ -23,7 +23,7 @@ from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.engine.processes import ProtocolError, WorkerProcess
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.protocol import channel
-from kernel_eval.protocol.messages import PrepareParams
+from kernel_eval.protocol.judge import PrepareParams
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Phase, Verdict
 

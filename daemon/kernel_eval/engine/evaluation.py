@@ -1,6 +1,6 @@
 """One evaluation walked through its stages by the parent: load → build → check → time.
 
-The judge and candidate are asked over typed requests (kernel_eval.protocol.messages). Whatever stops a request
+The judge and candidate are asked over typed requests (kernel_eval.protocol). Whatever stops a request
 (an error answer, a crash, a timeout, a cancel) ends the evaluation with a message that says where and why.
 `Evaluation.run()` makes the one `EvalResult` and returns it: nothing is added to it afterwards.
 """
@@ -22,17 +22,11 @@ from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess,
 from kernel_eval.engine.timing_phase import TimingPhase
 from kernel_eval.errors import EvalError, fail
 from kernel_eval.progress import ProgressCallback, ProgressEvent
+from kernel_eval.protocol.candidate import LoadParams, RunParams
 from kernel_eval.protocol.channel import ChannelAborted
-from kernel_eval.protocol.messages import (
-    CompareParams,
-    Hello,
-    LoadParams,
-    MakeInputsParams,
-    Params,
-    PrepareParams,
-    RunParams,
-    TimeParams,
-)
+from kernel_eval.protocol.judge import CompareParams, MakeInputsParams, PrepareParams
+from kernel_eval.protocol.messages import Hello, Params
+from kernel_eval.protocol.timing import TimeParams
 from kernel_eval.request import DEFAULT_DEVICE, EvalRequest
 from kernel_eval.result import (
     Correctness,
@@ -202,7 +196,6 @@ class Evaluation:
             request.build_timeout_s,
             on_output=self._show_build_output,
         )
-        result.backend = loaded.backend
         result.cache_dir = loaded.cache_dir
         result.messages.extend(loaded.notes)
         self._deadline = time.monotonic() + request.timeout_s

@@ -10,7 +10,9 @@ from typing import Protocol, TypeVar
 import attrs
 
 from kernel_eval.errors import EvalError
-from kernel_eval.protocol.messages import CompareParams, MakeInputsParams, Params, TimeParams, TimeResult
+from kernel_eval.protocol.candidate import CandidateTimeParams, CandidateTimeResult
+from kernel_eval.protocol.judge import CompareParams, JudgeTimeParams, JudgeTimeResult, MakeInputsParams
+from kernel_eval.protocol.messages import Params
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import Flag, Message, Phase, Severity, Timing
 from kernel_eval.stages import timing
@@ -64,20 +66,20 @@ class TimingPhase:
         seeds = [request.seed + 1] + [request.seed + TIMING_SEEDS_FROM + i for i in range(ROTATED_SETS - 1)]
         self.asks.progress(Phase.TIME, "timing: making fresh inputs")
         inputs = self.asks.ask_judge(MakeInputsParams(seeds)).inputs
-        replies: dict[str, TimeResult] = {}
+        replies: dict[str, JudgeTimeResult] = {}
 
         def reference_round(count: int, first: bool) -> Round:
             self.asks.progress(Phase.TIME, f"timing reference ({count} samples)")
-            params = TimeParams(count, request.num_warmup if first else 0, seeds=seeds)
+            params = JudgeTimeParams(count, request.num_warmup if first else 0, seeds=seeds)
             replies["reference"] = self.asks.ask_judge(params)
             return replies["reference"].measured
 
         def custom_round(count: int, first: bool) -> Round:
             self.asks.progress(Phase.TIME, f"timing custom ({count} samples)")
-            params = TimeParams(count, request.num_warmup if first else 0, inputs=inputs)
+            params = CandidateTimeParams(count, request.num_warmup if first else 0, inputs=inputs)
             started = time.monotonic()
-            replies["custom"] = self.asks.ask_candidate(params)
-            return _checked(replies["custom"].measured, time.monotonic() - started)
+            measured = self.asks.ask_candidate(params).measured
+            return _checked(measured, time.monotonic() - started)
 
         reference, custom, reason = timing.interleave(
             reference_round, custom_round, timing.StopRule(min_trials=trials)
@@ -118,7 +120,7 @@ class TimingPhase:
 
     def _fresh_round(
         self, seeds: list[int], inputs: list[str], set_bytes: int, earlier: fresh.Earlier
-    ) -> tuple[TimeResult, fresh.Finding | None]:
+    ) -> tuple[CandidateTimeResult, fresh.Finding | None]:
         """The candidate's last round: its rotated sets with sets drawn for this round alone mixed in (fresh.py),
         every output kept and checked by the judge. Returns the reply and what its times say."""
         loops = 2 if self.on_gpu else 1
@@ -126,7 +128,7 @@ class TimingPhase:
         fresh_seeds = secret_seeds(count)
         self.asks.progress(Phase.TIME, f"timing custom on {count} fresh input sets")
         made = self.asks.ask_judge(MakeInputsParams(fresh_seeds, once=fresh_seeds))
-        params = TimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
+        params = CandidateTimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
         started = time.monotonic()
         reply = self.asks.ask_candidate(params)
         _checked(reply.measured, time.monotonic() - started)
@@ -137,7 +139,7 @@ class TimingPhase:
         found = fresh.finding(reply.fresh, earlier) if reply.fresh is not None else None
         return reply, found
 
-    def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: TimeResult) -> list[Flag]:
+    def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: CandidateTimeResult) -> list[Flag]:
         """The outputs made while timing (several per rotated set: one per timed loop; one per fresh set), against
         the reference's on the same inputs."""
         request = self.request

@@ -18,7 +18,15 @@ import torch.utils.cpp_extension
 
 from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
-from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult
+from kernel_eval.protocol.candidate import (
+    CandidateApi,
+    CandidateTimeParams,
+    CandidateTimeResult,
+    LoadParams,
+    LoadResult,
+    RunParams,
+    RunResult,
+)
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
 from kernel_eval.sandbox import confine
 from kernel_eval.stages import kernels, load
@@ -36,7 +44,7 @@ from kernel_eval.worker.runtime import Runtime
 _NON_PLAIN = non_plain_output  # bound before any user code is imported
 
 
-class Candidate:
+class Candidate(CandidateApi):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.file = ""
@@ -89,9 +97,7 @@ class Candidate:
                 self.model = load.construct(cls, args, kwargs, params.entry_point, self.file, "custom")
             notes.extend(self._sync_weights(init["state_dict"]))
             self.model = self.model.to(self.runtime.device)
-        return LoadResult(
-            backend=backend, notes=notes, cache_dir=str(target.key_dir), sandbox=confine.record()
-        )
+        return LoadResult(notes=notes, cache_dir=str(target.key_dir), sandbox=confine.record())
 
     def run(self, params: RunParams) -> RunResult:
         outputs: list[str] = []
@@ -134,7 +140,7 @@ class Candidate:
         with UserCode(Phase.CHECK, "runtime_error", (self.file,)):
             return kernels.profile_kernels(forward, self.runtime.device)
 
-    def time(self, params: TimeParams) -> TimeResult:
+    def time(self, params: CandidateTimeParams) -> CandidateTimeResult:
         """One round of the custom model's timing, on the payloads `inputs` (loaded once per model and payloads)."""
         key = tuple(params.inputs)
         with UserCode(Phase.TIME, "runtime_error", (self.file,)):

@@ -18,15 +18,16 @@ import attrs
 import torch
 
 from kernel_eval.errors import UserCode
-from kernel_eval.protocol.messages import (
+from kernel_eval.protocol.judge import (
     CompareParams,
     CompareResult,
+    JudgeApi,
+    JudgeTimeParams,
+    JudgeTimeResult,
     MakeInputsParams,
     MakeInputsResult,
     PrepareParams,
     PrepareResult,
-    TimeParams,
-    TimeResult,
 )
 from kernel_eval.result import Flag, Message, OutputComparison, Phase, Severity
 from kernel_eval.stages import check, kernels, load
@@ -45,7 +46,8 @@ from kernel_eval.stages.vacuity import vacuity_flags
 from kernel_eval.worker import payload, timing_rounds
 from kernel_eval.worker.runtime import Runtime
 
-_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+) was not an allowed global")  # weights_only names the type
+# weights_only names the type it refused
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+) was not an allowed global")
 
 
 @attrs.define
@@ -65,17 +67,19 @@ class _Reference:
     get_inputs: Any
     init_path: str
     float64: Float64Reference
-    trials: dict[int, _Trial] = attrs.Factory(dict)  # by seed
-    vacuity: dict[tuple[float | None, float | None], list[Flag]] = attrs.Factory(dict)  # by (atol, rtol)
+    # by seed
+    trials: dict[int, _Trial] = attrs.Factory(dict)
+    # by (atol, rtol)
+    vacuity: dict[tuple[float | None, float | None], list[Flag]] = attrs.Factory(dict)
     kernels: list[str] | None = None
     profiled: bool = False
-    same_inputs: dict[tuple[int, int], str] = attrs.Factory(dict)  # by seed pair: unchanged_inputs_note
-    once: set[int] = attrs.Factory(
-        set
-    )  # seeds of one evaluation: dropped after comparing, or by the next one
+    # by seed pair: unchanged_inputs_note
+    same_inputs: dict[tuple[int, int], str] = attrs.Factory(dict)
+    # seeds of one evaluation: dropped after comparing, or by the next one
+    once: set[int] = attrs.Factory(set)
 
 
-class Judge:
+class Judge(JudgeApi):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.ref: _Reference | None = None
@@ -218,7 +222,7 @@ class Judge:
         if trial is not None:
             Path(trial.inputs_path).unlink(missing_ok=True)
 
-    def time(self, params: TimeParams) -> TimeResult:
+    def time(self, params: JudgeTimeParams) -> JudgeTimeResult:
         """One round of the reference's timing, on its own copies of trials `seeds`' inputs."""
         ref = self._ref()
         with UserCode(Phase.TIME, "reference_error", (ref.file,)):
@@ -227,7 +231,7 @@ class Judge:
                 trials = [self._trial(seed) for seed in params.seeds]
                 sets = [(t.args, t.kwargs) for t in trials]
                 self._timing = timing_rounds.session(key, ref.model, sets)
-            return timing_rounds.measure(self.runtime, self._timing, params)
+            return timing_rounds.measure_reference(self.runtime, self._timing, params)
 
     def _ref(self) -> _Reference:
         assert self.ref is not None, "prepare first"

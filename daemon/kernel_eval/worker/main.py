@@ -14,11 +14,20 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from kernel_eval.protocol.messages import Envelope, Reply
+    from kernel_eval.protocol.routes import Routes
+    from kernel_eval.worker.runtime import Runtime
 
 PARENT_POLL_S = 0.1
 # a folder: each request's cProfile stats land there (for developers)
 PROFILE_ENV = "KERNEL_EVAL_WORKER_PROFILE"
+
+# the worker's API: the judge's or the candidate's (kernel_eval.protocol.judge, kernel_eval.protocol.candidate)
+Api = TypeVar("Api")
 
 
 def main(argv: list[str]) -> int:
@@ -47,15 +56,7 @@ def main(argv: list[str]) -> int:
     from kernel_eval.worker.runtime import start_runtime
 
     runtime = start_runtime(device, judge=role == "judge")
-    handler: Any
-    if role == "judge":
-        from kernel_eval.worker.judge import Judge
-
-        handler = Judge(runtime)
-    else:
-        from kernel_eval.worker.candidate import Candidate
-
-        handler = Candidate(runtime)
+    answer = _judge(runtime) if role == "judge" else _candidate(runtime)
     warm_module_paths()  # before the hello: a spare does it while idle, not in an evaluation's first load
     channel.send(write_fd, to_data(Reply(HELLO_ID, to_data(runtime.hello()))))
     while True:
@@ -64,20 +65,41 @@ def main(argv: list[str]) -> int:
         except channel.ChannelClosed:
             return 0
         arena.new_request()
-        reply = _profiled(handler, envelope) if os.environ.get(PROFILE_ENV) else _handle(handler, envelope)
+        reply = _profiled(answer, envelope) if os.environ.get(PROFILE_ENV) else answer(envelope)
         sys.stdout.flush()
         sys.stderr.flush()
         channel.send(write_fd, to_data(reply))
 
 
-def _handle(handler: Any, envelope: Any) -> Any:
+def _judge(runtime: Runtime) -> Callable[[Envelope], Reply]:
+    """The judge's answer to each request."""
+    from kernel_eval.protocol.judge import JUDGE_ROUTES
+    from kernel_eval.worker.judge import Judge
+
+    judge = Judge(runtime)
+    return lambda envelope: _handle(judge, JUDGE_ROUTES, envelope)
+
+
+def _candidate(runtime: Runtime) -> Callable[[Envelope], Reply]:
+    """The candidate's answer to each request."""
+    from kernel_eval.protocol.candidate import CANDIDATE_ROUTES
+    from kernel_eval.worker.candidate import Candidate
+
+    candidate = Candidate(runtime)
+    return lambda envelope: _handle(candidate, CANDIDATE_ROUTES, envelope)
+
+
+def _handle(api: Api, routes: Routes[Api], envelope: Envelope) -> Reply:
+    """The reply to one request: what `api`'s handler for it returned, or the error messages. A request for a
+    method of the other worker gets an internal error, as a failure of the handler does."""
     from kernel_eval.errors import EvalError
-    from kernel_eval.protocol.messages import PARAMS_BY_METHOD, Reply
+    from kernel_eval.protocol.messages import Reply
     from kernel_eval.result import Message, Phase, Severity, from_data, to_data
 
     try:
-        params = from_data(envelope.params, PARAMS_BY_METHOD[envelope.method])
-        return Reply(envelope.id, result=to_data(getattr(handler, envelope.method)(params)))
+        route = routes[envelope.method]
+        params = from_data(envelope.params, route.params)
+        return Reply(envelope.id, result=to_data(route.answer(api, params)))
     except EvalError as error:
         messages = error.messages
     except BaseException as exc:
@@ -93,12 +115,12 @@ def _handle(handler: Any, envelope: Any) -> Any:
     return Reply(envelope.id, error=messages)
 
 
-def _profiled(handler: Any, envelope: Any) -> Any:
+def _profiled(answer: Callable[[Envelope], Reply], envelope: Envelope) -> Reply:
     import cProfile
 
     profile = cProfile.Profile()
     started = time.perf_counter()
-    reply = profile.runcall(_handle, handler, envelope)
+    reply = profile.runcall(answer, envelope)
     spent_ms = (time.perf_counter() - started) * 1000
     name = f"{os.getpid()}-{envelope.id:04d}-{envelope.method}-{spent_ms:.0f}ms.prof"
     profile.dump_stats(os.path.join(os.environ[PROFILE_ENV], name))

@@ -1,5 +1,6 @@
 """One side's timing across the rounds the parent asks for: the rotation of input sets kept between rounds (inputs
-loaded and bytes counted once), a round measured with the worker's bound clocks, and what the parent needs."""
+loaded and bytes counted once), a round measured with the worker's bound clocks, and what the parent needs from that
+side: facts about the device from the reference's rounds, an audit from the custom side's."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import attrs
 import torch
 
 from kernel_eval.errors import fail
-from kernel_eval.protocol.messages import TimeParams, TimeResult
+from kernel_eval.protocol.candidate import CandidateTimeParams, CandidateTimeResult
+from kernel_eval.protocol.judge import JudgeTimeParams, JudgeTimeResult
 from kernel_eval.result import Phase
 from kernel_eval.stages import timing
 from kernel_eval.stages.timing import fresh, l2, threads
@@ -47,14 +49,31 @@ def session(key: Hashable, model: Any, sets: Sequence[InputSet], audit: bool = F
     return Session(key, rotation, count_bytes(rotation.live_args, rotation.live_kwargs, model, output))
 
 
+def measure_reference(runtime: Runtime, current: Session, params: JudgeTimeParams) -> JudgeTimeResult:
+    """One round of the reference on the plain rotation, with the device facts the parent reads from this side."""
+    rotation = current.rotation
+    if params.warmup > 0:  # a new evaluation's first round
+        rotation.restart_sample()
+    rotation.plan()
+    measured = runtime.timer.round(rotation, params.count, warmup=params.warmup, hooks=rotation)
+    return JudgeTimeResult(
+        measured=measured,
+        bytes_moved=current.bytes_moved,
+        method=timing.method_description(runtime.device),
+        meaningful=timing.timings_meaningful(runtime.device),
+        copy_bandwidth=runtime.timer.copy_bandwidth(),
+    )
+
+
 def measure(
     runtime: Runtime,
     current: Session,
-    params: TimeParams,
+    params: CandidateTimeParams,
     fresh_sets: Sequence[InputSet] = (),
     user_folder: str = "",
-) -> TimeResult:
-    """One round; with `fresh_sets`, a round that follows a schedule mixing them in (see fresh.py)."""
+) -> CandidateTimeResult:
+    """One round of the custom side, with its audit; with `fresh_sets`, a round that follows a schedule mixing them
+    in (see fresh.py). Its name is one the clocks watch (clocks.HARNESS): the custom code may not replace it."""
     timer = runtime.timer
     rotation = current.rotation
     plan, count = None, params.count
@@ -77,17 +96,15 @@ def measure(
         kept = [payload.save_output(output, Phase.TIME) for _, output in taken]
         kept_sets = [index for index, _ in taken]
     rotation.plan()
-    return TimeResult(
+    return CandidateTimeResult(
         measured=measured,
-        method=timing.method_description(runtime.device),
-        meaningful=timing.timings_meaningful(runtime.device),
         bytes_moved=current.bytes_moved,
-        copy_bandwidth=timer.copy_bandwidth(),
         tampered=runtime.clocks.check(),
         kept=kept,
         kept_sets=kept_sets,
         fresh=_fresh_times(timer, measured, plan, len(rotation.sets)) if plan is not None else None,
-        l2_persistence=l2.take_found() if params.keep else [],  # all rounds': the last one reports
+        # all rounds': the last one reports
+        l2_persistence=l2.take_found() if params.keep else [],
         threads=threads.started_since(runtime.clocks.threads, user_folder) if rotation.audit else [],
     )
 
