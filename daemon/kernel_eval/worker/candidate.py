@@ -6,7 +6,6 @@ when read, after the timed call); the judge checks again what it loads, which we
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,7 +15,6 @@ import torch
 # each load routes load_inline through it: imported while the worker is idle (it imports setuptools: ~0.1 s)
 import torch.utils.cpp_extension
 
-from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
 from kernel_eval.protocol.candidate import (
     CandidateApi,
@@ -27,17 +25,15 @@ from kernel_eval.protocol.candidate import (
     RunParams,
     RunResult,
 )
-from kernel_eval.result import Backend, Location, Message, Phase, Severity
+from kernel_eval.result import Location, Message, Phase, Severity
 from kernel_eval.sandbox import confine
 from kernel_eval.stages import kernels, load
-from kernel_eval.stages.compile import inductor_compat as inductor
-from kernel_eval.stages.compile.line_map import messages_from_build_error
-from kernel_eval.stages.compile.target import BuildTarget
 from kernel_eval.stages.compile.triton_errors import triton_error_location
 from kernel_eval.stages.inputs import clone_tree, seeded
 from kernel_eval.stages.plain_output import non_plain_output
 from kernel_eval.stages.timing.rotation import InputSet
 from kernel_eval.worker import payload, timing_rounds
+from kernel_eval.worker.custom_import import CustomImport
 from kernel_eval.worker.payload import TrialInputs
 from kernel_eval.worker.runtime import Runtime
 
@@ -49,45 +45,21 @@ class Candidate(CandidateApi):
         self.runtime = runtime
         self.file = ""
         self.module: ModuleType | None = None
-        self.module_key: tuple[str, bytes, dict[str, int]] | None = None
-        self.module_notes: list[Message] = []
         self.model: Any = None
         self.entry_point = ""
-        self.launched: dict[
-            str, list[str] | None
-        ] = {}  # by entry point: kernels of one forward, profiled once
+        # by entry point: the kernels of one forward, profiled once per imported module
+        self.launched: dict[str, list[str] | None] = {}
+        self._import = CustomImport()
         self._timing: timing_rounds.Session | None = None
         self._inputs = TrialInputs(runtime.device)
 
     def load(self, params: LoadParams) -> LoadResult:
         self._timing = None  # a new model: its timing starts over
-        self.file = str(Path(params.custom_src).resolve())
-        source = Path(self.file).read_bytes()
-        backend = params.backend
-        if backend is Backend.CUDA_EXTENSION and not self.runtime.is_cuda:
-            raise fail(
-                Phase.BUILD,
-                "cuda_unavailable",
-                f"{Path(self.file).name} builds a CUDA extension (load_inline with cuda_sources): it needs a CUDA GPU",
-                Location(self.file, source_info.line_of(self.file, "load_inline")),
-                hint="run on a machine with an NVIDIA GPU and a CUDA build of torch (--device cuda:0)",
-            )
-        target = BuildTarget.of(self.file, params.build_dir_prefix, self.runtime.build_arch)
-        if params.clear_cache:
-            target.clear()
-        folder = Path(self.file).parent
-        self._confine(target)
-        unchanged = self.module_key == (self.file, source, load.local_module_stamps(folder))
-        if self.module is None or not unchanged or params.clear_cache:
-            self.module = None  # an unchanged file is not imported (or built) again in this worker
+        imported = self._import.load(params, self.runtime.build_arch, self.runtime.is_cuda)
+        self.file, self.module = imported.target.file, imported.module
+        if imported.fresh:
             self.launched = {}
-            self.module_notes = self._install_compat(source.decode(errors="replace"))
-            with target.building() as levers:
-                self.module = self._import_with_build_errors()
-            if levers.used:
-                self.module_notes.append(_note(Severity.INFO, "build", levers.text()))
-            self.module_key = (self.file, source, load.local_module_stamps(folder))
-        notes = list(self.module_notes)
+        notes = imported.notes
         cls = load.model_class(self.module, params.entry_point, self.file, "custom")
         self.entry_point = params.entry_point
         init = payload.load(params.init, torch.device("cpu"))
@@ -97,7 +69,7 @@ class Candidate(CandidateApi):
                 self.model = load.construct(cls, args, kwargs, params.entry_point, self.file, "custom")
             notes.extend(self._sync_weights(init["state_dict"]))
             self.model = self.model.to(self.runtime.device)
-        return LoadResult(notes=notes, cache_dir=str(target.key_dir), sandbox=confine.record())
+        return LoadResult(notes=notes, cache_dir=str(imported.target.key_dir), sandbox=confine.record())
 
     def run(self, params: RunParams) -> RunResult:
         outputs: list[str] = []
@@ -155,44 +127,6 @@ class Candidate(CandidateApi):
         loaded = [payload.load(path, self.runtime.device) for path in paths]
         return [(inputs["args"], inputs["kwargs"]) for inputs in loaded]
 
-    def _confine(self, target: BuildTarget) -> None:
-        """Before any of the user's code runs here: refuse under --sandbox strict if a protection is missing,
-        else narrow reads and writes to what this file needs."""
-        refusal = confine.refusal()
-        if refusal:
-            raise fail(
-                Phase.LOAD,
-                "sandbox_unavailable",
-                f"--sandbox strict: not running {Path(self.file).name}, a protection is missing: {refusal}",
-                Location(self.file, 1),
-                hint="run on a host that provides it, or pass --sandbox auto to run with what this host allows",
-            )
-        target.confine()
-
-    def _install_compat(self, source: str) -> list[Message]:
-        notes = []
-        shims = (
-            (inductor.supply_grid, "triton_heuristics"),
-            (inductor.map_cuda_calls_to_cpu, "empty_strided_cuda"),
-        )
-        for shim, marker in shims:  # marker: the line the note points at
-            text = shim(source)
-            if text:
-                line = source_info.line_of(self.file, marker)
-                notes.append(_note(Severity.WARNING, "compat_shim", text, Location(self.file, line)))
-        return notes
-
-    def _import_with_build_errors(self) -> ModuleType:
-        log_start = os.lseek(1, 0, os.SEEK_CUR)
-        try:
-            return load.import_file(self.file, "custom")
-        except EvalError as error:
-            first = error.messages[0]
-            if "Error building extension" not in first.message:
-                raise
-            output = first.message + "\n" + _read_own_output(log_start)
-            raise _compile_error(self.file, output) from None
-
     def _sync_weights(self, ref_state: dict[str, torch.Tensor]) -> list[Message]:
         own = self.model.state_dict()
         if not own and not ref_state:
@@ -237,20 +171,3 @@ class Candidate(CandidateApi):
 
 def _note(severity: Severity, kind: str, text: str, location: Location | None = None) -> Message:
     return Message(severity, Phase.BUILD, kind, text, location)
-
-
-def _read_own_output(start: int) -> str:
-    try:
-        with open("/proc/self/fd/1", "rb") as log:
-            log.seek(start)
-            return log.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _compile_error(py_file: str, output: str) -> EvalError:
-    messages = messages_from_build_error(output, py_file)
-    for message in messages:
-        message.detail = message.detail or output[-8000:]
-        message.hint = message.hint or "fix the C++/CUDA source; the compiler's full output is in the detail"
-    return EvalError(*messages)
