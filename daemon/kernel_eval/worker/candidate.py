@@ -18,6 +18,7 @@ import torch.utils.cpp_extension
 
 from kernel_eval import source_info
 from kernel_eval.errors import EvalError, UserCode, fail
+from kernel_eval.kinds import MessageKind
 from kernel_eval.protocol.messages import LoadParams, LoadResult, RunParams, RunResult, TimeParams, TimeResult
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
 from kernel_eval.sandbox import confine
@@ -59,7 +60,7 @@ class Candidate:
         if backend is Backend.CUDA_EXTENSION and not self.runtime.is_cuda:
             raise fail(
                 Phase.BUILD,
-                "cuda_unavailable",
+                MessageKind.CUDA_UNAVAILABLE,
                 f"{Path(self.file).name} builds a CUDA extension (load_inline with cuda_sources): it needs a CUDA GPU",
                 Location(self.file, source_info.line_of(self.file, "load_inline")),
                 hint="run on a machine with an NVIDIA GPU and a CUDA build of torch (--device cuda:0)",
@@ -77,13 +78,13 @@ class Candidate:
             with target.building() as levers:
                 self.module = self._import_with_build_errors()
             if levers.used:
-                self.module_notes.append(_note(Severity.INFO, "build", levers.text()))
+                self.module_notes.append(_note(Severity.INFO, MessageKind.BUILD, levers.text()))
             self.module_key = (self.file, source, load.local_module_stamps(folder))
         notes = list(self.module_notes)
         cls = load.model_class(self.module, params.entry_point, self.file, "custom")
         self.entry_point = params.entry_point
         init = payload.load(params.init, torch.device("cpu"))
-        with UserCode(Phase.LOAD, "init_error", (self.file,)):
+        with UserCode(Phase.LOAD, MessageKind.INIT_ERROR, (self.file,)):
             with seeded(params.seed):
                 args, kwargs = clone_tree(init["args"]), clone_tree(init["kwargs"])
                 self.model = load.construct(cls, args, kwargs, params.entry_point, self.file, "custom")
@@ -106,7 +107,7 @@ class Candidate:
 
     def _run_once(self, inputs_path: str) -> Any:
         inputs = self._inputs.get(inputs_path)
-        with UserCode(Phase.CHECK, "runtime_error", (self.file,)), torch.no_grad():
+        with UserCode(Phase.CHECK, MessageKind.RUNTIME_ERROR, (self.file,)), torch.no_grad():
             try:
                 output = self.model(*clone_tree(inputs["args"]), **clone_tree(inputs["kwargs"]))
                 self.runtime.sync()
@@ -131,13 +132,13 @@ class Candidate:
             with torch.no_grad():
                 return self.model(*call_args, **call_kwargs)
 
-        with UserCode(Phase.CHECK, "runtime_error", (self.file,)):
+        with UserCode(Phase.CHECK, MessageKind.RUNTIME_ERROR, (self.file,)):
             return kernels.profile_kernels(forward, self.runtime.device)
 
     def time(self, params: TimeParams) -> TimeResult:
         """One round of the custom model's timing, on the payloads `inputs` (loaded once per model and payloads)."""
         key = tuple(params.inputs)
-        with UserCode(Phase.TIME, "runtime_error", (self.file,)):
+        with UserCode(Phase.TIME, MessageKind.RUNTIME_ERROR, (self.file,)):
             if self._timing is None or self._timing.key != key:
                 sets = self._input_sets(params.inputs)
                 self._timing = timing_rounds.session(key, self.model, sets, audit=True)
@@ -156,7 +157,7 @@ class Candidate:
         if refusal:
             raise fail(
                 Phase.LOAD,
-                "sandbox_unavailable",
+                MessageKind.SANDBOX_UNAVAILABLE,
                 f"--sandbox strict: not running {Path(self.file).name}, a protection is missing: {refusal}",
                 Location(self.file, 1),
                 hint="run on a host that provides it, or pass --sandbox auto to run with what this host allows",
@@ -173,7 +174,9 @@ class Candidate:
             text = shim(source)
             if text:
                 line = source_info.line_of(self.file, marker)
-                notes.append(_note(Severity.WARNING, "compat_shim", text, Location(self.file, line)))
+                notes.append(
+                    _note(Severity.WARNING, MessageKind.COMPAT_SHIM, text, Location(self.file, line))
+                )
         return notes
 
     def _import_with_build_errors(self) -> ModuleType:
@@ -197,7 +200,7 @@ class Candidate:
             return [
                 _note(
                     Severity.INFO,
-                    "weights",
+                    MessageKind.WEIGHTS,
                     "copied the reference's weights into the custom model (names match)",
                 )
             ]
@@ -206,7 +209,7 @@ class Candidate:
         return [
             _note(
                 Severity.INFO,
-                "weights",
+                MessageKind.WEIGHTS,
                 f"weights not copied: {why}; both models were built from the same seed instead",
             )
         ]
@@ -222,14 +225,14 @@ class Candidate:
             return None
         return fail(
             Phase.CHECK,
-            "triton_compile_error",
+            MessageKind.TRITON_COMPILE_ERROR,
             f"{type(exc).__name__}: {exc}".strip(),
             location,
             hint="fix the Triton kernel at this line",
         )
 
 
-def _note(severity: Severity, kind: str, text: str, location: Location | None = None) -> Message:
+def _note(severity: Severity, kind: MessageKind, text: str, location: Location | None = None) -> Message:
     return Message(severity, Phase.BUILD, kind, text, location)
 
 

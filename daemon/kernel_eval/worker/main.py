@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
 
 def _handle(handler: Any, envelope: Any) -> Any:
     from kernel_eval.errors import EvalError
+    from kernel_eval.kinds import MessageKind
     from kernel_eval.protocol.messages import PARAMS_BY_METHOD, Reply
     from kernel_eval.result import Message, Phase, Severity, from_data, to_data
 
@@ -85,7 +86,7 @@ def _handle(handler: Any, envelope: Any) -> Any:
             Message(
                 Severity.ERROR,
                 Phase.LOAD,
-                "internal_error",
+                MessageKind.INTERNAL_ERROR,
                 f"kernel-eval worker error in {envelope.method}: {exc!r}",
                 detail=traceback.format_exc(),
             )
