@@ -18,6 +18,7 @@ from kernel_eval.batch.runner import Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
 from kernel_eval.batch.summary import summarize, summary_table
 from kernel_eval.cli import main
+from kernel_eval.kinds import MessageKind
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Flag, Phase, SourceInfo, Timing, TimingStats, Verdict
 
@@ -245,7 +246,7 @@ class FakeLane:
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
         self.seen.append(Path(request.custom_src).parent.name)
-        return LaneResult(failed(request, "fake", "not evaluated"), 0.0, 0.0)
+        return LaneResult(failed(request, MessageKind.BATCH_ERROR, "not evaluated"), 0.0, 0.0)
 
     def close(self) -> None:
         pass

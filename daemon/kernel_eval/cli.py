@@ -18,6 +18,7 @@ from rich.markup import escape
 from kernel_eval import arguments, history, preflight, references, source_info
 from kernel_eval.engine import spawn
 from kernel_eval.engine.pool import WorkerPool
+from kernel_eval.kinds import MessageKind
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         except references.ReferenceProblem as problem:
             if options.json:  # a script reading stdout gets one result to parse, as for any other error
                 where = Location(str(Path(options.custom_src).resolve()), problem.line or 1)
-                message = Message(Severity.ERROR, Phase.LOAD, "no_reference", str(problem), where)
+                message = Message(Severity.ERROR, Phase.LOAD, MessageKind.NO_REFERENCE, str(problem), where)
                 return report(preflight.rejected(options.to_request(), [message]), options)
             err.print(f"{options.custom_src}:{problem.line or 1}: error: {problem}", markup=False)
             return 2
@@ -124,7 +125,7 @@ def evaluate(options: Options, err: Console) -> EvalResult:
     except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
         return preflight.rejected(
             request,
-            [Message(Severity.ERROR, Phase.LOAD, "cancelled", "evaluation cancelled")],
+            [Message(Severity.ERROR, Phase.LOAD, MessageKind.CANCELLED, "evaluation cancelled")],
             Verdict.CANCELLED,
         )
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from types import TracebackType
 
+from kernel_eval.kinds import MessageKind
 from kernel_eval.result import Location, Message, Phase, Severity
 from kernel_eval.sandbox import confine
 
@@ -18,7 +19,12 @@ class EvalError(Exception):
 
 
 def fail(
-    phase: Phase, kind: str, text: str, location: Location | None = None, hint: str = "", detail: str = ""
+    phase: Phase,
+    kind: MessageKind,
+    text: str,
+    location: Location | None = None,
+    hint: str = "",
+    detail: str = "",
 ) -> EvalError:
     return EvalError(Message(Severity.ERROR, phase, kind, text, location, hint, detail))
 
@@ -43,29 +49,29 @@ def user_traceback(exc: BaseException, user_files: tuple[str, ...]) -> str:
 
 
 def from_exception(
-    exc: BaseException, phase: Phase, kind: str, user_files: tuple[str, ...], hint: str = ""
+    exc: BaseException, phase: Phase, kind: MessageKind, user_files: tuple[str, ...], hint: str = ""
 ) -> EvalError:
     text = f"{type(exc).__name__}: {exc}".strip()
     denied = confine.denial(exc)
     if denied:
-        kind, text = "sandbox_denied", f"{denied} ({text})"
+        kind, text = MessageKind.SANDBOX_DENIED, f"{denied} ({text})"
         hint = confine.denial_hint()
     location = deepest_user_location(exc.__traceback__, user_files)
     return fail(phase, kind, text, location, hint, user_traceback(exc, user_files))
 
 
-def classify(exc: BaseException, default_kind: str) -> tuple[str, str]:
+def classify(exc: BaseException, default_kind: MessageKind) -> tuple[MessageKind, str]:
     """A stable kind and a fix for the common ways user code fails at run time."""
     text = str(exc)
     if isinstance(exc, SystemExit):
         return (
-            "system_exit",
+            MessageKind.SYSTEM_EXIT,
             f"the code called sys.exit({exc.code!r}); return from forward instead of exiting",
         )
     if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
-        return "out_of_memory", "the kernel ran out of device memory; check the sizes it allocates"
+        return MessageKind.OUT_OF_MEMORY, "the kernel ran out of device memory; check the sizes it allocates"
     if "illegal memory access" in text or "misaligned address" in text or "CUDA error" in text:
-        return "cuda_error", (
+        return MessageKind.CUDA_ERROR, (
             "a CUDA kernel faulted; check its index bounds (run under compute-sanitizer to find the access); "
             "the worker was replaced"
         )
@@ -75,7 +81,7 @@ def classify(exc: BaseException, default_kind: str) -> tuple[str, str]:
 class UserCode:
     """Context manager: any exception from user code becomes an EvalError pointing into the user's files."""
 
-    def __init__(self, phase: Phase, kind: str, files: tuple[str, ...]) -> None:
+    def __init__(self, phase: Phase, kind: MessageKind, files: tuple[str, ...]) -> None:
         self.phase, self.kind, self.files = phase, kind, files
 
     def __enter__(self) -> None:

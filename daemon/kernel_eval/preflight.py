@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+from kernel_eval.kinds import MessageKind
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, SourceInfo, Verdict
 
@@ -14,7 +15,7 @@ DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 DEVICE_FIX = 'use "cpu", "cuda" (the first GPU) or "cuda:N" (GPU number N, from 0)'
 
 
-def problem(kind: str, text: str, file: str = "", line: int = 0, hint: str = "") -> Message:
+def problem(kind: MessageKind, text: str, file: str = "", line: int = 0, hint: str = "") -> Message:
     location = Location(file, line) if file else None
     return Message(Severity.ERROR, Phase.LOAD, kind, text, location, hint)
 
@@ -25,29 +26,31 @@ def check_file(path: str, role: str, flag: str = "") -> Message | None:
     flag = flag or ("--custom_src" if role == "custom" else "--ref_src")
     file = Path(path)
     if not path:
-        return problem("file_not_found", f"no {role} file given", hint=f"pass {flag} path/to/file.py")
+        return problem(
+            MessageKind.FILE_NOT_FOUND, f"no {role} file given", hint=f"pass {flag} path/to/file.py"
+        )
     if not file.exists():
         return problem(
-            "file_not_found",
+            MessageKind.FILE_NOT_FOUND,
             f"no such {role} file: {path}",
             hint=f"check the path (relative paths start at {Path.cwd()}), or pass {flag} with the right one",
         )
     if file.is_dir():
         return problem(
-            "not_a_file",
+            MessageKind.NOT_A_FILE,
             f"the {role} path is a directory, not a file: {path}",
             hint=f"pass {flag} with the .py file inside it",
         )
     if not os.access(file, os.R_OK):
         return problem(
-            "not_readable",
+            MessageKind.NOT_READABLE,
             f"cannot read the {role} file {path}: permission denied",
             path,
             hint=f"make it readable (chmod u+r {path})",
         )
     if file.suffix != ".py":
         return problem(
-            "not_python",
+            MessageKind.NOT_PYTHON,
             f"the {role} file must be a Python file (.py): {path}",
             path,
             hint=f"pass {flag} with the .py file that defines the model",
@@ -60,7 +63,7 @@ def _binary(path: str, role: str) -> Message | None:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return problem("not_readable", f"cannot read the {role} file {path}: {exc.strerror}", path)
+        return problem(MessageKind.NOT_READABLE, f"cannot read the {role} file {path}: {exc.strerror}", path)
     nul = data.find(b"\0")
     try:
         data.decode("utf-8")
@@ -73,7 +76,7 @@ def _binary(path: str, role: str) -> Message | None:
         return None
     line = data.count(b"\n", 0, bad) + 1
     return problem(
-        "not_text",
+        MessageKind.NOT_TEXT,
         f"the {role} file is not Python source text: {what} at line {line}",
         path,
         line,
@@ -87,14 +90,14 @@ def check_device(device: str) -> Message | None:
         return None
     found = DEVICE.fullmatch(device)
     if not found:
-        return problem("bad_device", f"unknown device {device!r}", hint=DEVICE_FIX)
+        return problem(MessageKind.BAD_DEVICE, f"unknown device {device!r}", hint=DEVICE_FIX)
     index, count = int((found[1] or ":0")[1:]), nvidia_gpu_count()
     if count is None or index < count:
         return None  # without NVIDIA's driver, CUDA devices fall back to the CPU, with a note
     names = {0: "", 1: " (cuda:0)"}.get(count, f" (cuda:0 to cuda:{count - 1})")
     have = f"{count} NVIDIA GPU{'s' if count != 1 else ''}{names}"
     return problem(
-        "no_such_device",
+        MessageKind.NO_SUCH_DEVICE,
         f"no GPU {device} on this machine: it has {have}",
         hint=f"pass --device cuda:N with N below {count}, or --device cpu" if count else "pass --device cpu",
     )

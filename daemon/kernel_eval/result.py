@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
+from kernel_eval.kinds import FlagKind, MessageKind
+
 SCHEMA_VERSION = 2
 EXIT_CANCELLED = 130  # Ctrl-C or SIGTERM, for the CLI and batches alike (128 + SIGINT, as shells report it)
 
@@ -83,14 +85,12 @@ class Location:
 class Message:
     """An error, warning or note, anchored to a file/line when one is known.
 
-    kind is a stable machine-readable tag, e.g. syntax_error, import_error, missing_entry_point,
-    compile_error, triton_compile_error, runtime_error, timeout, crash, cuda_unavailable, cancelled,
-    system_exit, out_of_memory, compat_shim, weights, timing.
+    kind is a stable machine-readable tag (kinds.py), e.g. syntax_error, compile_error, runtime_error, timeout.
     """
 
     severity: Severity
     phase: Phase
-    kind: str
+    kind: MessageKind
     message: str
     location: Location | None = None
     hint: str = ""  # how to fix it
@@ -202,12 +202,10 @@ class Flag:
     """Something the judge caught that makes the verdict or the speedup untrustworthy (a cheat, a vacuous check,
     tampered clocks, work that outlives forward). A flag with severity error turns a correct verdict into exit 1.
 
-    kind is a stable tag, e.g. vacuous_check, output_subclass, remembered_result, clock_tampered, side_stream,
-    below_physical_floor, no_custom_kernel, faster_on_seen_values, harness_tampered, untimed_work, l2_persistence,
-    background_thread (docs/exploits.md).
+    kind is a stable tag (kinds.py), e.g. vacuous_check, output_subclass, clock_tampered (docs/exploits.md).
     """
 
-    kind: str
+    kind: FlagKind
     message: str
     severity: Severity = Severity.ERROR
     location: Location | None = None

@@ -11,6 +11,7 @@ import attrs
 
 from kernel_eval import source_info
 from kernel_eval.engine.pool import WorkerPool
+from kernel_eval.kinds import MessageKind
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Message, Phase, Severity, Verdict
 
@@ -58,7 +59,7 @@ class LocalLane:
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
         done = evaluate_on(self.pool, attrs.evolve(request, device=self.device), pair_timeout_s)
-        if any(m.kind == "batch_error" for m in done.result.messages):
+        if any(m.kind == MessageKind.BATCH_ERROR for m in done.result.messages):
             self.pool.close()  # the pool itself failed: start afresh rather than trust it
             self.pool = WorkerPool(spares=self.spares)
         return done
@@ -73,12 +74,12 @@ def evaluate_on(pool: WorkerPool, request: EvalRequest, pair_timeout_s: float) -
     try:
         result = pool.evaluate(attrs.evolve(request, total_timeout_s=max(pair_timeout_s, 0.0)))
     except Exception as exc:  # a pool failure costs this pair, never the batch
-        result = failed(request, "batch_error", f"the evaluation failed: {exc!r}")
+        result = failed(request, MessageKind.BATCH_ERROR, f"the evaluation failed: {exc!r}")
     build_s = result.phase_s.get(Phase.BUILD.value, 0.0)
     return LaneResult(result, round(build_s, 3), round(time.monotonic() - started, 3))
 
 
-def failed(request: EvalRequest, kind: str, text: str) -> EvalResult:
+def failed(request: EvalRequest, kind: MessageKind, text: str) -> EvalResult:
     """An error result for a pair that never produced one of its own."""
     return EvalResult(
         verdict=Verdict.ERROR,

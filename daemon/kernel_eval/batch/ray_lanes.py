@@ -21,6 +21,7 @@ import kernel_eval
 from kernel_eval.batch.lanes import LaneResult, evaluate_on, failed, spares_for
 from kernel_eval.engine.builds import gpu_arch, prebuild
 from kernel_eval.engine.pool import WorkerPool
+from kernel_eval.kinds import MessageKind
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, to_data
 
@@ -116,7 +117,9 @@ class RayLane:
         try:
             reply = ray.get(self.actor.evaluate.remote(Shipped.of(request), to_data(request), pair_timeout_s))
         except ray.exceptions.RayError as exc:
-            return LaneResult(failed(request, "batch_error", f"the Ray actor failed: {exc}"), 0.0, 0.0)
+            return LaneResult(
+                failed(request, MessageKind.BATCH_ERROR, f"the Ray actor failed: {exc}"), 0.0, 0.0
+            )
         text = json.dumps(reply["result"])
         for remote, original in reply["paths"].items():
             text = text.replace(

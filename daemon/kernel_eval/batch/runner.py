@@ -19,6 +19,7 @@ from kernel_eval import history
 from kernel_eval.batch.lanes import Lane, LaneResult, failed
 from kernel_eval.batch.output import ResultWriter
 from kernel_eval.batch.spec import Pair
+from kernel_eval.kinds import MessageKind
 
 Prebuild = Callable[[Pair], "float | None"]  # build-only load of one pair: seconds, or None when it failed
 
@@ -139,7 +140,9 @@ class Runner:
             try:
                 done = lane.evaluate(pair.request, self.pair_timeout_s)
             except Exception as exc:  # a lane failure costs this pair, never the batch
-                done = LaneResult(failed(pair.request, "batch_error", f"the lane failed: {exc!r}"), 0.0, 0.0)
+                done = LaneResult(
+                    failed(pair.request, MessageKind.BATCH_ERROR, f"the lane failed: {exc!r}"), 0.0, 0.0
+                )
             if self.stopping:
                 return
             outcome = Outcome(
@@ -149,7 +152,7 @@ class Runner:
                 self.writer.write(pair.name, done.result, outcome.extra())
             except ValueError as exc:  # e.g. a value JSON cannot hold: the pair still gets its line
                 outcome.done.result = failed(
-                    pair.request, "batch_error", f"the result could not be written: {exc}"
+                    pair.request, MessageKind.BATCH_ERROR, f"the result could not be written: {exc}"
                 )
                 self.writer.write(pair.name, outcome.done.result, outcome.extra())
             if self.record_history:

@@ -21,6 +21,7 @@ from kernel_eval.engine.failures import Waiting, failure_message, sandbox_notes
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from kernel_eval.engine.timing_phase import TimingPhase
 from kernel_eval.errors import EvalError, fail
+from kernel_eval.kinds import FlagKind, MessageKind
 from kernel_eval.progress import ProgressCallback, ProgressEvent
 from kernel_eval.protocol.candidate import LoadParams, RunParams
 from kernel_eval.protocol.channel import ChannelAborted
@@ -144,10 +145,12 @@ class Evaluation:
         """An evaluation that failed is an error, or cancelled when it was stopped. So is one whose cancel came
         after its last answer: it was not wanted any more."""
         result = self.result
-        if self.cancel.is_set() and not any(m.kind == "cancelled" for m in result.errors):
-            result.messages.append(Message(Severity.ERROR, result.phase, "cancelled", "evaluation cancelled"))
+        if self.cancel.is_set() and not any(m.kind == MessageKind.CANCELLED for m in result.errors):
+            result.messages.append(
+                Message(Severity.ERROR, result.phase, MessageKind.CANCELLED, "evaluation cancelled")
+            )
         if result.errors:
-            cancelled = any(message.kind == "cancelled" for message in result.errors)
+            cancelled = any(message.kind == MessageKind.CANCELLED for message in result.errors)
             result.verdict = Verdict.CANCELLED if cancelled else Verdict.ERROR
 
     def _waiting(self) -> Waiting:
@@ -235,7 +238,7 @@ class Evaluation:
                     Message(
                         Severity.INFO,
                         Phase.LOAD,
-                        "device",
+                        MessageKind.DEVICE,
                         f"CUDA is not available here; evaluated on the CPU instead of {result.device} "
                         "(Triton kernels run in the interpreter)",
                     )
@@ -252,7 +255,7 @@ class Evaluation:
         if loaded_sha256 and now != loaded_sha256:
             raise fail(
                 Phase.CHECK,
-                "reference_changed",
+                MessageKind.REFERENCE_CHANGED,
                 f"{Path(path).name} changed during the evaluation: no verdict on a reference that moved",
                 Location(path, 1),
                 hint="something rewrote the reference while it was judged (the custom code, under --sandbox off?); "
@@ -297,7 +300,7 @@ class Evaluation:
                 TrialResult(rejected.index, rejected.seed, False, [failure], rejected.secret)
             )
             result.flags.append(
-                Flag("output_subclass", ran.rejected, Severity.ERROR, self._forward_location())
+                Flag(FlagKind.OUTPUT_SUBCLASS, ran.rejected, Severity.ERROR, self._forward_location())
             )
             return False
         return True

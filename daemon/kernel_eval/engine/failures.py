@@ -11,6 +11,7 @@ import attrs
 
 from kernel_eval import import_line
 from kernel_eval.engine.processes import WorkerDied, WorkerProcess, WorkerTimeout
+from kernel_eval.kinds import MessageKind
 from kernel_eval.protocol.channel import ChannelAborted
 from kernel_eval.result import (
     Location,
@@ -50,8 +51,8 @@ def failure_message(exc: Exception, waiting: Waiting) -> Message:
     if isinstance(exc, ChannelAborted):
         if waiting.out_of_time_s is not None:
             text = f"the pair took longer than {waiting.out_of_time_s:g} s in all and was stopped"
-            return Message(Severity.ERROR, phase, "timeout", text, where)
-        return Message(Severity.ERROR, phase, "cancelled", "evaluation cancelled", where)
+            return Message(Severity.ERROR, phase, MessageKind.TIMEOUT, text, where)
+        return Message(Severity.ERROR, phase, MessageKind.CANCELLED, "evaluation cancelled", where)
     if isinstance(exc, WorkerTimeout):
         where = _innermost_frame(exc.stack, where.file) or where
         building = phase in (Phase.LOAD, Phase.BUILD)
@@ -60,7 +61,7 @@ def failure_message(exc: Exception, waiting: Waiting) -> Message:
         return Message(
             Severity.ERROR,
             phase,
-            "timeout",
+            MessageKind.TIMEOUT,
             f"{what} took longer than {limit:g} s; the {side} worker was stopped",
             where,
             hint="look for an endless loop or a kernel that never finishes (or raise the timeout)",
@@ -74,7 +75,7 @@ def failure_message(exc: Exception, waiting: Waiting) -> Message:
     return Message(
         Severity.ERROR,
         phase,
-        "crash",
+        MessageKind.CRASH,
         f"{exc} during {phase.value} ({'reference' if side == 'judge' else 'custom'} side)",
         where,
         hint="the process died without a Python error: a segfault, a CUDA fault, os._exit or the OOM killer; "
@@ -94,7 +95,7 @@ def _died_importing_or_oom(exc: WorkerDied, waiting: Waiting, where: Location) -
         return Message(
             Severity.ERROR,
             phase,
-            "out_of_memory",
+            MessageKind.OUT_OF_MEMORY,
             f"out of memory: the kernel's OOM killer killed the {what} side's process {running}",
             where,
             hint="the machine ran out of memory: allocate less here (check the sizes), or free memory first",
@@ -104,7 +105,7 @@ def _died_importing_or_oom(exc: WorkerDied, waiting: Waiting, where: Location) -
     return Message(
         Severity.ERROR,
         phase,
-        "crash",
+        MessageKind.CRASH,
         f"{exc} {running}",
         where,
         hint="the code at this line ended the process without a Python error (os._exit, a crash in native code, "
@@ -122,7 +123,7 @@ def _start_failure(worker: WorkerProcess, exc: WorkerDied) -> Message:
     return Message(
         Severity.ERROR,
         Phase.LOAD,
-        "worker_start_failed",
+        MessageKind.WORKER_START_FAILED,
         f"the {worker.role} worker could not start ({exc}): {last}",
         hint=hint,
         detail=output,
@@ -147,13 +148,15 @@ def sandbox_notes(record: SandboxRecord) -> list[Message]:
             Message(
                 Severity.WARNING,
                 Phase.LOAD,
-                "sandbox_off",
+                MessageKind.SANDBOX_OFF,
                 "the sandbox is off: the custom code ran with all of your user's rights (files, network, secrets)",
                 hint="drop --sandbox off (or kernelEval.sandbox: off) unless you trust this file",
             )
         ]
     return [
-        Message(Severity.INFO, Phase.LOAD, "sandbox", f"sandbox: {p.name} unavailable here: {p.detail}")
+        Message(
+            Severity.INFO, Phase.LOAD, MessageKind.SANDBOX, f"sandbox: {p.name} unavailable here: {p.detail}"
+        )
         for p in record.protections
         if p.state is ProtectionState.UNAVAILABLE
     ]

@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 import attrs
 
 from kernel_eval.errors import EvalError
+from kernel_eval.kinds import FlagKind, MessageKind
 from kernel_eval.protocol.candidate import CandidateTimeParams, CandidateTimeResult
 from kernel_eval.protocol.judge import CompareParams, JudgeTimeParams, JudgeTimeResult, MakeInputsParams
 from kernel_eval.protocol.messages import Params
@@ -53,7 +54,7 @@ class TimingPhase:
     rotate the values of the same input sets through their timed calls. The outputs the candidate made while
     timing are checked by the judge afterwards."""
 
-    def __init__(self, request: EvalRequest, on_gpu: bool, asks: Asks, flagged: set[str]) -> None:
+    def __init__(self, request: EvalRequest, on_gpu: bool, asks: Asks, flagged: set[FlagKind]) -> None:
         self.request, self.on_gpu, self.asks = request, on_gpu, asks
         self.measured = Measured()
         self._flagged = set(flagged)
@@ -62,7 +63,7 @@ class TimingPhase:
         request, measured = self.request, self.measured
         trials, raised = timing.effective_trials(request.num_perf_trials)
         if raised:
-            measured.messages.append(Message(Severity.INFO, Phase.TIME, "timing", raised))
+            measured.messages.append(Message(Severity.INFO, Phase.TIME, MessageKind.TIMING, raised))
         seeds = [request.seed + 1] + [request.seed + TIMING_SEEDS_FROM + i for i in range(ROTATED_SETS - 1)]
         self.asks.progress(Phase.TIME, "timing: making fresh inputs")
         inputs = self.asks.ask_judge(MakeInputsParams(seeds)).inputs
@@ -111,11 +112,13 @@ class TimingPhase:
         measured.flags.extend(flags)
         measured.timing.fresh_values_s = round(time.monotonic() - fresh_started, 4)
         if found is not None and confirmed is not None:
-            measured.flags.append(Flag("faster_on_seen_values", fresh.message(found, confirmed)))
+            measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(found, confirmed)))
             measured.timing.method += "; faster on values it had seen: speedup not valid"
         measured.taints_candidate = bool(kept.tampered or kept.threads)
         if not measured.timing.meaningful:
-            measured.messages.append(Message(Severity.INFO, Phase.TIME, "timing", timing.CPU_TIMING_CAVEAT))
+            measured.messages.append(
+                Message(Severity.INFO, Phase.TIME, MessageKind.TIMING, timing.CPU_TIMING_CAVEAT)
+            )
         return measured
 
     def _fresh_round(
@@ -153,7 +156,7 @@ class TimingPhase:
             for seed, leaves in zip(made_on, judged.trials, strict=True)
             if not all(c.passed for c in leaves)
         ]
-        refused = [flag for flag in judged.flags if flag.kind == "output_subclass"][:1]
+        refused = [flag for flag in judged.flags if flag.kind == FlagKind.OUTPUT_SUBCLASS][:1]
         if not wrong:
             return []
         on_fresh = sum(seed in fresh_seeds for seed in wrong)
@@ -161,7 +164,7 @@ class TimingPhase:
         return [
             *refused,
             Flag(
-                "remembered_result",
+                FlagKind.REMEMBERED_RESULT,
                 f"while being timed, the custom forward returned outputs that differ from the reference's on the "
                 f"same inputs: {len(wrong)} of the {len(made_on)} outputs checked{of_them}; it returns a remembered "
                 "result instead of computing on the values it is given",
@@ -183,7 +186,7 @@ def _checked(measured: Round, wall_s: float) -> Round:
             Message(
                 Severity.ERROR,
                 Phase.TIME,
-                "timing_inconsistent",
+                MessageKind.TIMING_INCONSISTENT,
                 f"the custom side reported {reported:.1f} ms of kernel time in {wall_s * 1000:.1f} ms of wall time",
             )
         )

@@ -6,7 +6,18 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from kernel_eval.result import EvalResult, Location, Message, OutputComparison, Severity, TrialResult, Verdict
+from kernel_eval.kinds import MessageKind
+from kernel_eval.result import (
+    EvalResult,
+    Flag,
+    Location,
+    Message,
+    OutputComparison,
+    Phase,
+    Severity,
+    TrialResult,
+    Verdict,
+)
 
 SOURCE = "kernel-eval"
 MAX_DETAIL_CHARS = 20_000
@@ -32,13 +43,16 @@ def diagnostics_for(
         by_file[custom_path].extend(_correctness_diagnostics(result, lines))
 
     for message in result.messages:
-        target, diagnostic = _message_diagnostic(message, custom_path, ref_path, lines, anchor_line)
+        target, diagnostic = _message_diagnostic(
+            message, message.phase, custom_path, ref_path, lines, anchor_line
+        )
         by_file.setdefault(target, []).append(diagnostic)
 
     forward_line = result.custom.forward_line or anchor_line
     for flag in result.flags:  # a flag is shown like a message of its kind, at the forward line by default
-        as_message = Message(flag.severity, result.phase, flag.kind, flag.message, flag.location)
-        target, diagnostic = _message_diagnostic(as_message, custom_path, ref_path, lines, forward_line)
+        target, diagnostic = _message_diagnostic(
+            flag, result.phase, custom_path, ref_path, lines, forward_line
+        )
         by_file.setdefault(target, []).append(diagnostic)
 
     if result.verdict is Verdict.ERROR and not any(
@@ -57,7 +71,7 @@ def diagnostics_for(
 def no_reference_diagnostic(message: str, line: int = 1, text: str | None = None) -> types.Diagnostic:
     lines = text.splitlines() if text is not None else None
     return _diagnostic(
-        _line_range(line, 0, lines), message, types.DiagnosticSeverity.Warning, code="no_reference"
+        _line_range(line, 0, lines), message, types.DiagnosticSeverity.Warning, code=MessageKind.NO_REFERENCE
     )
 
 
@@ -98,24 +112,31 @@ def _describe_output(output: OutputComparison | None, trial: TrialResult) -> str
 
 
 def _message_diagnostic(
-    message: Message, custom_path: Path, ref_path: Path | None, lines: list[str] | None, anchor_line: int
+    message: Message | Flag,
+    phase: Phase,
+    custom_path: Path,
+    ref_path: Path | None,
+    lines: list[str] | None,
+    anchor_line: int,
 ) -> tuple[Path, types.Diagnostic]:
-    text = message.message + (f"\n{message.hint}" if message.hint else "")
+    """A message, or a flag shown like one (it has no hint or detail), as a diagnostic in the file it points at."""
+    hint = message.hint if isinstance(message, Message) else ""
+    text = message.message + (f"\n{hint}" if hint else "")
     location = message.location
     target = custom_path
     if location is not None and location.file and location.line > 0:
         file = Path(location.file).resolve()
         if file == custom_path:
-            return target, _from_message(message, text, _location_range(location, lines))
+            return target, _from_message(message, phase, text, _location_range(location, lines))
         if ref_path is not None and file == ref_path:
-            return ref_path, _from_message(message, text, _location_range(location, None))
+            return ref_path, _from_message(message, phase, text, _location_range(location, None))
         text += f"\n(at {location.file}:{location.line})"
-    return target, _from_message(message, text, _line_range(anchor_line, 0, lines))
+    return target, _from_message(message, phase, text, _line_range(anchor_line, 0, lines))
 
 
-def _from_message(message: Message, text: str, range_: types.Range) -> types.Diagnostic:
-    data = {"kind": message.kind, "phase": message.phase.value}
-    if message.detail:
+def _from_message(message: Message | Flag, phase: Phase, text: str, range_: types.Range) -> types.Diagnostic:
+    data = {"kind": message.kind, "phase": phase.value}
+    if isinstance(message, Message) and message.detail:
         data["detail"] = message.detail[-MAX_DETAIL_CHARS:]
     return _diagnostic(range_, text, _SEVERITY[message.severity], code=message.kind, data=data)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from kernel_eval import history, source_info
+from kernel_eval.kinds import MessageKind
 from kernel_eval.lsp import diagnostics
 from kernel_eval.lsp.methods import RequestFailed, RunParams
 from kernel_eval.lsp.scheduler import Job
@@ -106,7 +107,7 @@ async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
     def run() -> EvalResult:
         saved = source_info.read_text(request.custom_src)
         drafted = ls.drafts.settle(request.custom_src, saved, request.build_timeout_s, job.cancel)
-        notes = [Message(Severity.INFO, Phase.BUILD, "build", drafted)] if drafted else []
+        notes = [Message(Severity.INFO, Phase.BUILD, MessageKind.BUILD, drafted)] if drafted else []
         return pool.evaluate(request, progress.report_threadsafe, job.cancel, notes)
 
     try:

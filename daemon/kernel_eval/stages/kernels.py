@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kernel_eval.kinds import FlagKind
 from kernel_eval.result import Flag, Severity
 
 if TYPE_CHECKING:  # the parent analyses kernel names without loading torch: only workers profile
@@ -128,7 +129,7 @@ def no_custom_kernel_flag(report: KernelReport) -> Flag | None:
             "no custom kernel ran: ModelNew's forward launched only library kernels or kernels the reference "
             f"also launches ({listed}{more})"
         )
-    return Flag("no_custom_kernel", message, Severity.WARNING)
+    return Flag(FlagKind.NO_CUSTOM_KERNEL, message, Severity.WARNING)
 
 
 def _short(name: str) -> str:

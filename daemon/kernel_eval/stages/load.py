@@ -15,6 +15,7 @@ from typing import Any
 
 from kernel_eval import import_line, source_info
 from kernel_eval.errors import EvalError, fail, from_exception
+from kernel_eval.kinds import MessageKind
 from kernel_eval.result import Location, Phase
 
 _counter = itertools.count()
@@ -25,13 +26,19 @@ def import_file(path: str, role: str) -> ModuleType:
     file = Path(path).resolve()
     if not file.is_file():
         raise fail(
-            Phase.LOAD, "file_not_found", f"{role} file not found: {file}", hint="check the path you passed"
+            Phase.LOAD,
+            MessageKind.FILE_NOT_FOUND,
+            f"{role} file not found: {file}",
+            hint="check the path you passed",
         )
     name = f"kernel_eval_{role}_{file.stem}_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise fail(
-            Phase.LOAD, "import_error", f"cannot import {file} as a Python module", Location(str(file), 1)
+            Phase.LOAD,
+            MessageKind.IMPORT_ERROR,
+            f"cannot import {file} as a Python module",
+            Location(str(file), 1),
         )
     forget_local_modules(file.parent)  # a warm worker must not keep an edited helper module next to the file
     module = importlib.util.module_from_spec(spec)
@@ -47,7 +54,7 @@ def import_file(path: str, role: str) -> ModuleType:
         line = exc.lineno or 0
         raise fail(
             Phase.LOAD,
-            "syntax_error",
+            MessageKind.SYNTAX_ERROR,
             f"SyntaxError: {exc.msg}",
             Location(
                 exc.filename or str(file), line, exc.offset or 0, exc.end_lineno or 0, exc.end_offset or 0
@@ -62,7 +69,7 @@ def import_file(path: str, role: str) -> ModuleType:
         raise from_exception(
             exc,
             Phase.LOAD,
-            "import_error",
+            MessageKind.IMPORT_ERROR,
             (str(file),),
             hint=f"importing {file.name} failed; fix the error above",
         ) from None
@@ -128,7 +135,7 @@ def entry_point(module: ModuleType, name: str, file: str, what: str) -> Any:
         found = f"; classes defined there: {', '.join(classes)}" if classes else ""
         raise fail(
             Phase.LOAD,
-            "missing_entry_point",
+            MessageKind.MISSING_ENTRY_POINT,
             f"{Path(file).name} has no class {name}{found}",
             Location(file, 1),
             hint=f"define class {name} in {Path(file).name}, or pass {flag} with the class to evaluate",
@@ -141,7 +148,7 @@ def required_function(module: ModuleType, name: str, file: str) -> Any:
     if not callable(value):
         raise fail(
             Phase.LOAD,
-            "missing_function",
+            MessageKind.MISSING_FUNCTION,
             f"{Path(file).name} has no function {name}()",
             Location(file, 1),
             hint=f"define {name}() in {Path(file).name}, returning a list of inputs (or [args, kwargs])",
@@ -160,7 +167,7 @@ def model_class(module: ModuleType, name: str, file: str, what: str) -> Any:
     if not callable(value):
         raise fail(
             Phase.LOAD,
-            "entry_point_not_callable",
+            MessageKind.ENTRY_POINT_NOT_CALLABLE,
             f"{name} is {_a(type(value).__name__)} ({_short(value)}), not a class: it cannot make a model",
             where,
             hint=fix,
@@ -169,7 +176,7 @@ def model_class(module: ModuleType, name: str, file: str, what: str) -> Any:
         bases = ", ".join(base.__name__ for base in value.__bases__)
         raise fail(
             Phase.LOAD,
-            "not_a_module",
+            MessageKind.NOT_A_MODULE,
             f"class {name} is not a torch.nn.Module (its bases: {bases})",
             where,
             hint=f"write `class {name}(nn.Module):` and call super().__init__() first in __init__",
@@ -187,7 +194,7 @@ def construct(cls: Any, args: list[Any], kwargs: dict[str, Any], name: str, file
     if not isinstance(model, torch.nn.Module):
         raise fail(
             Phase.LOAD,
-            "not_a_module",
+            MessageKind.NOT_A_MODULE,
             f"{name}(...) returned {_a(type(model).__name__)}, not a torch.nn.Module",
             Location(file, source_info.definition_line(source_info.read_text(file), name) or 1),
             hint=f"make {name} a class deriving from nn.Module",
@@ -217,7 +224,7 @@ def _check_arguments(
         )
         raise fail(
             Phase.LOAD,
-            "init_arguments",
+            MessageKind.INIT_ARGUMENTS,
             f"{name}{signature} cannot take the arguments get_init_inputs() returns, {given}: {exc}",
             Location(file, _init_line(cls, file)),
             hint=fix,

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 import torch
 
+from kernel_eval.kinds import FlagKind
 from kernel_eval.result import Flag, OutputComparison, Severity
 from kernel_eval.stages.check import compare_outputs
 from kernel_eval.stages.exactness import Float64Answer
@@ -69,7 +70,7 @@ def vacuity_flags(
     exact: Float64Answer | None = None,
     other: Any = None,
 ) -> list[Flag]:
-    """Flag(kind="vacuous_check"): an error when no leaf checks anything, else a warning per weak leaf."""
+    """Flag(kind=FlagKind.VACUOUS_CHECK): an error when no leaf checks anything, else a warning per weak leaf."""
     found, leaves = vacuous_leaves(ref_output, atol, rtol, exact, other)
     passing = [leaf for leaf in found if leaf.matched_fraction == 1.0]
     if leaves and len(passing) == leaves:
@@ -78,8 +79,8 @@ def vacuity_flags(
             f"vacuous check: a kernel returning constants would pass, since the reference's outputs are "
             f"matched by {what}; fix: {FIX}"
         )
-        return [Flag("vacuous_check", message, Severity.ERROR)]
-    return [Flag("vacuous_check", _weak_message(leaf), Severity.WARNING) for leaf in found]
+        return [Flag(FlagKind.VACUOUS_CHECK, message, Severity.ERROR)]
+    return [Flag(FlagKind.VACUOUS_CHECK, _weak_message(leaf), Severity.WARNING) for leaf in found]
 
 
 def _weak_message(leaf: VacuousLeaf) -> str:

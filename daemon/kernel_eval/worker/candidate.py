@@ -16,6 +16,7 @@ import torch
 import torch.utils.cpp_extension
 
 from kernel_eval.errors import EvalError, UserCode, fail
+from kernel_eval.kinds import MessageKind
 from kernel_eval.protocol.candidate import (
     CandidateApi,
     CandidateTimeParams,
@@ -63,7 +64,7 @@ class Candidate(CandidateApi):
         cls = load.model_class(self.module, params.entry_point, self.file, "custom")
         self.entry_point = params.entry_point
         init = payload.load(params.init, torch.device("cpu"))
-        with UserCode(Phase.LOAD, "init_error", (self.file,)):
+        with UserCode(Phase.LOAD, MessageKind.INIT_ERROR, (self.file,)):
             with seeded(params.seed):
                 args, kwargs = clone_tree(init["args"]), clone_tree(init["kwargs"])
                 self.model = load.construct(cls, args, kwargs, params.entry_point, self.file, "custom")
@@ -84,7 +85,7 @@ class Candidate(CandidateApi):
 
     def _run_once(self, inputs_path: str) -> Any:
         inputs = self._inputs.get(inputs_path)
-        with UserCode(Phase.CHECK, "runtime_error", (self.file,)), torch.no_grad():
+        with UserCode(Phase.CHECK, MessageKind.RUNTIME_ERROR, (self.file,)), torch.no_grad():
             try:
                 output = self.model(*clone_tree(inputs["args"]), **clone_tree(inputs["kwargs"]))
                 self.runtime.sync()
@@ -109,13 +110,13 @@ class Candidate(CandidateApi):
             with torch.no_grad():
                 return self.model(*call_args, **call_kwargs)
 
-        with UserCode(Phase.CHECK, "runtime_error", (self.file,)):
+        with UserCode(Phase.CHECK, MessageKind.RUNTIME_ERROR, (self.file,)):
             return kernels.profile_kernels(forward, self.runtime.device)
 
     def time(self, params: CandidateTimeParams) -> CandidateTimeResult:
         """One round of the custom model's timing, on the payloads `inputs` (loaded once per model and payloads)."""
         key = tuple(params.inputs)
-        with UserCode(Phase.TIME, "runtime_error", (self.file,)):
+        with UserCode(Phase.TIME, MessageKind.RUNTIME_ERROR, (self.file,)):
             if self._timing is None or self._timing.key != key:
                 sets = self._input_sets(params.inputs)
                 self._timing = timing_rounds.session(key, self.model, sets, audit=True)
@@ -137,7 +138,7 @@ class Candidate(CandidateApi):
             return [
                 _note(
                     Severity.INFO,
-                    "weights",
+                    MessageKind.WEIGHTS,
                     "copied the reference's weights into the custom model (names match)",
                 )
             ]
@@ -146,7 +147,7 @@ class Candidate(CandidateApi):
         return [
             _note(
                 Severity.INFO,
-                "weights",
+                MessageKind.WEIGHTS,
                 f"weights not copied: {why}; both models were built from the same seed instead",
             )
         ]
@@ -162,12 +163,12 @@ class Candidate(CandidateApi):
             return None
         return fail(
             Phase.CHECK,
-            "triton_compile_error",
+            MessageKind.TRITON_COMPILE_ERROR,
             f"{type(exc).__name__}: {exc}".strip(),
             location,
             hint="fix the Triton kernel at this line",
         )
 
 
-def _note(severity: Severity, kind: str, text: str, location: Location | None = None) -> Message:
+def _note(severity: Severity, kind: MessageKind, text: str, location: Location | None = None) -> Message:
     return Message(severity, Phase.BUILD, kind, text, location)

@@ -14,6 +14,7 @@ import attrs
 
 from kernel_eval import source_info
 from kernel_eval.errors import EvalError, fail
+from kernel_eval.kinds import MessageKind
 from kernel_eval.protocol.candidate import LoadParams
 from kernel_eval.result import Backend, Location, Message, Phase, Severity
 from kernel_eval.sandbox import confine
@@ -56,7 +57,7 @@ class CustomImport:
         if params.backend is Backend.CUDA_EXTENSION and not on_gpu:
             raise fail(
                 Phase.BUILD,
-                "cuda_unavailable",
+                MessageKind.CUDA_UNAVAILABLE,
                 f"{Path(file).name} builds a CUDA extension (load_inline with cuda_sources): it needs a CUDA GPU",
                 Location(file, source_info.line_of(file, "load_inline")),
                 hint="run on a machine with an NVIDIA GPU and a CUDA build of torch (--device cuda:0)",
@@ -73,7 +74,7 @@ class CustomImport:
             with target.building() as levers:
                 self._module = _import_with_build_errors(file)
             if levers.used:
-                self._notes.append(Message(Severity.INFO, Phase.BUILD, "build", levers.text()))
+                self._notes.append(Message(Severity.INFO, Phase.BUILD, MessageKind.BUILD, levers.text()))
             self._key = (file, source, load.local_module_stamps(target.folder))
         assert self._module is not None
         return Imported(self._module, list(self._notes), target, fresh)
@@ -85,7 +86,7 @@ def _confine(target: BuildTarget) -> None:
     if refusal:
         raise fail(
             Phase.LOAD,
-            "sandbox_unavailable",
+            MessageKind.SANDBOX_UNAVAILABLE,
             f"--sandbox strict: not running {Path(target.file).name}, a protection is missing: {refusal}",
             Location(target.file, 1),
             hint="run on a host that provides it, or pass --sandbox auto to run with what this host allows",
@@ -100,7 +101,7 @@ def _compat_notes(file: str, source: str) -> list[Message]:
         text = shim(source)
         if text:
             where = Location(file, source_info.line_of(file, marker))
-            notes.append(Message(Severity.WARNING, Phase.BUILD, "compat_shim", text, where))
+            notes.append(Message(Severity.WARNING, Phase.BUILD, MessageKind.COMPAT_SHIM, text, where))
     return notes
 
 

@@ -18,6 +18,7 @@ import attrs
 import torch
 
 from kernel_eval.errors import UserCode
+from kernel_eval.kinds import FlagKind, MessageKind
 from kernel_eval.protocol.judge import (
     CompareParams,
     CompareResult,
@@ -98,7 +99,7 @@ class Judge(JudgeApi):
         cls = load.model_class(module, entry, file, "reference")
         get_inputs = load.required_function(module, "get_inputs", file)
         get_init = getattr(module, "get_init_inputs", list)
-        with UserCode(Phase.LOAD, "reference_error", (file,)):
+        with UserCode(Phase.LOAD, MessageKind.REFERENCE_ERROR, (file,)):
             init_args, init_kwargs = split_args(get_init(), "get_init_inputs()")
             with seeded(seed):
                 model = load.construct(
@@ -120,7 +121,7 @@ class Judge(JudgeApi):
         if len(trials) >= 2:
             note = self._same_inputs_note(params.seeds[0], params.seeds[1])
             if note:
-                notes.append(Message(Severity.WARNING, Phase.CHECK, "same_inputs", note))
+                notes.append(Message(Severity.WARNING, Phase.CHECK, MessageKind.SAME_INPUTS, note))
         return MakeInputsResult(
             inputs=[trial.inputs_path for trial in trials],
             notes=notes,
@@ -146,7 +147,7 @@ class Judge(JudgeApi):
                 with torch.no_grad():
                     return ref.model(*call_args, **call_kwargs)
 
-            with UserCode(Phase.CHECK, "reference_error", (ref.file,)):
+            with UserCode(Phase.CHECK, MessageKind.REFERENCE_ERROR, (ref.file,)):
                 ref.kernels = kernels.profile_kernels(forward, self.runtime.device)
             ref.profiled = True
         return ref.kernels
@@ -154,7 +155,7 @@ class Judge(JudgeApi):
     def _trial(self, seed: int) -> _Trial:
         ref = self._ref()
         if seed not in ref.trials:
-            with UserCode(Phase.CHECK, "reference_error", (ref.file,)):
+            with UserCode(Phase.CHECK, MessageKind.REFERENCE_ERROR, (ref.file,)):
                 # a secret trial is new on every evaluation: drawn on the device, read once by this candidate
                 secret = seed in ref.once
                 on_device = self.runtime.device if secret and self.runtime.is_cuda else None
@@ -179,7 +180,7 @@ class Judge(JudgeApi):
             custom_output, problem = self._load_output(outputs)
             if problem:  # the candidate's own check was bypassed: not plain data after all
                 trials.append([OutputComparison("output", False, reason="type", detail=problem)])
-                flags.append(Flag("output_subclass", problem, Severity.ERROR))
+                flags.append(Flag(FlagKind.OUTPUT_SUBCLASS, problem, Severity.ERROR))
                 continue
             trials.append(
                 check.compare_outputs(trial.output, custom_output, params.atol, params.rtol, trial.exact)
@@ -225,7 +226,7 @@ class Judge(JudgeApi):
     def time(self, params: JudgeTimeParams) -> JudgeTimeResult:
         """One round of the reference's timing, on its own copies of trials `seeds`' inputs."""
         ref = self._ref()
-        with UserCode(Phase.TIME, "reference_error", (ref.file,)):
+        with UserCode(Phase.TIME, MessageKind.REFERENCE_ERROR, (ref.file,)):
             key = (ref.key, tuple(params.seeds))
             if self._timing is None or self._timing.key != key:
                 trials = [self._trial(seed) for seed in params.seeds]

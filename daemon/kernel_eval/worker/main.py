@@ -93,6 +93,7 @@ def _handle(api: Api, routes: Routes[Api], envelope: Envelope) -> Reply:
     """The reply to one request: what `api`'s handler for it returned, or the error messages. A request for a
     method of the other worker gets an internal error, as a failure of the handler does."""
     from kernel_eval.errors import EvalError
+    from kernel_eval.kinds import MessageKind
     from kernel_eval.protocol.messages import Reply
     from kernel_eval.result import Message, Phase, Severity, from_data, to_data
 
@@ -107,7 +108,7 @@ def _handle(api: Api, routes: Routes[Api], envelope: Envelope) -> Reply:
             Message(
                 Severity.ERROR,
                 Phase.LOAD,
-                "internal_error",
+                MessageKind.INTERNAL_ERROR,
                 f"kernel-eval worker error in {envelope.method}: {exc!r}",
                 detail=traceback.format_exc(),
             )

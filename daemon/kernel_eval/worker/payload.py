@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from kernel_eval.errors import fail
+from kernel_eval.kinds import MessageKind
 from kernel_eval.result import Phase
 from kernel_eval.stages.inputs import to_device
 from kernel_eval.stages.timing.floor import count_bytes
@@ -59,7 +60,9 @@ def _without_checksum() -> Iterator[None]:
 def load(path: str, device: torch.device, remove: bool = False) -> Any:
     file = Path(path).resolve()
     if file.parent.parent != arena.folder().resolve().parent:
-        raise fail(Phase.CHECK, "internal_error", f"payload {file} is outside the pool's payload directory")
+        raise fail(
+            Phase.CHECK, MessageKind.INTERNAL_ERROR, f"payload {file} is outside the pool's payload directory"
+        )
     try:
         return arena.take_tree(to_device(torch.load(file, weights_only=True, mmap=True), device), device)
     finally:
@@ -73,7 +76,7 @@ def save_output(obj: Any, phase: Phase) -> str:
     except Exception as exc:
         raise fail(
             phase,
-            "unsupported_output",
+            MessageKind.UNSUPPORTED_OUTPUT,
             f"forward returned a {type(obj).__name__} that cannot be compared ({exc})",
             hint="return tensors, numbers, or tuples/lists/dicts of them",
         ) from None

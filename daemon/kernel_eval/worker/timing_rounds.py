@@ -13,6 +13,7 @@ import attrs
 import torch
 
 from kernel_eval.errors import fail
+from kernel_eval.kinds import MessageKind
 from kernel_eval.protocol.candidate import CandidateTimeParams, CandidateTimeResult
 from kernel_eval.protocol.judge import JudgeTimeParams, JudgeTimeResult
 from kernel_eval.result import Phase
@@ -44,7 +45,7 @@ def session(key: Hashable, model: Any, sets: Sequence[InputSet], audit: bool = F
     try:
         rotation = Rotation(forward, sets, audit)
     except ValueError as exc:
-        raise fail(Phase.TIME, "timing_inputs", f"cannot time on fresh inputs: {exc}") from None
+        raise fail(Phase.TIME, MessageKind.TIMING_INPUTS, f"cannot time on fresh inputs: {exc}") from None
     output = rotation()
     return Session(key, rotation, count_bytes(rotation.live_args, rotation.live_kwargs, model, output))
 
@@ -88,7 +89,7 @@ def measure(
     try:
         rotation.plan(plan, fresh_sets)
     except ValueError as exc:
-        raise fail(Phase.TIME, "timing_inputs", f"cannot time on fresh inputs: {exc}") from None
+        raise fail(Phase.TIME, MessageKind.TIMING_INPUTS, f"cannot time on fresh inputs: {exc}") from None
     measured = timer.round(rotation, count, warmup=params.warmup, hooks=rotation)
     kept, kept_sets = [], []
     if params.keep:

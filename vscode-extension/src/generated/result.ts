@@ -24,6 +24,79 @@ export type Backend = 'cuda_extension' | 'cpp_extension' | 'triton' | 'pytorch' 
  */
 export type Severity = 'error' | 'warning' | 'info';
 /**
+ * What a message is about: a stable tag clients may match on (its text is for people).
+ *
+ * This interface was referenced by `EvalResult`'s JSON-Schema
+ * via the `definition` "MessageKind".
+ */
+export type MessageKind =
+  | 'file_not_found'
+  | 'not_a_file'
+  | 'not_readable'
+  | 'not_python'
+  | 'not_text'
+  | 'bad_device'
+  | 'no_such_device'
+  | 'no_reference'
+  | 'syntax_error'
+  | 'import_error'
+  | 'missing_entry_point'
+  | 'missing_function'
+  | 'entry_point_not_callable'
+  | 'not_a_module'
+  | 'init_arguments'
+  | 'init_error'
+  | 'reference_error'
+  | 'reference_changed'
+  | 'build'
+  | 'compile_error'
+  | 'compile_warning'
+  | 'triton_compile_error'
+  | 'cuda_unavailable'
+  | 'unsafe_build_dir'
+  | 'compat_shim'
+  | 'weights'
+  | 'runtime_error'
+  | 'system_exit'
+  | 'out_of_memory'
+  | 'cuda_error'
+  | 'unsupported_output'
+  | 'same_inputs'
+  | 'timeout'
+  | 'crash'
+  | 'cancelled'
+  | 'timing'
+  | 'timing_inputs'
+  | 'timing_inconsistent'
+  | 'device'
+  | 'sandbox'
+  | 'sandbox_off'
+  | 'sandbox_unavailable'
+  | 'sandbox_denied'
+  | 'worker_start_failed'
+  | 'internal_error'
+  | 'batch_error';
+/**
+ * What the judge caught (docs/exploits.md): a stable tag clients may match on.
+ *
+ * This interface was referenced by `EvalResult`'s JSON-Schema
+ * via the `definition` "FlagKind".
+ */
+export type FlagKind =
+  | 'vacuous_check'
+  | 'output_subclass'
+  | 'remembered_result'
+  | 'faster_on_seen_values'
+  | 'no_custom_kernel'
+  | 'clock_tampered'
+  | 'harness_tampered'
+  | 'side_stream'
+  | 'untimed_work'
+  | 'background_thread'
+  | 'l2_persistence'
+  | 'below_physical_floor'
+  | 'host_time';
+/**
  * auto: every protection the host allows; strict: refuse to run user code when one is missing; off: none.
  *
  * This interface was referenced by `EvalResult`'s JSON-Schema
@@ -194,7 +267,7 @@ export interface Floor {
   custom_percent: number;
 }
 /**
- * An error, warning or note, anchored to a file/line when one is known. kind is a stable machine-readable tag, e.g. syntax_error, import_error, missing_entry_point, compile_error, triton_compile_error, runtime_error, timeout, crash, cuda_unavailable, cancelled, system_exit, out_of_memory, compat_shim, weights, timing.
+ * An error, warning or note, anchored to a file/line when one is known. kind is a stable machine-readable tag (kinds.py), e.g. syntax_error, compile_error, runtime_error, timeout.
  *
  * This interface was referenced by `EvalResult`'s JSON-Schema
  * via the `definition` "Message".
@@ -202,7 +275,7 @@ export interface Floor {
 export interface Message {
   severity: Severity;
   phase: Phase;
-  kind: string;
+  kind: MessageKind;
   message: string;
   location: Location | null;
   hint: string;
@@ -222,13 +295,13 @@ export interface Location {
   end_column: number;
 }
 /**
- * Something the judge caught that makes the verdict or the speedup untrustworthy (a cheat, a vacuous check, tampered clocks, work that outlives forward). A flag with severity error turns a correct verdict into exit 1. kind is a stable tag, e.g. vacuous_check, output_subclass, remembered_result, clock_tampered, side_stream, below_physical_floor, no_custom_kernel, faster_on_seen_values, harness_tampered, untimed_work, l2_persistence, background_thread (docs/exploits.md).
+ * Something the judge caught that makes the verdict or the speedup untrustworthy (a cheat, a vacuous check, tampered clocks, work that outlives forward). A flag with severity error turns a correct verdict into exit 1. kind is a stable tag (kinds.py), e.g. vacuous_check, output_subclass, clock_tampered (docs/exploits.md).
  *
  * This interface was referenced by `EvalResult`'s JSON-Schema
  * via the `definition` "Flag".
  */
 export interface Flag {
-  kind: string;
+  kind: FlagKind;
   message: string;
   severity: Severity;
   location: Location | null;

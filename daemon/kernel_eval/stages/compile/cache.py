@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kernel_eval.errors import fail
+from kernel_eval.kinds import MessageKind
 from kernel_eval.result import Phase
 
 
@@ -34,7 +35,7 @@ def private_prefix(prefix: str = "") -> Path:
     if info.st_uid != os.getuid():
         raise fail(
             Phase.BUILD,
-            "unsafe_build_dir",
+            MessageKind.UNSAFE_BUILD_DIR,
             f"build directory {path} belongs to another user (uid {info.st_uid})",
             hint="pass --build_dir_prefix with a directory you own",
         )

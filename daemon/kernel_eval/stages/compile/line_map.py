@@ -13,6 +13,7 @@ import ast
 import os
 from collections.abc import Iterable
 
+from kernel_eval.kinds import MessageKind
 from kernel_eval.result import Location, Message, Phase, Severity
 from kernel_eval.stages.compile.compiler_diagnostics import CompilerDiagnostic, parse_compiler_output
 from kernel_eval.stages.compile.inline_literals import BuildCall, InlineLiteral, find_build_calls
@@ -65,7 +66,7 @@ def _map_one(
     py_file: str,
     py_lines: list[str],
 ) -> Message:
-    kind = "compile_error" if diagnostic.severity is Severity.ERROR else "compile_warning"
+    kind = MessageKind.COMPILE_ERROR if diagnostic.severity is Severity.ERROR else MessageKind.COMPILE_WARNING
     where = f"{os.path.basename(path) if generated_text is not None else path}:{diagnostic.line}"
     call = _call_for(path, calls)
     generated_line = ""
@@ -232,7 +233,7 @@ def messages_from_build_error(
         Message(
             severity=Severity.ERROR,
             phase=Phase.BUILD,
-            kind="compile_error",
+            kind=MessageKind.COMPILE_ERROR,
             message=headline.strip()[:300],
             location=calls[0].location if calls else Location(py_file),
             hint="The build failed without a compiler error to point at; the build output is in the details.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 
+from kernel_eval.kinds import FlagKind
 from kernel_eval.result import Flag, Floor, Severity, Timing, format_speedup
 from kernel_eval.stages.timing import sampling
 from kernel_eval.stages.timing.clocks import harness_message, harness_names, tamper_message
@@ -66,15 +67,15 @@ def assemble(
     harness = harness_names(tampered or [])
     clocks = [name for name in tampered or [] if name not in harness]
     if clocks:
-        flags.append(Flag("clock_tampered", tamper_message(clocks)))
+        flags.append(Flag(FlagKind.CLOCK_TAMPERED, tamper_message(clocks)))
         timing.method += "; clocks tampered with: speedup not valid"
     if harness:
-        flags.append(Flag("harness_tampered", harness_message(harness)))
+        flags.append(Flag(FlagKind.HARNESS_TAMPERED, harness_message(harness)))
         timing.method += "; harness tampered with: speedup not valid"
     if l2_persistence:
         flags.append(
             Flag(
-                "l2_persistence",
+                FlagKind.L2_PERSISTENCE,
                 f"the custom module set up persisting L2 ({'; '.join(l2_persistence)}): data it marks persisting "
                 "survives the cache flush between timed calls, so its calls find their inputs cached; reset before "
                 "every timed call, and flagged (a kernel's time must not depend on what the previous call left in L2)",
@@ -84,13 +85,13 @@ def assemble(
     if threads:
         user = [thread for thread in threads if thread.runs_user_code]
         severity = Severity.ERROR if user else Severity.WARNING
-        flags.append(Flag("background_thread", thread_flag_text(user or threads), severity))
+        flags.append(Flag(FlagKind.BACKGROUND_THREAD, thread_flag_text(user or threads), severity))
         if user:
             timing.method += "; a thread of the custom module ran beside it: speedup not valid"
     if custom.outlived:
         flags.append(
             Flag(
-                "side_stream",
+                FlagKind.SIDE_STREAM,
                 f"in {custom.outlived} timed calls the custom forward returned while its kernels were still running on "
                 "another stream (the caller's stream never waited for them); the GPU-time figure counts them, "
                 "the end-to-end figure cannot",
@@ -120,7 +121,7 @@ def _host_time(timing: Timing) -> Flag | None:
     if gap_ms < HOST_GAP_MIN_MS:
         return None
     return Flag(
-        "host_time",
+        FlagKind.HOST_TIME,
         f"the custom forward takes {timing.custom_end_to_end.median_ms:.3g} ms end to end but only "
         f"{timing.custom.median_ms:.3g} ms of kernels: end-to-end speedup {format_speedup(e2e)} vs "
         f"{format_speedup(timing.speedup)} on kernel time (host work or launch overhead the kernel figure cannot see)",
@@ -140,7 +141,7 @@ def _floor(timing: Timing, moved: Bytes) -> tuple[Floor, Flag | None]:
         custom_percent=custom.percent_of_copy_bandwidth,
     )
     message = below_floor_message(custom, ref)
-    return floor, Flag("below_physical_floor", message) if message else None
+    return floor, Flag(FlagKind.BELOW_PHYSICAL_FLOOR, message) if message else None
 
 
 def method(meaningful: bool, gpu: bool, stop_reason: str) -> str:

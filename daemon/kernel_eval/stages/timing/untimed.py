@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 
+from kernel_eval.kinds import FlagKind
 from kernel_eval.result import Flag
 from kernel_eval.stages.timing.record import SideRecord
 
@@ -32,7 +33,7 @@ def untimed_work_flag(reference: SideRecord, custom: SideRecord, on_gpu: bool) -
     if custom_gap <= ref_gap * GAP_RATIO or excess <= MIN_EXCESS_MS or excess <= call_ms * SHARE_OF_CALL:
         return None
     return Flag(
-        "untimed_work",
+        FlagKind.UNTIMED_WORK,
         f"between its timed calls the custom side spent {custom_gap:.3g} ms per call (median) where the reference "
         f"spent {ref_gap:.3g} ms doing the same loading and flushing: {excess:.3g} ms of work per call ran outside "
         f"the timed region, against {call_ms:.3g} ms timed (a background thread, a finalizer, an override of the "
