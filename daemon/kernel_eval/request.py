@@ -51,8 +51,6 @@ class EvalRequest:
     build_timeout_s: float = attrs.field(
         default=DEFAULT_BUILD_TIMEOUT_S, metadata=_set_in("cli", "settings", name="build_timeout")
     )
-    total_timeout_s: float = 0.0
-    """Wall clock for the whole evaluation, worker start and build included (0: none). A batch sets it per pair."""
     verbose: bool = attrs.field(default=False, metadata=_set_in("cli"))
     # auto: every protection the host allows; strict: refuse to run user code without all of them; off: none
     sandbox: SandboxMode = attrs.field(

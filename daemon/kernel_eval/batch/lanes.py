@@ -72,7 +72,7 @@ def evaluate_on(pool: WorkerPool, request: EvalRequest, pair_timeout_s: float) -
     """One evaluation on `pool`; past `pair_timeout_s` of wall time it is stopped (its candidate killed)."""
     started = time.monotonic()
     try:
-        result = pool.evaluate(attrs.evolve(request, total_timeout_s=max(pair_timeout_s, 0.0)))
+        result = pool.evaluate(request, time_limit_s=max(pair_timeout_s, 0.0))
     except Exception as exc:  # a pool failure costs this pair, never the batch
         result = failed(request, MessageKind.BATCH_ERROR, f"the evaluation failed: {exc!r}")
     build_s = result.phase_s.get(Phase.BUILD.value, 0.0)

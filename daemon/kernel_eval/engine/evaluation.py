@@ -67,6 +67,7 @@ class Evaluation:
         on_progress: ProgressCallback,
         cancel: threading.Event,
         notes: Sequence[Message] = (),
+        time_limit_s: float = 0.0,
         started: float | None = None,
     ) -> None:
         self.started = time.monotonic() if started is None else started
@@ -74,6 +75,9 @@ class Evaluation:
         self.request = request
         self.on_progress, self.cancel = on_progress, cancel
         self.notes = list(notes)
+        """What the caller knows that the result should say (a draft build's note): added at the end."""
+        self.time_limit_s = time_limit_s
+        """Wall clock for the whole evaluation, worker start and build included (0: none); a batch sets one."""
         self.workers: Workers | None = None
         self.candidate_tainted = False
         """It ran failing user code: replaced even though it answered."""
@@ -100,6 +104,7 @@ class Evaluation:
         on_progress: ProgressCallback,
         cancel: threading.Event,
         notes: Sequence[Message] = (),
+        time_limit_s: float = 0.0,
     ) -> Evaluation | EvalResult:
         """The evaluation of `request`, or the result of one that fails its checks (preflight.py) and needs no
         worker."""
@@ -112,12 +117,12 @@ class Evaluation:
             ref_src=str(Path(request.ref_src).resolve()),
             custom_src=str(Path(request.custom_src).resolve()),
         )
-        return cls(request, on_progress, cancel, notes, started)
+        return cls(request, on_progress, cancel, notes, time_limit_s, started)
 
     def run(self, workers: Workers) -> EvalResult:
         self.workers = workers
         self._waiting_on = workers.judge
-        limit = self.request.total_timeout_s
+        limit = self.time_limit_s
         timer = threading.Timer(limit, self._out_of_time.set) if limit > 0 else None
         if timer is not None:
             timer.daemon = True
@@ -162,7 +167,7 @@ class Evaluation:
             custom=self.result.custom,
             build_timeout_s=self.request.build_timeout_s,
             timeout_s=self.request.timeout_s,
-            out_of_time_s=self.request.total_timeout_s if self._out_of_time.is_set() else None,
+            out_of_time_s=self.time_limit_s if self._out_of_time.is_set() else None,
             oom_kills_before=self._oom_kills,
         )
 

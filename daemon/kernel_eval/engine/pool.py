@@ -75,9 +75,11 @@ class WorkerPool:
         on_progress: ProgressCallback = ignore_progress,
         cancel: threading.Event | None = None,
         notes: Sequence[Message] = (),
+        time_limit_s: float = 0.0,
     ) -> EvalResult:
-        """The result of `request` (`notes` are added to it: what the caller knows of the build, say)."""
-        evaluation = Evaluation.of(request, on_progress, cancel or threading.Event(), notes)
+        """The result of `request`. `notes` are added to it (what the caller knows of the build, say); past
+        `time_limit_s` of wall clock (0: no limit) it is stopped and says so."""
+        evaluation = Evaluation.of(request, on_progress, cancel or threading.Event(), notes, time_limit_s)
         if isinstance(evaluation, EvalResult):
             return evaluation
         with self._exclusive():
