@@ -12,6 +12,7 @@ from kernel_eval.protocol.messages import Hello
 from kernel_eval.sandbox import confine
 from kernel_eval.stages.compile import arch, triton_ahead
 from kernel_eval.stages.compile.arch import BuildArch
+from kernel_eval.stages.timing import l2
 from kernel_eval.stages.timing.clocks import Clocks
 from kernel_eval.stages.timing.timer import Timer
 
@@ -68,6 +69,7 @@ def start_runtime(requested: str, judge: bool = False) -> Runtime:
         # create the context and warm the allocator now, not on first use
         torch.zeros(1, device=device).add_(1)
         torch.cuda.synchronize()
+        l2.start_clean()
         _start_profiler_once(device)
     else:
         device = torch.device("cpu")

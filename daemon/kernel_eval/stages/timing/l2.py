@@ -27,6 +27,14 @@ _looked = False
 _found: list[str] = []
 
 
+def start_clean() -> None:
+    """At a worker's start, before any user code runs: the set-aside a new context is given (11.25 MiB on an H200
+    with driver 580) goes back to zero, so that a set-aside found before a timed call was raised by the module."""
+    runtime = _cuda_runtime()
+    if runtime is not None:
+        runtime.cudaDeviceSetLimit(LIMIT_PERSISTING_L2_CACHE_SIZE, ctypes.c_size_t(0))
+
+
 def reset_persisting() -> None:
     runtime = _cuda_runtime()
     if runtime is None:
