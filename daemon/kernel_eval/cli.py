@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def evaluate(options: Options, err: Console) -> EvalResult:
-    """The evaluation, in its own workers; Ctrl-C or SIGTERM make it a cancelled one."""
+    """The evaluation, in its own workers. Ctrl-C or SIGTERM make it a cancelled one."""
     cancel = threading.Event()
     request = options.to_request()
     progress = Progress(err, options)
@@ -132,7 +132,7 @@ def evaluate(options: Options, err: Console) -> EvalResult:
 
 
 class Progress:
-    """Where the evaluation is: every event on stderr with --verbose; else, in a terminal, one line that changes
+    """Where the evaluation is: every event on stderr with --verbose. Else, in a terminal, one line that changes
     in place and is gone once the result prints (nothing under --json or when stderr is not a terminal)."""
 
     def __init__(self, err: Console, options: Options) -> None:
@@ -158,7 +158,7 @@ class Progress:
 
 @contextlib.contextmanager
 def stopped_by_signals(cancel: threading.Event) -> Iterator[None]:
-    """Ctrl-C and SIGTERM cancel the evaluation (its workers are stopped and a result is still printed); a
+    """Ctrl-C and SIGTERM cancel the evaluation (its workers are stopped and a result is still printed). A
     second Ctrl-C stops waiting. The handlers before are put back after."""
 
     def on_signal(signum: int, frame: object) -> None:

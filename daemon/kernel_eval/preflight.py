@@ -21,7 +21,7 @@ def problem(kind: MessageKind, text: str, file: str = "", line: int = 0, hint: s
 
 
 def check_file(path: str, role: str, flag: str = "") -> Message | None:
-    """Why `path` cannot be the `role` ("custom" or "reference") file, or None when it can; `flag` is how the
+    """Why `path` cannot be the `role` ("custom" or "reference") file, or None when it can. `flag` is how the
     user names the file (the CLI's flags by default)."""
     flag = flag or ("--custom_src" if role == "custom" else "--ref_src")
     file = Path(path)
@@ -85,7 +85,7 @@ def _binary(path: str, role: str) -> Message | None:
 
 
 def check_device(device: str) -> Message | None:
-    """None for "", cpu, cuda and a cuda:N this machine has (or cannot tell about); else what to pass instead."""
+    """None for "", cpu, cuda and a cuda:N this machine has (or cannot tell about), else what to pass instead."""
     if not device or device == "cpu":
         return None
     found = DEVICE.fullmatch(device)
@@ -104,7 +104,7 @@ def check_device(device: str) -> Message | None:
 
 
 def nvidia_gpu_count() -> int | None:
-    """GPUs NVIDIA's driver knows (one folder each under /proc/driver/nvidia/gpus); None without the driver."""
+    """GPUs NVIDIA's driver knows (one folder each under /proc/driver/nvidia/gpus), or None without the driver."""
     try:
         return len(list(Path(NVIDIA_GPUS).iterdir()))
     except OSError:

@@ -2,7 +2,7 @@
 
 This is the one source of truth for the request's options. Each field's metadata says where a user can set it:
 `cli` (run_and_check.py / kernel-eval flags), `settings` (the editor's kernelEval.* settings), `run` (kernelEval/run
-params); the CLI options, the daemon's settings and the run params are held to these fields by tests/test_request.py.
+params). The CLI options, the daemon's settings and the run params are held to these fields by tests/test_request.py.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class EvalRequest:
     atol: float | None = attrs.field(default=None, metadata=_set_in("cli", "settings", "run"))
     rtol: float | None = attrs.field(default=None, metadata=_set_in("cli", "settings", "run"))
     seed: int = 42
-    build_dir_prefix: str = attrs.field(default="", metadata=_set_in("cli"))  # "" = per-user cache dir
+    build_dir_prefix: str = attrs.field(default="", metadata=_set_in("cli"))
+    """Empty means the per-user cache dir."""
     clear_cache: bool = attrs.field(default=False, metadata=_set_in("cli"))
     # wall clock for running kernels, build excluded
     timeout_s: float = attrs.field(
@@ -52,7 +53,7 @@ class EvalRequest:
         default=DEFAULT_BUILD_TIMEOUT_S, metadata=_set_in("cli", "settings", name="build_timeout")
     )
     verbose: bool = attrs.field(default=False, metadata=_set_in("cli"))
-    # auto: every protection the host allows; strict: refuse to run user code without all of them; off: none
+    # auto: every protection the host allows. strict: refuse to run user code without all of them. off: none.
     sandbox: SandboxMode = attrs.field(
         default=SandboxMode.AUTO, converter=SandboxMode, metadata=_set_in("cli", "settings", "run")
     )

@@ -1,6 +1,6 @@
 """The one typed, versioned, JSON-serialisable result of an evaluation.
 
-Everything a renderer (CLI, LSP daemon, VS Code) shows comes from here; nothing is re-derived elsewhere.
+Everything a renderer (CLI, LSP daemon, VS Code) shows comes from here. Nothing is re-derived elsewhere.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ class Verdict(str, enum.Enum):
     CORRECT = "correct"
     INCORRECT = "incorrect"
     ERROR = "error"  # could not evaluate: load/build/runtime error, crash, timeout
-    CANCELLED = (
-        "cancelled"  # stopped before it finished (Ctrl-C, SIGTERM); the daemon publishes none of these
-    )
+    # Stopped before it finished (Ctrl-C, SIGTERM). The daemon publishes none of these.
+    CANCELLED = "cancelled"
 
     @property
     def exit_code(self) -> int:
@@ -93,8 +92,10 @@ class Message:
     kind: MessageKind
     message: str
     location: Location | None = None
-    hint: str = ""  # how to fix it
-    detail: str = ""  # compiler output / traceback text for "show more"
+    hint: str = ""
+    """How to fix it."""
+    detail: str = ""
+    """Compiler output / traceback text for "show more"."""
 
 
 @attrs.define
@@ -103,7 +104,8 @@ class OutputComparison:
 
     path: str
     passed: bool
-    reason: str = ""  # "" when passed; else structure|type|shape|dtype|values|nan|inf
+    reason: str = ""
+    """Empty when passed, else one of structure|type|shape|dtype|values|nan|inf."""
     ref_shape: list[int] | None = None
     custom_shape: list[int] | None = None
     ref_dtype: str = ""
@@ -118,16 +120,20 @@ class OutputComparison:
     worst_index: list[int] | None = None
     ref_value_at_worst: float | None = None
     custom_value_at_worst: float | None = None
-    detail: str = ""  # one readable sentence
+    detail: str = ""
+    """One readable sentence."""
     # How values were judged: "float64" (errors against the reference run in float64, see stages/exactness.py)
-    # or "tolerance" (atol/rtol against the reference); note says why float64 was not used.
+    # or "tolerance" (atol/rtol against the reference). `note` says why float64 was not used.
     method: str = "tolerance"
     note: str = ""
-    scale: float | None = None  # RMS of the float64 answer: the errors below are relative to it
-    ref_error: float | None = None  # max over elements of |ref - exact| / (|exact| + scale)
+    scale: float | None = None
+    """RMS of the float64 answer: the errors below are relative to it."""
+    ref_error: float | None = None
+    """Max over elements of |ref - exact| / (|exact| + scale)."""
     custom_error: float | None = None
     allowed_error: float | None = None
-    ref_norm_error: float | None = None  # RMS(ref - exact) / scale
+    ref_norm_error: float | None = None
+    """RMS(ref - exact) / scale."""
     custom_norm_error: float | None = None
     allowed_norm_error: float | None = None
 
@@ -138,14 +144,17 @@ class TrialResult:
     seed: int
     passed: bool
     outputs: list[OutputComparison] = attrs.Factory(list)
-    secret: bool = False  # the seed came from the OS (never from the request or the environment)
+    secret: bool = False
+    """The seed came from the OS (never from the request or the environment)."""
 
 
 @attrs.define
 class Correctness:
-    num_trials: int = 0  # all trials, the secret-seed ones included
+    num_trials: int = 0
+    """All trials, the secret-seed ones included."""
     num_passed: int = 0
-    num_secret_trials: int = 0  # trials whose seed came from the OS, not from the request
+    num_secret_trials: int = 0
+    """Trials whose seed came from the OS, not from the request."""
     trials: list[TrialResult] = attrs.Factory(list)
 
     @property
@@ -162,7 +171,8 @@ class TimingStats:
     min_ms: float
     max_ms: float
     trials: int
-    ci95_ms: list[float] = attrs.Factory(list)  # [low, high]: distribution-free 95 % interval of the median
+    ci95_ms: list[float] = attrs.Factory(list)
+    """[low, high]: distribution-free 95 % interval of the median."""
 
 
 @attrs.define
@@ -170,26 +180,33 @@ class Floor:
     """The least time each side could take: bytes it must move (inputs, parameters, outputs) over the device's
     measured copy bandwidth. A time below it means work was skipped or done elsewhere."""
 
-    copy_bandwidth_gbs: float  # device-to-device copy, GB/s (read + write bytes)
+    copy_bandwidth_gbs: float
+    """Device-to-device copy, GB/s (read + write bytes)."""
     reference_bytes: int
     custom_bytes: int
-    reference_percent: float  # achieved bandwidth as % of the copy bandwidth
+    reference_percent: float
+    """Achieved bandwidth as % of the copy bandwidth."""
     custom_percent: float
 
 
 @attrs.define
 class Timing:
-    reference: (
-        TimingStats  # the headline figure (see method): device kernel time when measured, else end-to-end
-    )
+    reference: TimingStats
+    """The headline figure (see method): device kernel time when measured, else end-to-end."""
     custom: TimingStats
-    speedup: float  # reference median / custom median of the headline figure
-    method: str  # how it was measured and which figure is the headline, one line
-    meaningful: bool  # False on CPU / interpreter
+    speedup: float
+    """Reference median / custom median of the headline figure."""
+    method: str
+    """How it was measured and which figure is the headline, one line."""
+    meaningful: bool
+    """False on CPU / interpreter."""
     warmup: int = 0
-    speedup_ci95: list[float] = attrs.Factory(list)  # [low, high] of the headline speedup
-    figure: str = "end_to_end"  # the headline: "gpu_kernel_time" or "end_to_end"
-    reference_end_to_end: TimingStats | None = None  # CUDA events on the caller's stream (GPU only)
+    speedup_ci95: list[float] = attrs.Factory(list)
+    """[low, high] of the headline speedup."""
+    figure: str = "end_to_end"
+    """The headline: "gpu_kernel_time" or "end_to_end"."""
+    reference_end_to_end: TimingStats | None = None
+    """CUDA events on the caller's stream (GPU only)."""
     custom_end_to_end: TimingStats | None = None
     end_to_end_speedup: float | None = None
     floor: Floor | None = None
@@ -222,7 +239,7 @@ class SandboxMode(str, enum.Enum):
 class ProtectionState(str, enum.Enum):
     ON = "on"
     OFF = "off"  # turned off (--sandbox off)
-    UNAVAILABLE = "unavailable"  # the host cannot provide it; detail says why
+    UNAVAILABLE = "unavailable"  # the host cannot provide it: detail says why
 
 
 @attrs.define
@@ -280,12 +297,13 @@ class EvalResult:
     timing: Timing | None = None
     messages: list[Message] = attrs.Factory(list)
     flags: list[Flag] = attrs.Factory(list)
-    kernels: dict[str, list[str]] = attrs.Factory(
-        dict
-    )  # "reference" / "custom" -> GPU kernels one forward launched
-    captured_output: dict[str, str] = attrs.Factory(dict)  # "reference" / "custom" -> text
+    kernels: dict[str, list[str]] = attrs.Factory(dict)
+    """Per side ("reference" / "custom"): the GPU kernels one forward launched."""
+    captured_output: dict[str, str] = attrs.Factory(dict)
+    """Per side ("reference" / "custom"): its text."""
     duration_s: float = 0.0
-    phase_s: dict[str, float] = attrs.Factory(dict)  # wall seconds spent in each phase, in the order they ran
+    phase_s: dict[str, float] = attrs.Factory(dict)
+    """Wall seconds spent in each phase, in the order they ran."""
     cache_dir: str = ""
     torch_version: str = ""
     gpu_name: str = ""
@@ -361,7 +379,7 @@ def format_speedup(speedup: float) -> str:
 
 
 def speed_words(speedup: float) -> str:
-    """2.31× faster; below 1 the other way round, as people say it: 0.00071 is 1,408× slower (not 0.00071×)."""
+    """2.31× faster. Below 1 the other way round, as people say it: 0.00071 is 1,408× slower (not 0.00071×)."""
     if speedup >= 1 or speedup <= 0:
         return f"{format_speedup(speedup)} faster"
     slower = 1 / speedup

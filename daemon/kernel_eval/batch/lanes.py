@@ -1,5 +1,5 @@
 """Lanes: where a batch's evaluations run. A lane owns one device and evaluates one pair at a time, so timing never
-shares a GPU with another evaluation; a fault or a hang costs that pair, and the lane carries on."""
+shares a GPU with another evaluation. A fault or a hang costs that pair, and the lane carries on."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class LaneResult:
 
 class Lane(Protocol):
     name: str
-    node: str  # the machine it runs on ("" = this one)
+    node: str
+    """The machine it runs on ("" = this one)."""
 
     def evaluate(self, request: EvalRequest, pair_timeout_s: float) -> LaneResult: ...
 
@@ -69,7 +70,7 @@ class LocalLane:
 
 
 def evaluate_on(pool: WorkerPool, request: EvalRequest, pair_timeout_s: float) -> LaneResult:
-    """One evaluation on `pool`; past `pair_timeout_s` of wall time it is stopped (its candidate killed)."""
+    """One evaluation on `pool`. Past `pair_timeout_s` of wall time it is stopped (its candidate killed)."""
     started = time.monotonic()
     try:
         result = pool.evaluate(request, time_limit_s=max(pair_timeout_s, 0.0))

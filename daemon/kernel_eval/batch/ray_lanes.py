@@ -70,7 +70,7 @@ class PoolActor:
 
         self.device = "cpu"
         if use_gpu:
-            # Ray narrowed CUDA_VISIBLE_DEVICES to our GPU; the pool narrows it itself from the physical index.
+            # Ray narrowed CUDA_VISIBLE_DEVICES to our GPU. The pool narrows it itself from the physical index.
             self.device = f"cuda:{ray.get_gpu_ids()[0]}"
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         self.pool = WorkerPool(spares=spares_for(self.device, _gpus_on_this_node() if use_gpu else 1))
@@ -140,7 +140,8 @@ class RayCluster:
 
     lanes: list[RayLane]
     arch: str
-    homes: dict[str, str] = attrs.Factory(dict)  # pair name -> node id its build ran on
+    homes: dict[str, str] = attrs.Factory(dict)
+    """The node id each pair's build ran on, by pair name."""
     _next_node: int = 0
 
     def home(self, name: str) -> str:

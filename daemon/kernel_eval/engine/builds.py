@@ -1,8 +1,8 @@
 """Build-only processes, parent side: start one that imports a custom file so its extension lands in the build
 cache, and ask a throwaway process for a device's build arch.
 
-The batch runs these on every CPU core while the lanes evaluate other pairs; the lane's own load of the same source
-is then a cache hit (the cache is keyed by file, source, torch/CUDA version and GPU arch; the build lock makes a
+The batch runs these on every CPU core while the lanes evaluate other pairs. The lane's own load of the same source
+is then a cache hit (the cache is keyed by file, source, torch/CUDA version and GPU arch, and the build lock makes a
 lane that arrives mid-build wait for it instead of building twice). The editor builds unsaved text with them too
 (lsp/draft_builds.py). A failed or hung prebuild is ignored: the evaluation itself reports the error. The child
 side is worker/build_only.py.
@@ -62,7 +62,7 @@ def needs_prebuild(custom_src: str, for_gpu: bool = False) -> bool:
 
 def prebuild(request: EvalRequest, timeout_s: float, arch: str = "") -> float | None:
     """Build the request's custom file into the cache for `arch` (as gpu_arch gives it) in a process that sees no
-    GPU, as a build process or a Ray CPU task does; seconds taken, or None if it failed."""
+    GPU, as a build process or a Ray CPU task does. Returns the seconds taken, or None if it failed."""
     args = [request.custom_src, request.build_dir_prefix]
     args += ["--ref", request.ref_src, "--custom-entry-point", request.custom_entry_point]
     args += ["--seed", str(request.seed)]

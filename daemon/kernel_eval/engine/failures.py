@@ -1,5 +1,5 @@
 """What the user reads when a worker gave no answer: cancelled, out of time (and where), crashed, out of memory,
-or never started; and the notes on how the custom code was confined."""
+or never started. Also the notes on how the custom code was confined."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def failure_message(exc: Exception, waiting: Waiting) -> Message:
 
 def _died_importing_or_oom(exc: WorkerDied, waiting: Waiting, where: Location) -> Message | None:
     """A worker that died while importing the user's file (told at the line it was running), or that the OOM
-    killer killed; None for any other death."""
+    killer killed. None for any other death."""
     worker, phase = waiting.worker, waiting.phase
     what = "reference" if worker.role == "judge" else "custom"
     importing = import_line.last_line(worker.workdir) if phase in (Phase.LOAD, Phase.BUILD) else 0
@@ -142,7 +142,7 @@ def _innermost_frame(stack_dump: str, file: str) -> Location | None:
 
 
 def sandbox_notes(record: SandboxRecord) -> list[Message]:
-    """A warning when the custom code ran unconfined; a note for each protection the host cannot give."""
+    """A warning when the custom code ran unconfined, and a note for each protection the host cannot give."""
     if record.mode is SandboxMode.OFF:
         return [
             Message(

@@ -44,10 +44,10 @@ class WorkerPool:
     a spare, a process no user code has run in. Whatever a user's file leaves in its process (torch patched, a
     global flag set, per-thread state left by its kernels) cannot then change the verdict on another file.
 
-    evaluate() blocks; one evaluation runs at a time (a second, concurrent call is a programming error and
+    evaluate() blocks. One evaluation runs at a time (a second, concurrent call is a programming error and
     raises). Call it from a thread in asyncio code. Setting `cancel` stops the evaluation: the worker it waits on
     is killed (a worker with an unanswered request is never reused) and a spare takes over. An editor keeps two
-    spares (another file, then a crash in it); a batch, a new file each time, keeps several warming.
+    spares (another file, then a crash in it). A batch, a new file each time, keeps several warming.
     """
 
     def __init__(self, *, spares: int = 1) -> None:
@@ -56,7 +56,8 @@ class WorkerPool:
         self._place: Placement | None = None
         self._judge: WorkerProcess | None = None
         self._candidate: WorkerProcess | None = None
-        self._spares: list[WorkerProcess] = []  # oldest first: the first is the likeliest to be ready
+        self._spares: list[WorkerProcess] = []
+        """Oldest first: the first is the likeliest to be ready."""
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         self._payload_dir = tempfile.mkdtemp(prefix="kernel-eval-payload-", dir=shm)  # mode 0700
 
@@ -77,7 +78,7 @@ class WorkerPool:
         notes: Sequence[Message] = (),
         time_limit_s: float = 0.0,
     ) -> EvalResult:
-        """The result of `request`. `notes` are added to it (what the caller knows of the build, say); past
+        """The result of `request`. `notes` are added to it (what the caller knows of the build, say). Past
         `time_limit_s` of wall clock (0: no limit) it is stopped and says so."""
         evaluation = Evaluation.of(request, on_progress, cancel or threading.Event(), notes, time_limit_s)
         if isinstance(evaluation, EvalResult):
@@ -94,7 +95,7 @@ class WorkerPool:
                 self._ensure_workers(place)  # a spare takes over now, and a new one starts warming up
 
     def replace_candidate(self) -> None:
-        """Retire the candidate now; a spare takes over (a fresh process: nothing imported, builds as cached)."""
+        """Retire the candidate now: a spare takes over (a fresh process: nothing imported, builds as cached)."""
         with self._exclusive():
             if self._candidate is not None:
                 self._candidate.close()

@@ -56,7 +56,7 @@ class ProtocolError(Exception):
 
 
 class WorkerTimeout(Exception):
-    """No reply before the deadline; `stack` is the worker's Python stack at that moment (faulthandler)."""
+    """No reply before the deadline. `stack` is the worker's Python stack at that moment (faulthandler)."""
 
     def __init__(self, stack: str) -> None:
         super().__init__("the worker did not answer in time")
@@ -80,7 +80,7 @@ class WorkerProcess:
         self.device = device
         # the custom file a candidate serves: WorkerPool gives each file its own candidate
         self.user_file = ""
-        # its own payload folder: it writes there only; the other workers read it
+        # its own payload folder: it writes there only, and the other workers read it
         self._payload_dir = Path(tempfile.mkdtemp(prefix=f"{role}-", dir=payload_dir))
         self._dir = spawn.private_folder(role)
         self.log_path = self._dir / "output.log"
@@ -140,7 +140,7 @@ class WorkerProcess:
         should_abort: Callable[[], bool] | None = None,
         on_output: Callable[[list[str]], None] | None = None,
     ) -> R:
-        """Send one request and return its typed result; `on_output` gets the worker's new lines of output while
+        """Send one request and return its typed result. `on_output` gets the worker's new lines of output while
         it waits (a build's progress).
 
         Raises WorkerError (the worker answered with an error; it stays usable), or, after killing the worker:
@@ -239,14 +239,13 @@ class WorkerProcess:
     def signal_kill(self) -> None:
         """SIGKILL the worker and everything it started (its process group), without waiting for them to go."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(
-                self._proc.pid, signal.SIGKILL
-            )  # the group outlives its leader: kill it even if it exited
+            # The group outlives its leader: kill it even if it exited.
+            os.killpg(self._proc.pid, signal.SIGKILL)
         if self.alive:
             self._proc.kill()
 
     def kill(self) -> None:
-        """Kill the worker and everything it started (its process group); its log stays readable."""
+        """Kill the worker and everything it started (its process group). Its log stays readable."""
         self.signal_kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5)

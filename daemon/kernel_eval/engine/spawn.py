@@ -30,7 +30,7 @@ def harden_parent() -> None:
 
 
 def private_folder(role: str) -> Path:
-    """A fresh 0700 folder for one child; its `tmp` subfolder is the child's TMPDIR and working directory."""
+    """A fresh 0700 folder for one child. Its `tmp` subfolder is the child's TMPDIR and working directory."""
     folder = Path(tempfile.mkdtemp(prefix=f"kernel-eval-{role}-"))
     (folder / "tmp").mkdir(mode=0o700)
     return folder

@@ -32,19 +32,21 @@ STOP_WAIT_S = 10.0
 @attrs.define
 class _Draft:
     text: str
-    folder: str  # private temporary folder holding the draft file
+    folder: str
+    """Private temporary folder holding the draft file."""
     process: subprocess.Popen[bytes]
     started: float
 
 
 class DraftBuilds:
-    """At most one draft build per file; `settle` before each evaluation, `close` at exit."""
+    """At most one draft build per file. `settle` before each evaluation, `close` at exit."""
 
     def __init__(self) -> None:
         self._drafts: dict[str, _Draft] = {}
         # file -> (text, seconds) of its last completed build
         self._finished: dict[str, tuple[str, float]] = {}
-        self._arch: dict[str, str] = {}  # device -> what builds.gpu_arch says (asked once)
+        self._arch: dict[str, str] = {}
+        """What builds.gpu_arch says for each device (asked once)."""
         self._lock = threading.Lock()
 
     def start(
@@ -55,7 +57,7 @@ class DraftBuilds:
         build_dir_prefix: str = "",
         sandbox: SandboxMode = SandboxMode.AUTO,
     ) -> bool:
-        """Build `text` as `file` in the background for `device` ("" = the pool's default); False when there is
+        """Build `text` as `file` in the background for `device` ("" = the pool's default). False when there is
         nothing to do (no C++/CUDA extension in it, or this text is already built or building). Blocks for a few
         seconds once per device (its arch)."""
         arch = self._device_arch(device or DEFAULT_DEVICE)
@@ -80,7 +82,7 @@ class DraftBuilds:
             return True
 
     def settle(self, file: str, text: str, limit_s: float, cancel: threading.Event | None = None) -> str:
-        """Before `file` is evaluated with `text` as saved: a draft build of another text is stopped; one of this
+        """Before `file` is evaluated with `text` as saved: a draft build of another text is stopped, and one of this
         very text is waited for (up to `limit_s`, or until `cancel`), so the evaluation's own build finds it done
         rather than racing it. Returns a note for the result when a draft build of this text was used."""
         with self._lock:

@@ -1,6 +1,6 @@
 """textDocument/didChange: after a pause in typing, build the unsaved text of an extension file (lsp/draft_builds.py).
 
-Only files with a reference are built, and only when `kernelEval.buildWhileTyping` is on; the build runs in a
+Only files with a reference are built, and only when `kernelEval.buildWhileTyping` is on. The build runs in a
 process of its own while the editor (and any evaluation on the GPU) goes on, and a save of the same text then finds
 it built.
 """

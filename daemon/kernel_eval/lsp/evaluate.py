@@ -33,11 +33,11 @@ logger = logging.getLogger(__name__)
 
 
 class NoReference(RequestFailed):
-    """No reference for the custom file (or a rule naming a missing one); the message says how to fix it."""
+    """No reference for the custom file (or a rule naming a missing one). The message says how to fix it."""
 
 
 def resolve_reference(ls: KernelEvalServer, uri: str, text: str, options: RunParams | None) -> ReferenceMatch:
-    """The reference to judge `uri` against; raises NoReference (and shows why on the file) if none."""
+    """The reference to judge `uri` against. Raises NoReference (and shows why on the file) if none."""
     try:
         if options is not None and options.ref_uri:
             match = explicit_reference(
@@ -84,7 +84,7 @@ def build_request(
 
 
 async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
-    """Run `job` on the worker pool; publish what it found unless it was cancelled or superseded."""
+    """Run `job` on the worker pool, and publish what it found unless it was cancelled or superseded."""
     uri = job.uri
     options: RunParams | None = job.options
     custom_path = path_of(uri)
@@ -147,13 +147,13 @@ async def evaluate(ls: KernelEvalServer, job: Job) -> EvalResult | None:
 
 
 def remember(result: EvalResult) -> history.Entry | None:
-    """Append `result` to the history; the file's entry before it (None when there is none or history is off)."""
+    """Append `result` to the history. Returns the file's entry before it (None when there is none or history is off)."""
     row = history.record(result, "daemon")
     return history.previous(result.custom.file, row) if row is not None else None
 
 
 def usable_reference(ls: KernelEvalServer, uri: str) -> ReferenceMatch | None:
-    """The reference of `uri`, or None; kernel-looking files without one get told how to add one."""
+    """The reference of `uri`, or None. Kernel-looking files without one get told how to add one."""
     text = ls.document_text(uri)
     try:
         match = ls.find_reference(uri, text)

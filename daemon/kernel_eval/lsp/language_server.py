@@ -34,8 +34,10 @@ class FileState:
 
     result: EvalResult | None = None
     evaluating: bool = False
-    diagnostic_uris: set[str] = attrs.Factory(set)  # where this file's diagnostics are shown
-    previous: Entry | None = None  # the history's entry before `result` (the lens shows its figure)
+    diagnostic_uris: set[str] = attrs.Factory(set)
+    """Where this file's diagnostics are shown."""
+    previous: Entry | None = None
+    """The history's entry before `result` (the lens shows its figure)."""
 
 
 class KernelEvalServer(LanguageServer):
@@ -44,7 +46,8 @@ class KernelEvalServer(LanguageServer):
         self.settings = Settings()
         self.pool: WorkerPool | None = None
         self.files: dict[str, FileState] = {}
-        self.remembered: dict[Path, ReferenceRule] = {}  # kernelEval.setReference
+        self.remembered: dict[Path, ReferenceRule] = {}
+        """Set by kernelEval.setReference."""
         self.scheduler = Scheduler(evaluate)
         # Not asyncio's default executor: asyncio.run() waits for that one at exit, before workers are killed.
         self.evaluation_thread = ThreadPoolExecutor(
@@ -52,7 +55,8 @@ class KernelEvalServer(LanguageServer):
         )
         if debounce_s is not None:
             self.scheduler.debounce_s = debounce_s
-        self.drafts = DraftBuilds()  # unsaved text built while the user types (lsp/drafts.py)
+        self.drafts = DraftBuilds()
+        """Unsaved text built while the user types (lsp/drafts.py)."""
         self.typing_timers: dict[str, asyncio.TimerHandle] = {}
         self.draft_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-eval-drafts")
 

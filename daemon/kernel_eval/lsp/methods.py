@@ -89,7 +89,7 @@ def plain(value: Any) -> Any:
 
 @attrs.define(frozen=True)
 class ResultNotification:
-    """kernelEval/result: a finished evaluation; `result` is EvalResult.to_dict()."""
+    """kernelEval/result: a finished evaluation. `result` is EvalResult.to_dict()."""
 
     uri: str
     result: dict[str, Any]

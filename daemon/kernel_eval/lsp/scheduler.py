@@ -1,12 +1,12 @@
 """When evaluations run: debounced saves, superseding, cancellation, one evaluation at a time.
 
-- A save starts a debounce timer (restarted by every further save of that file); when it fires, the file
+- A save starts a debounce timer (restarted by every further save of that file). When it fires, the file
   is evaluated. A save while the file is being evaluated stops that evaluation at once (its kernel is
   killed) and the evaluation starts over when the timer fires: ten saves within a second cost one
   evaluation, of the last content.
 - An explicit run starts at once (superseding a running evaluation of the same file).
 - A superseded job's waiters get the result of the job that replaced it.
-- The worker pool runs one evaluation at a time; jobs wait on a lock, in order, and a job cancelled
+- The worker pool runs one evaluation at a time. Jobs wait on a lock, in order, and a job cancelled
   while it waits never reaches the pool.
 """
 
@@ -31,8 +31,10 @@ DEFAULT_DEBOUNCE_S = 0.2
 @attrs.define(eq=False)
 class Job:
     uri: str
-    options: RunParams | None = None  # what the requester asked for (kernelEval/run params), None for saves
-    reference: ReferenceMatch | None = None  # resolved once per job, when queued (None: resolve when it runs)
+    options: RunParams | None = None
+    """What the requester asked for (kernelEval/run params), None for saves."""
+    reference: ReferenceMatch | None = None
+    """Resolved once per job, when queued (None: resolve when it runs)."""
     cancel: threading.Event = attrs.field(factory=threading.Event)
     superseded: bool = False
     done: asyncio.Future[EvalResult | None] = attrs.field(
@@ -40,7 +42,7 @@ class Job:
     )
 
     def stop(self) -> None:
-        """Cancel: a queued job never starts; a running one has its kernel killed."""
+        """Cancel: a queued job never starts, and a running one has its kernel killed."""
         self.cancel.set()
 
 
@@ -52,9 +54,11 @@ class Scheduler:
         self._evaluate = evaluate
         self.debounce_s = debounce_s
         self._pool_lock = asyncio.Lock()
-        self._latest: dict[str, Job] = {}  # uri -> its newest job not yet finished
+        self._latest: dict[str, Job] = {}
+        """The newest job of each uri not yet finished."""
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._orphans: dict[str, list[Job]] = {}  # superseded jobs waiting for their successor to start
+        self._orphans: dict[str, list[Job]] = {}
+        """Superseded jobs waiting for their successor to start."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def is_busy(self, uri: str) -> bool:

@@ -77,7 +77,7 @@ class CandidateTimeResult(TimeResult):
 
 @attrs.define
 class CandidateTimeParams(TimeParams[CandidateTimeResult]):
-    """One round of the custom model on the payloads `inputs`; with `keep` it returns outputs made while timing."""
+    """One round of the custom model on the payloads `inputs`. With `keep` it returns outputs made while timing."""
 
     RESULT = CandidateTimeResult
     inputs: list[str] = attrs.Factory(list)

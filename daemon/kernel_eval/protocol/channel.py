@@ -39,7 +39,7 @@ def recv(
     deadline: float | None = None,
     should_abort: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Read one message; blocks until it is complete, the deadline passes, or should_abort() is True."""
+    """Read one message. Blocks until it is complete, the deadline passes, or should_abort() is True."""
     reader = _Reader(fd, deadline, should_abort)
     (size,) = _LENGTH.unpack(reader.read(_LENGTH.size))
     message: dict[str, Any] = json.loads(reader.read(size))

@@ -1,6 +1,6 @@
 """What the engine (parent) and both of its workers (children) share on the wire.
 
-Every request is an `Envelope` with an id and a method; the worker answers with a `Reply` that carries the same id
+Every request is an `Envelope` with an id and a method. The worker answers with a `Reply` that carries the same id
 and either the method's result or the error messages. Each operation is a Params/Result pair of attrs classes,
 converted to JSON by `kernel_eval.result`'s cattrs converter. The judge's pairs are in `protocol.judge`, the
 candidate's in `protocol.candidate`. Tensors never travel here: the messages carry paths of payload files (see

@@ -2,7 +2,7 @@
 
 A worker's `Routes` maps each method name to its Params class and to the handler of the worker's API (a
 `typing.Protocol`) that answers it. `Routes.add` is typed so that mypy checks, for every entry, that the handler
-takes that Params class and returns its `RESULT`; a method the table lacks (the other worker's) is refused.
+takes that Params class and returns its `RESULT`. A method the table lacks (the other worker's) is refused.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Routes(Generic[Api]):
         return self
 
     def __getitem__(self, method: str) -> Route[Api]:
-        """The route of `method`; KeyError for a method this worker does not answer (the other worker's)."""
+        """The route of `method`. KeyError for a method this worker does not answer (the other worker's)."""
         try:
             return self._by_method[method]
         except KeyError:

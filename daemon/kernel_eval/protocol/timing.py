@@ -1,4 +1,4 @@
-"""What a timing round asks and answers on either side; each side extends both with its own fields (see
+"""What a timing round asks and answers on either side. Each side extends both with its own fields (see
 `protocol.judge` and `protocol.candidate`)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A worker's arena: one file in the payload directory, reused for the large tensors of transient payloads.
 
 The writer copies a tensor straight into its mapped arena (device to host once) and leaves a reference in the
-payload in its place; the reader copies it out to its own device. A reference is valid until the writer's next
+payload in its place. The reader copies it out to its own device. A reference is valid until the writer's next
 request (`Outbox.reset`). Writing into pages already mapped costs a copy, where a new file costs a serialization
 and page faults on every write, and an unlink on every read.
 

@@ -1,7 +1,7 @@
 """Build-only process, child side: import a custom file in a throwaway process so its extension lands in the build
 cache (the parent side is engine/builds.py).
 
-Files that build at import (load_inline with C++/CUDA sources) are imported; Triton files, given their reference,
+Files that build at import (load_inline with C++/CUDA sources) are imported. Triton files, given their reference,
 run one forward that compiles their kernels for the lanes' arch and launches nothing
 (stages/compile/triton_ahead.py). The build goes through the candidate's BuildTarget (stages/compile/target.py):
 the same cache folder, levers and arch, so the candidate's own build finds nothing to do.
@@ -58,7 +58,7 @@ def _build(options: argparse.Namespace) -> int:
         os.environ["TRITON_INTERPRET"] = "1"
     target = BuildTarget.of(options.custom_src, options.build_dir_prefix, arch, gpu_absent=given is not None)
     if draft:
-        # the unsaved text of the file, built into its cache; its own folder's helper modules stay importable
+        # the unsaved text of the file, built into its cache. Its own folder's helper modules stay importable
         sys.path.insert(0, str(target.folder))
     if confine.refusal():
         return 3  # --sandbox strict on a host without every protection: the evaluation says so

@@ -2,7 +2,7 @@
 judge made, and times it. It holds no reference outputs and no comparison code, so there is nothing to fake.
 
 What forward returns is checked to be plain data before anything reads it (a Tensor subclass could do its work
-when read, after the timed call); the judge checks again what it loads, which weights_only keeps plain."""
+when read, after the timed call). The judge checks again what it loads, which weights_only keeps plain."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class Candidate(CandidateApi):
         return output
 
     def _kernels(self, inputs_path: str) -> list[str] | None:
-        """The GPU kernels of one more forward on the first trial's inputs (None off CUDA); profiled once per
+        """The GPU kernels of one more forward on the first trial's inputs (None off CUDA). Profiled once per
         imported module, so a warm re-evaluation does not pay for the profiler again."""
         if not self.runtime.is_cuda:
             return None

@@ -95,7 +95,7 @@ def _confine(target: BuildTarget) -> None:
 
 
 def _compat_notes(file: str, source: str) -> list[Message]:
-    """Install the shims an Inductor-generated source needs; a warning for each."""
+    """Install the shims an Inductor-generated source needs, with a warning for each."""
     notes = []
     for shim, marker in COMPAT_SHIMS:
         text = shim(source)
@@ -106,7 +106,7 @@ def _compat_notes(file: str, source: str) -> list[Message]:
 
 
 def _import_with_build_errors(file: str) -> ModuleType:
-    """Import `file`; a failed extension build becomes the compiler's messages, mapped to the file's lines."""
+    """Import `file`. A failed extension build becomes the compiler's messages, mapped to the file's lines."""
     log_start = os.lseek(1, 0, os.SEEK_CUR)
     try:
         return load.import_file(file, "custom")

@@ -3,7 +3,7 @@ outputs, compares what the candidate returns, and times the reference. Custom co
 
 While the reference file is unchanged, its model, inputs and outputs are kept: inputs come from per-trial seeds,
 so the same trial always gets the same fresh inputs, and re-evaluating a custom kernel costs no reference work.
-Each trial also keeps the reference's float64 answer (stages/exactness.py), computed once with the trial; trials
+Each trial also keeps the reference's float64 answer (stages/exactness.py), computed once with the trial. Trials
 on secret seeds are used once and forgotten after their comparison.
 """
 
@@ -111,7 +111,7 @@ class Judge(JudgeApi):
         return _Reference(key, file, model, get_inputs, init_path, Float64Reference(model))
 
     def make_inputs(self, params: MakeInputsParams) -> MakeInputsResult:
-        """Fresh inputs from each trial's seed; the reference runs on its own clone of them."""
+        """Fresh inputs from each trial's seed. The reference runs on its own clone of them."""
         ref = self._ref()
         for stale in ref.once - set(params.seeds):  # an evaluation that stopped before comparing left these
             self._drop_trial(stale)

@@ -1,7 +1,7 @@
 """Worker process entry point: `python -m kernel_eval.worker.main ROLE DEVICE READ_FD WRITE_FD PARENT_PID`.
 
 stdout/stderr are the parent's capture file, so nothing the user's code prints (Python, C++ or nvcc) can reach
-the parent's stdout; replies travel only over the private pipe. A worker never outlives its parent: it exits when
+the parent's stdout. Replies travel only over the private pipe. A worker never outlives its parent: it exits when
 its channel closes, and a watchdog kills its whole process group (builds included) once the parent is gone.
 """
 

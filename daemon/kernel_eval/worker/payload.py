@@ -6,7 +6,7 @@ writes reference outputs to a file.
 
 A transient payload (outputs to be judged, a secret trial's inputs) is read once, before its writer gets another
 request. Its large tensors go to the writer's arena (arena.py), a file reused across requests, so a warm
-re-evaluation neither serializes them nor faults in fresh pages; the payload file holds only the rest.
+re-evaluation neither serializes them nor faults in fresh pages. The payload file holds only the rest.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def save(obj: Any, name: str, transient: bool = False) -> str:
 @contextlib.contextmanager
 def _without_checksum() -> Iterator[None]:
     """A payload lives milliseconds in a private folder, where the zip format's CRC-32 guards nothing and costs
-    more than the write itself (45 of 72 ms for 64 MiB); torch.load reads such files all the same."""
+    more than the write itself (45 of 72 ms for 64 MiB). torch.load reads such files all the same."""
     settings = getattr(getattr(torch.utils, "serialization", None), "config", None)
     save_settings = getattr(settings, "save", None)
     if save_settings is None or not hasattr(save_settings, "compute_crc32"):
@@ -99,7 +99,7 @@ class TrialInputs:
 
     The judge keeps a trial's input file while its reference is unchanged (one path per seed; secret seeds get a
     new path each time), so a warm re-evaluation reads only what is new. A file is read again when its stamp
-    changes; entries of paths the current request does not name are dropped; inputs over the byte cap are not kept.
+    changes. Entries of paths the current request does not name are dropped. Inputs over the byte cap are not kept.
     Forward always gets clones, so user code never holds what is kept here.
     """
 
@@ -107,7 +107,8 @@ class TrialInputs:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
-        self._kept: dict[str, tuple[tuple[int, int, int], Any, int]] = {}  # path -> (stamp, inputs, bytes)
+        self._kept: dict[str, tuple[tuple[int, int, int], Any, int]] = {}
+        """(stamp, inputs, bytes) of each path."""
 
     def keep_only(self, paths: list[str]) -> None:
         self._kept = {path: entry for path, entry in self._kept.items() if path in paths}

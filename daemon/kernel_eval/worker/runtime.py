@@ -21,7 +21,8 @@ from kernel_eval.stages.timing.timer import Timer
 class Runtime:
     requested: str
     device: torch.device
-    clocks: Clocks = attrs.field(factory=Clocks.bind)  # bound before any user module is imported
+    clocks: Clocks = attrs.field(factory=Clocks.bind)
+    """Bound before any user module is imported."""
     _timer: Timer | None = attrs.field(default=None, init=False)
 
     @property
@@ -61,7 +62,7 @@ class Runtime:
 
 
 def start_runtime(requested: str, judge: bool = False) -> Runtime:
-    """cuda:N is device 0 here (the parent set CUDA_VISIBLE_DEVICES); no CUDA means CPU + Triton interpreter."""
+    """cuda:N is device 0 here (the parent set CUDA_VISIBLE_DEVICES). No CUDA means CPU + Triton interpreter."""
     wants_cuda = requested == "" or requested.startswith("cuda")
     if wants_cuda and torch.cuda.is_available():
         device = torch.device("cuda", 0)
@@ -89,14 +90,14 @@ def warm_cpu_math() -> None:
 
     With torch 2.13's CPU build, the first such call (exp, erf, ...) on a fresh intra-op thread comes out at about
     half float32 precision in about a quarter of processes (1e-4 relative instead of 6e-8, on that thread's chunk
-    only); later calls are exact. Unwarmed, a correct `1 / (1 + torch.exp(-x))` was failed against
+    only). Later calls are exact. Unwarmed, a correct `1 / (1 + torch.exp(-x))` was failed against
     `torch.sigmoid` in one batch run of two."""
     threads = max(1, torch.get_num_threads())
     torch.exp(torch.zeros(threads * 65536))  # past ATen's grain (32768) per thread: every thread gets a chunk
 
 
 def _start_profiler_once(device: torch.device) -> None:
-    """Both sides profile every evaluation (the kernels a forward launches, CUPTI timing); the first profiler
+    """Both sides profile every evaluation (the kernels a forward launches, CUPTI timing). The first profiler
     session in a process pays Kineto's and CUPTI's set-up (seconds), so a worker pays it here, while it is idle
     (a spare that takes over after a crash is then as quick as a warm worker)."""
     from torch.profiler import ProfilerActivity, profile

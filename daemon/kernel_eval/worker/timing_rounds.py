@@ -35,7 +35,7 @@ class Session:
 
 
 def session(key: Hashable, model: Any, sets: Sequence[InputSet], audit: bool = False) -> Session:
-    """A side's timing on these input sets; forward runs once here to count the bytes it moves. With `audit` (the
+    """A side's timing on these input sets. Forward runs once here to count the bytes it moves. With `audit` (the
     custom side) outputs are kept for the judge (see rotation.py)."""
 
     def forward(*args: Any, **kwargs: Any) -> object:
@@ -73,7 +73,7 @@ def measure(
     fresh_sets: Sequence[InputSet] = (),
     user_folder: str = "",
 ) -> CandidateTimeResult:
-    """One round of the custom side, with its audit; with `fresh_sets`, a round that follows a schedule mixing them
+    """One round of the custom side, with its audit. With `fresh_sets`, a round that follows a schedule mixing them
     in (see fresh.py). Its name is one the clocks watch (clocks.HARNESS): the custom code may not replace it."""
     timer = runtime.timer
     rotation = current.rotation

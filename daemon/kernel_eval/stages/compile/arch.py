@@ -21,7 +21,7 @@ class BuildArch:
     # The device's own compute capability ("sm_90"), uncapped, or "cpu": part of the build cache's key.
     key: str
     # The capability as TORCH_CUDA_ARCH_LIST spells it ("9.0"), capped at the newest sm this torch was built for,
-    # as torch caps it; "" for the CPU.
+    # as torch caps it. "" for the CPU.
     torch_list: str = ""
 
     @property
@@ -39,7 +39,7 @@ class BuildArch:
 
     @classmethod
     def parse(cls, text: str) -> BuildArch | None:
-        """The GPU arch that `spelled` wrote; None for anything else (cpu, unset): the building process then
+        """The GPU arch that `spelled` wrote. None for anything else (cpu, unset): the building process then
         reads its own device."""
         key, _, native = text.partition(":")
         return cls(key, native.split("+")[0]) if key.startswith("sm_") else None
@@ -65,7 +65,7 @@ def of_visible() -> BuildArch:
 
 
 def _newest_built(arch_list: list[str]) -> tuple[int, int] | None:
-    """The newest (major, minor) among torch's `sm_XY` and `sm_XYa` entries; None when it lists none."""
+    """The newest (major, minor) among torch's `sm_XY` and `sm_XYa` entries, or None when it lists none."""
     built = [
         int("".join(c for c in entry.split("_")[1] if c.isdigit())) for entry in arch_list if "sm_" in entry
     ]

@@ -1,6 +1,6 @@
 """Per-user build cache: one directory per custom file and content key, where torch and Triton build.
 
-Layout: <prefix>/<file stem>-<hash of its path>/<key>/{torch_extensions,triton}; key = sha256 of torch version,
+Layout: <prefix>/<file stem>-<hash of its path>/<key>/{torch_extensions,triton}. key = sha256 of torch version,
 CUDA version and GPU arch (`stable_key`): one directory per file across its edits, so ninja recompiles only the
 translation units whose text changed (see inline_build) and Triton keeps its own content-keyed cache.
 """
@@ -28,7 +28,7 @@ def default_prefix() -> Path:
 
 
 def private_prefix(prefix: str = "") -> Path:
-    """The build prefix, created 0700; a prefix owned by another user is refused (it could plant binaries)."""
+    """The build prefix, created 0700. A prefix owned by another user is refused (it could plant binaries)."""
     path = Path(prefix).expanduser().resolve() if prefix else default_prefix()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.stat()
@@ -62,7 +62,7 @@ def stable_key(torch_version: str, cuda_version: str, gpu_arch: str) -> str:
 
 
 def clear_file_cache(custom_src: str, prefix: str = "") -> list[str]:
-    """Remove every build of `custom_src` (all keys); returns what was removed."""
+    """Remove every build of `custom_src` (all keys) and return what was removed."""
     folder = file_dir(private_prefix(prefix), custom_src)
     if not folder.exists():
         return []
@@ -72,7 +72,7 @@ def clear_file_cache(custom_src: str, prefix: str = "") -> list[str]:
 
 @contextmanager
 def build_lock(key_dir: Path) -> Iterator[None]:
-    """Serialise builds of one key across processes; clear locks left by builds that were killed.
+    """Serialise builds of one key across processes, and clear locks left by builds that were killed.
 
     torch's own FileBaton waits forever on a `lock` file whose owner died. Our flock dies with its holder, so while
     we hold it no live kernel-eval build uses this key, and any torch `lock` file in it is stale.
@@ -90,7 +90,7 @@ def build_lock(key_dir: Path) -> Iterator[None]:
 
 @contextmanager
 def environment(name: str, value: str | None) -> Iterator[None]:
-    """While open, the environment variable `name` is `value` (None: left as it is); put back on exit."""
+    """While open, the environment variable `name` is `value` (None: left as it is). It is put back on exit."""
     before = os.environ.get(name)
     if value is not None:
         os.environ[name] = value
@@ -105,12 +105,12 @@ def environment(name: str, value: str | None) -> Iterator[None]:
 
 def triton_helpers(judge: bool = False) -> contextlib.AbstractContextManager[None]:
     """While open, Triton caches under one folder per user: for its C helper (cuda_utils), which it would otherwise
-    compile (~0.5 s) into the cache of each new file it runs; its source is Triton's own, keyed by its hash."""
+    compile (~0.5 s) into the cache of each new file it runs. Its source is Triton's own, keyed by its hash."""
     return environment("TRITON_CACHE_DIR", str(triton_helpers_folder(judge)))
 
 
 def triton_helpers_folder(judge: bool = False) -> Path:
-    """The candidates' folder lies in the build prefix, which they may write; the judge's lies beside it, where no
+    """The candidates' folder lies in the build prefix, which they may write. The judge's lies beside it, where no
     confined process writes, so nothing a candidate plants there is ever loaded by the judge."""
     if judge:
         folder = private_prefix().parent / "judge-triton-helpers"

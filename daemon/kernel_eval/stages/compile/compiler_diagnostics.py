@@ -49,7 +49,7 @@ class CompilerDiagnostic:
 def parse_compiler_output(text: str) -> list[CompilerDiagnostic]:
     """Errors and warnings from g++/clang (``f:L:C: error: m``) and nvcc (``f(L): error: m``) output.
 
-    Notes are attached to the excerpt of the diagnostic they follow; ninja's command echoes and
+    Notes are attached to the excerpt of the diagnostic they follow. ninja's command echoes and
     "In function ..." lines are dropped. Duplicates are removed, errors come first, at most MAX_DIAGNOSTICS.
     """
     pending: list[tuple[re.Match[str], bool, list[str]]] = []

@@ -4,7 +4,7 @@
 pybind11: most of a CUDA build's time. A kernel file usually needs only the Tensor class, TORCH_CHECK, a factory or
 two (`torch::empty_like`), the dispatch macros and the `torch::` names for ATen. `slim_cuda_source` swaps the torch
 include lines for exactly those headers (one per-operator header per op the text calls) and states the `torch::`
-aliases that `<torch/types.h>` states. Nothing else in the text changes, so the kernels compile to the same code; when
+aliases that `<torch/types.h>` states. Nothing else in the text changes, so the kernels compile to the same code. When
 the guess is wrong the slim build fails and the caller builds the original (see inline_build).
 """
 
@@ -34,17 +34,16 @@ USING_TORCH = re.compile(r"using\s+namespace\s+(?:torch|at)\s*;")
 LEAN_HEADERS = ("ATen/core/Tensor.h", "ATen/Dispatch.h")
 BASE_HEADERS = ("ATen/core/Tensor.h", "ATen/TensorOperators.h", "ATen/Dispatch.h")
 CUDA_HEADERS = ("cuda.h", "cuda_runtime.h")  # what load_inline's implicit headers add besides <torch/types.h>
-BINDING_HEADERS = (
-    "torch/csrc/utils/pybind.h",
-    "torch/csrc/Exceptions.h",
-)  # type casters, wrap_pybind_function
+# type casters, wrap_pybind_function
+BINDING_HEADERS = ("torch/csrc/utils/pybind.h", "torch/csrc/Exceptions.h")
 MARK = "// kernel-eval: torch umbrella headers replaced by the headers this source uses (faster build)"
 
 
 @attrs.frozen
 class SlimSource:
     text: str
-    headers: tuple[str, ...]  # what replaced the umbrella headers
+    headers: tuple[str, ...]
+    """What replaced the umbrella headers."""
 
 
 def torch_include_dir() -> Path:
@@ -56,7 +55,7 @@ def torch_include_dir() -> Path:
 def slim_cuda_source(
     text: str, include_dir: Path | None = None, base: tuple[str, ...] = BASE_HEADERS
 ) -> SlimSource | None:
-    """The source with its umbrella includes replaced by lighter ones, implicit headers stated; None when the
+    """The source with its umbrella includes replaced by lighter ones, implicit headers stated. None when the
     source needs the umbrella headers (autograd, nn modules, its own pybind11 module) or the headers are missing."""
     if NEEDS_FULL.search(text):
         return None
@@ -75,7 +74,7 @@ def slim_binding_sources(
     cpp_sources: list[str], include_dir: Path | None = None, base: tuple[str, ...] = BASE_HEADERS
 ) -> list[str] | None:
     """main.cpp's sources with the `<torch/extension.h>` load_inline puts first replaced by what the generated
-    pybind11 binding needs (type casters, wrap_pybind_function) and the `torch::` aliases; None when the C++ sources
+    pybind11 binding needs (type casters, wrap_pybind_function) and the `torch::` aliases. None when the C++ sources
     need more (their own umbrella includes, autograd, nn) or the headers are missing."""
     text = "\n".join(cpp_sources)
     if NEEDS_FULL.search(text.replace("pybind11", "")) or UMBRELLA.search(text) or "#include" in text:

@@ -9,19 +9,19 @@ While the custom file imports, `torch.utils.cpp_extension.load_inline` is replac
   `-DTORCH_EXTENSION_NAME` and so every command line) is turned off: the module is instead imported from a copy of
   the library named by its content hash, as `_kernel_eval_<hash>.<name>` (dlopen caches by path, pybind11 3 by
   module name), so a rebuilt library is never confused with one already loaded in the same worker.
-- Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`; when one fails
+- Lighter headers (headers.py) in two tiers, built in `<root>/<name>.lean` and `<root>/<name>.slim`. When one fails
   the next is built, the sources as written last. With spare cores all are built at once and the first to succeed
   wins. A tier that failed where a later one built is not tried again until its headers change.
 - Kernels apart (split.py, lever `split`): the `__global__` kernels compile in a unit of
   their own without torch headers, beside a host unit on each tier above (`<root>/<name>.split-lean`,
-  `.split-slim`; `.split` with the headers as written when no tier applies), tried before the tiers; an edit of a
+  `.split-slim`; `.split` with the headers as written when no tier applies), tried before the tiers. An edit of a
   kernel body recompiles only the kernel unit (~1 s) and relinks. A split that does not build or import is left
   for the next attempt.
 - Device architecture only (TORCH_CUDA_ARCH_LIST), unless the user's flags name an architecture.
 - Build phases printed as they run (ninja_runner).
 
 Anything unusual (an explicit build_directory, SYCL, use_pch, a torch without the hooks) is passed to torch as is.
-The private torch names swapped during a build are torch_hooks.py's; this module plans and races the attempts.
+The private torch names swapped during a build are torch_hooks.py's. This module plans and races the attempts.
 """
 
 from __future__ import annotations
@@ -56,15 +56,18 @@ RACE_MIN_CPUS = 8  # below this, a failed slim build is followed by the original
 
 @attrs.define
 class Attempt:
-    label: str  # "" for the original sources
+    label: str
+    """Empty for the original sources."""
     build_dir: Path
     kwargs: dict[str, Any]
     run: NinjaRun
     slim_headers: tuple[str, ...] = ()
-    kernels: str = ""  # the split's kernel unit ("" when not split)
+    kernels: str = ""
+    """The split's kernel unit (empty when not split)."""
     # a split that failed in its kernel unit gets no marker: the next edit may fit
     kernel_unit_failed: bool = False
-    failed: bool = False  # it ran and did not build (not: stopped because another attempt won)
+    failed: bool = False
+    """It ran and did not build (not: stopped because another attempt won)."""
 
     @property
     def failed_marker(self) -> Path:
@@ -77,16 +80,21 @@ class Attempt:
 class Levers:
     """What was done to the builds of one import, for the build note."""
 
-    stable_dir: list[str] = attrs.Factory(list)  # extension names built in their stable directory
-    slim: dict[str, tuple[str, ...]] = attrs.Factory(dict)  # name -> headers that replaced the umbrella ones
-    slim_failed: list[str] = attrs.Factory(list)  # "<name> (<attempt label>)" that failed (or failed before)
-    split: list[str] = attrs.Factory(list)  # names whose kernels were built in a unit of their own
-    untouched: list[str] = attrs.Factory(list)  # names passed to torch as is
-    arch: str = ""  # TORCH_CUDA_ARCH_LIST used, "" if left alone
+    stable_dir: list[str] = attrs.Factory(list)
+    """Extension names built in their stable directory."""
+    slim: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    """The headers that replaced the umbrella ones, by name."""
+    slim_failed: list[str] = attrs.Factory(list)
+    """"<name> (<attempt label>)" of each that failed (or failed before)."""
+    split: list[str] = attrs.Factory(list)
+    """Names whose kernels were built in a unit of their own."""
+    untouched: list[str] = attrs.Factory(list)
+    """Names passed to torch as is."""
+    arch: str = ""
+    """TORCH_CUDA_ARCH_LIST used, "" if left alone."""
     raced: bool = False
-    unit_times: dict[str, float] = attrs.Factory(
-        dict
-    )  # "<name>/<object>" -> seconds compiled (absent: reused)
+    unit_times: dict[str, float] = attrs.Factory(dict)
+    """Seconds compiled, per "<name>/<object>" (absent: reused)."""
 
     @property
     def used(self) -> bool:
@@ -119,16 +127,22 @@ class Levers:
 
 @attrs.define
 class InlineBuilds:
-    root: Path  # <key dir>/torch_extensions: one stable directory per extension name below
-    arch: str = ""  # e.g. "9.0"; "" leaves TORCH_CUDA_ARCH_LIST alone
+    root: Path
+    """<key dir>/torch_extensions: one stable directory per extension name below."""
+    arch: str = ""
+    """E.g. "9.0". Empty leaves TORCH_CUDA_ARCH_LIST alone."""
     slim: bool = True
-    split: bool = True  # kernels apart (split.py)
-    race: bool | None = None  # None: race when the machine has RACE_MIN_CPUS cores
+    split: bool = True
+    """Kernels apart (split.py)."""
+    race: bool | None = None
+    """None: race when the machine has RACE_MIN_CPUS cores."""
     echo: bool = True
-    enabled: bool = True  # False: load_inline is left to torch
+    enabled: bool = True
+    """False: load_inline is left to torch."""
     levers: Levers = attrs.Factory(Levers)
     _runs: dict[str, NinjaRun] = attrs.Factory(dict)
-    _splits: dict[str, Attempt] = attrs.Factory(dict)  # build dir -> the split attempt building there
+    _splits: dict[str, Attempt] = attrs.Factory(dict)
+    """The split attempt building in each build dir."""
 
     @contextmanager
     def installed(self) -> Iterator[Levers]:
@@ -179,15 +193,13 @@ class InlineBuilds:
             self.levers.split.append(name)
         self.levers.stable_dir.append(name)
         user_arch = any("arch" in str(flag) for flag in call.get("extra_cuda_cflags") or [])
-        if (
-            self.arch and call["cuda_sources"] and not user_arch
-        ):  # torch ignores the list when the user names one
+        # torch ignores the list when the user names one
+        if self.arch and call["cuda_sources"] and not user_arch:
             self.levers.arch = self.arch
         if winner.slim_headers:
             self.levers.slim[name] = winner.slim_headers
-        for (
-            attempt
-        ) in attempts:  # the original built where the slim one failed: the slim headers lack something
+        # The original built where the slim one failed: the slim headers lack something.
+        for attempt in attempts:
             if attempt.slim_headers and attempt.failed and not attempt.kernel_unit_failed:
                 attempt.failed_marker.write_text("\n".join(attempt.slim_headers))
                 self.levers.slim_failed.append(f"{name} ({attempt.label})")
@@ -201,7 +213,7 @@ class InlineBuilds:
     def _imported(
         self, cpp_extension: Any, library: Path, name: str, call: dict[str, Any], winner: Attempt
     ) -> Any:
-        """The built library imported; None when a split one does not import (a symbol the split got wrong)."""
+        """The built library imported. None when a split one does not import (a symbol the split got wrong)."""
         try:
             return torch_hooks.import_copy(cpp_extension, library, name, bool(call["is_python_module"]))
         except ImportError:
@@ -279,10 +291,10 @@ class InlineBuilds:
         return Attempt(label, build_dir, dict(call, build_directory=str(build_dir)), run, slim_headers)
 
     def _build(self, original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
-        """The first attempt that builds; the last attempt's error if none does. Splits are tried among themselves
+        """The first attempt that builds, or the last attempt's error if none does. Splits are tried among themselves
         first: raced against a tier, a split could lose a cold build and be stopped, and then the next edit would
-        find no host object to keep. A split whose kernels need torch fails in its kernel unit within a second;
-        splits whose host units failed leave out the tiers with the same headers, which would fail alike."""
+        find no host object to keep. A split whose kernels need torch fails in its kernel unit within a second.
+        Splits whose host units failed leave out the tiers with the same headers, which would fail alike."""
         splits = [attempt for attempt in attempts if attempt.kernels]
         rest = [attempt for attempt in attempts if not attempt.kernels]
         if splits and rest:
@@ -364,7 +376,7 @@ def _built(original: Callable[..., Any], attempt: Attempt) -> Path:
 
 
 def _race(original: Callable[..., Any], attempts: list[Attempt]) -> tuple[Attempt, Path]:
-    """Build every attempt at once; keep the first that succeeds (stopping the rest), else raise the last error."""
+    """Build every attempt at once. Keep the first that succeeds (stopping the rest), else raise the last error."""
     errors: dict[int, BaseException] = {}
     with concurrent.futures.ThreadPoolExecutor(len(attempts)) as pool:
         futures = {pool.submit(_built, original, attempt): index for index, attempt in enumerate(attempts)}

@@ -90,7 +90,7 @@ def _node_location(py_file: str, node: ast.AST) -> Location:
 
 
 def _assignments_by_name(tree: ast.AST) -> dict[str, list[ast.expr]]:
-    """Every value assigned to each simple name, in any scope; content matching later picks the right one."""
+    """Every value assigned to each simple name, in any scope. Content matching later picks the right one."""
     found: dict[str, list[ast.expr]] = {}
     for node in ast.walk(tree):
         targets: list[ast.expr] = []

@@ -31,8 +31,8 @@ def map_to_python(
 ) -> list[Message]:
     """One Message per diagnostic, located in py_file.
 
-    A diagnostic inside a generated file is traced to the string literal it came from (line and column);
-    one in code built at run time (f-strings, concatenation with computed text, files read from disk), in a
+    A diagnostic inside a generated file is traced to the string literal it came from (line and column).
+    One in code built at run time (f-strings, concatenation with computed text, files read from disk), in a
     header, or in the generated bindings is placed on the load_inline/load call (or its functions= argument).
     Relative paths in diagnostics are taken relative to build_directory (ninja's working directory).
     """

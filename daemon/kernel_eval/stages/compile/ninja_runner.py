@@ -4,7 +4,7 @@ way to stop it.
 Phase lines go to stdout, which in a worker is its log: the engine streams new log lines as build progress. Each
 names the translation unit and the time since the build began: `compiling main.cpp (c++), compiling cuda.cu (nvcc),
 linking x.so` first, then `compiled cuda.cu (nvcc) at 11.8 s [2/3]` as each step ends, and a `still compiling …
-15 s` heartbeat; an attempt with a label (`[slim headers] …`) says so. The compiler's own output is kept and, on
+15 s` heartbeat. An attempt with a label (`[slim headers] …`) says so. The compiler's own output is kept and, on
 failure, raised in the RuntimeError torch would raise (`<error_prefix>: <output>`), so error mapping keeps working.
 """
 
@@ -27,17 +27,20 @@ HEARTBEAT_S = 5.0
 
 @attrs.define
 class NinjaRun:
-    """One ninja invocation; `stop` (from any thread) kills it, which then fails like a build error."""
+    """One ninja invocation. `stop` (from any thread) kills it, which then fails like a build error."""
 
     build_dir: Path
-    label: str = ""  # e.g. "slim headers": shown in the phase lines
-    echo: bool = True  # print phase lines (stdout)
+    label: str = ""
+    """E.g. "slim headers": shown in the phase lines."""
+    echo: bool = True
+    """Print phase lines (stdout)."""
     stop: threading.Event = attrs.Factory(threading.Event)
-    unit_times: dict[str, float] = attrs.Factory(dict)  # translation unit -> seconds, from .ninja_log
+    unit_times: dict[str, float] = attrs.Factory(dict)
+    """Seconds per translation unit, from .ninja_log."""
     output: str = ""
 
     def run(self, error_prefix: str, targets: tuple[str, ...] = ()) -> None:
-        """Build `targets` (all when empty); unit times add up over the runs of one build."""
+        """Build `targets` (all when empty). Unit times add up over the runs of one build."""
         command = ["ninja", "-v"]
         jobs = os.environ.get("MAX_JOBS", "")
         if jobs.isdigit():

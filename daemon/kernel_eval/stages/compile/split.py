@@ -68,17 +68,23 @@ SAFE_DECLARATION = re.compile(
 
 @attrs.frozen
 class Split:
-    kernels: str  # the kernel unit: prelude, macros, types, device code, kernels
-    host: str  # the host unit: the source without device code, each kernel declared
-    names: tuple[str, ...]  # the kernels, in order
-    templated: bool = False  # a templated kernel is launched across units: see template_stub_flags
+    kernels: str
+    """The kernel unit: prelude, macros, types, device code, kernels."""
+    host: str
+    """The host unit: the source without device code, each kernel declared."""
+    names: tuple[str, ...]
+    """The kernels, in order."""
+    templated: bool = False
+    """A templated kernel is launched across units: see template_stub_flags."""
 
 
 @attrs.frozen
 class _Item:
     text: str
-    kind: str  # "pre" (a preprocessor line), "function" (with a body), "declaration"
-    header: str = ""  # a function's text before its body
+    kind: str
+    """One of "pre" (a preprocessor line), "function" (with a body), "declaration"."""
+    header: str = ""
+    """A function's text before its body."""
 
 
 def split_source(text: str) -> Split | None:
@@ -159,7 +165,7 @@ def template_stub_flags(nvcc: str) -> tuple[str, ...]:
 
 
 def _launched_types(name: str, host_code: str) -> list[str]:
-    """The types the host code launches a templated kernel with, spelled without torch; [] when one is not
+    """The types the host code launches a templated kernel with, spelled without torch, or [] when one is not
     known (a dispatch that includes c10::Half, a type of the user's own, a second template argument)."""
     types: list[str] = []
     for argument in re.findall(rf"\b{re.escape(name)}\s*<([^<>;]*)>", host_code):
@@ -247,7 +253,7 @@ def _without_attributes(header: str) -> str:
 
 
 def _items(text: str) -> list[_Item] | None:
-    """The top-level items of a C++ source, comments kept with the item they precede; None when the text has
+    """The top-level items of a C++ source, comments kept with the item they precede. None when the text has
     what this scanner does not follow (raw strings, unbalanced braces)."""
     if 'R"' in text:
         return None

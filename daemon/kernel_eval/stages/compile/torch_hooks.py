@@ -33,7 +33,7 @@ class Built:
 
 class FixedVersion:
     """Stands in for torch's ExtensionVersioner: always version 0, so the extension keeps its name (and its
-    command lines) across rebuilds in one process; ninja decides what is stale."""
+    command lines) across rebuilds in one process. ninja decides what is stale."""
 
     def get_version(self, name: str) -> None:
         return None

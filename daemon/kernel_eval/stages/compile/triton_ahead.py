@@ -1,7 +1,7 @@
 """Triton kernels compiled ahead, with no GPU: one forward on meta tensors under a driver that only names the
 target, so that each `kernel[grid](...)` compiles into the Triton cache and launches nothing.
 
-A batch runs this in its build processes while the lanes time other pairs; the lane's first forward then loads the
+A batch runs this in its build processes while the lanes time other pairs. The lane's first forward then loads the
 cached kernels (and Triton's C helpers, built here too where libcuda is found) instead of compiling them on a GPU
 that is held for the pair. An autotuned kernel compiles every config it would try. Whatever cannot be run this way
 (a forward that reads values, moves tensors to CUDA, ...) is left to the lane: compiling ahead is only a head start.
@@ -29,7 +29,7 @@ def capability(arch: str) -> int:
 
 def compile_ahead(custom_file: str, entry_point: str, ref_file: str, arch: str, seed: int = 42) -> int:
     """Import `custom_file` and run one forward of `entry_point` on the reference's inputs, compiling each Triton
-    kernel it launches for `arch` (sm_XY); the number of kernels compiled. Meta tensors first (no data, any size),
+    kernel it launches for `arch` (sm_XY). Returns the number of kernels compiled. Meta tensors first (no data, any size),
     then CPU tensors for a forward that needs values."""
     reference = load.import_file(ref_file, "reference")
     get_inputs = load.required_function(reference, "get_inputs", ref_file)
@@ -53,7 +53,7 @@ def compile_ahead(custom_file: str, entry_point: str, ref_file: str, arch: str, 
 
 @contextmanager
 def compile_only(target: int) -> Iterator[list[Any]]:
-    """While open, Triton launches compile for GPUTarget("cuda", target) and run nothing; yields the compiled
+    """While open, Triton launches compile for GPUTarget("cuda", target) and run nothing. Yields the compiled
     kernels as they come. Triton's own state is put back on exit."""
     from triton.backends.compiler import GPUTarget
     from triton.runtime import driver
@@ -93,7 +93,7 @@ def compile_only(target: int) -> Iterator[list[Any]]:
 
 
 def _build_launcher(kernel: Any) -> None:
-    """Triton's C helpers for this kernel (its launcher, and cuda_utils), built into the same cache; skipped
+    """Triton's C helpers for this kernel (its launcher, and cuda_utils), built into the same cache. Skipped
     where they cannot be (no libcuda to link against, as on a machine without a GPU driver)."""
     try:
         from triton.backends.nvidia.driver import CudaLauncher
@@ -106,7 +106,7 @@ def _build_launcher(kernel: Any) -> None:
 def warm_up(device: torch.device, judge: bool = False) -> None:
     """Compile (once per user, into the helpers folder) and launch one tiny kernel, so that a file's first launch
     pays for its own kernels only: Triton's source hash, the backend's ptxas version, the C helper and the launch
-    path are ready. A worker does this while idle; nothing happens where Triton is missing."""
+    path are ready. A worker does this while idle. Nothing happens where Triton is missing."""
     try:
         import triton
         import triton.language as tl

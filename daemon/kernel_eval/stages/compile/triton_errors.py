@@ -20,7 +20,7 @@ def triton_error_location(
     """Where in module_file a Triton kernel failed to compile or (under TRITON_INTERPRET=1) to run.
 
     Compiled path: triton's CompilationError carries the @triton.jit function's source (.src) and the AST node
-    (.node, lines relative to the 'def' line); the innermost such error that belongs to a function of
+    (.node, lines relative to the 'def' line). The innermost such error that belongs to a function of
     module_file wins, so an error inside a helper kernel points at the helper, not at its call. Interpreter
     path (and any other exception): the deepest traceback frame in module_file, innermost cause first.
     """
