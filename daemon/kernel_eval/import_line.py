@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-import os
 import struct
 import sys
 from collections.abc import Iterator
@@ -17,16 +16,22 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kernel_eval.protocol.messages import PAYLOAD_DIR_ENV
-
 FILE_NAME = "importing-line"
 _FORMAT = "<q"
+_recorded = False
+
+
+def record_imports() -> None:
+    """Called by a worker at its start: its imports of user files keep their line. Elsewhere (a build-only process,
+    a test) nobody would read it, so nothing is kept."""
+    global _recorded
+    _recorded = True
 
 
 @contextlib.contextmanager
 def recording(file: str) -> Iterator[None]:
-    """While the block runs, the line of `file` being executed is kept in FILE_NAME (workers only)."""
-    if PAYLOAD_DIR_ENV not in os.environ:  # a build process or a test: nobody would read it
+    """While the block runs, the line of `file` being executed is kept in FILE_NAME (in a worker only)."""
+    if not _recorded:
         yield
         return
     path = Path.cwd() / FILE_NAME

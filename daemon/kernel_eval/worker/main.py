@@ -48,6 +48,7 @@ def main(argv: list[str]) -> int:
 
     faulthandler.register(signal.SIGUSR1)  # the parent asks for a stack dump before killing a hung worker
 
+    from kernel_eval import import_line
     from kernel_eval.protocol import channel
     from kernel_eval.protocol.messages import HELLO_ID, Envelope, Reply
     from kernel_eval.result import from_data, to_data
@@ -55,6 +56,7 @@ def main(argv: list[str]) -> int:
     from kernel_eval.worker import arena
     from kernel_eval.worker.runtime import start_runtime
 
+    import_line.record_imports()  # the parent reads the line a dying import was running
     runtime = start_runtime(device, judge=role == "judge")
     answer = _judge(runtime) if role == "judge" else _candidate(runtime)
     warm_module_paths()  # before the hello: a spare does it while idle, not in an evaluation's first load
