@@ -8,6 +8,7 @@ The judge and candidate are asked over typed requests (kernel_eval.protocol). Wh
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -94,6 +95,9 @@ class Evaluation:
         self._out_of_time = threading.Event()
         self._waiting_on: WorkerProcess | None = None
         self._phase_started = self.started
+        self._spent: dict[str, float] = {}
+        """Seconds by phase, as measured: rounded down into `phase_s` at the end, so they never add up to more
+        than `duration_s`."""
         # a count that has risen by the time a worker dies of SIGKILL means out of memory
         self._oom_kills = import_line.oom_kills()
 
@@ -143,6 +147,9 @@ class Evaluation:
         self._clock_phase()
         self.result.messages.extend(self.notes)
         self._settle_verdict()
+        self.result.phase_s = {
+            phase: math.floor(seconds * 1e4) / 1e4 for phase, seconds in self._spent.items()
+        }
         self.result.duration_s = round(time.monotonic() - self.started, 4)
         return self.result
 
@@ -175,8 +182,8 @@ class Evaluation:
         """Charge the time since the last progress report to the phase it reported."""
         now = time.monotonic()
         if self.result.phase is not Phase.DONE:
-            spent, key = self.result.phase_s, self.result.phase.value
-            spent[key] = round(spent.get(key, 0.0) + now - self._phase_started, 4)
+            key = self.result.phase.value
+            self._spent[key] = self._spent.get(key, 0.0) + now - self._phase_started
         self._phase_started = now
 
     def _stages(self) -> None:
