@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from kernel_eval import arguments, history, preflight, references, source_info
-from kernel_eval.engine import spawn
+from kernel_eval.engine import failures, spawn
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.kinds import MessageKind
 from kernel_eval.progress import ProgressEvent
@@ -125,7 +125,7 @@ def evaluate(options: Options, err: Console) -> EvalResult:
     except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
         return preflight.rejected(
             request,
-            [Message(Severity.ERROR, Phase.LOAD, MessageKind.CANCELLED, "evaluation cancelled")],
+            [failures.cancelled(Phase.LOAD)],
             Verdict.CANCELLED,
         )
     return result

@@ -18,7 +18,7 @@ from typing import TypeVar
 import attrs
 
 from kernel_eval import import_line, preflight, source_info
-from kernel_eval.engine.failures import Waiting, failure_message, sandbox_notes
+from kernel_eval.engine.failures import Waiting, cancelled, failure_message, sandbox_notes
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from kernel_eval.engine.timing_phase import TimingPhase
 from kernel_eval.errors import EvalError, fail
@@ -158,12 +158,10 @@ class Evaluation:
         after its last answer: it was not wanted any more."""
         result = self.result
         if self.cancel.is_set() and not any(m.kind == MessageKind.CANCELLED for m in result.errors):
-            result.messages.append(
-                Message(Severity.ERROR, result.phase, MessageKind.CANCELLED, "evaluation cancelled")
-            )
+            result.messages.append(cancelled(result.phase))
         if result.errors:
-            cancelled = any(message.kind == MessageKind.CANCELLED for message in result.errors)
-            result.verdict = Verdict.CANCELLED if cancelled else Verdict.ERROR
+            stopped = any(message.kind == MessageKind.CANCELLED for message in result.errors)
+            result.verdict = Verdict.CANCELLED if stopped else Verdict.ERROR
 
     def _waiting(self) -> Waiting:
         assert self._waiting_on is not None

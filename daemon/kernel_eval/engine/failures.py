@@ -42,6 +42,11 @@ class Waiting:
     """The kernel's count of OOM kills when the evaluation began: a SIGKILL with a higher count means OOM."""
 
 
+def cancelled(phase: Phase, where: Location | None = None) -> Message:
+    """The error of an evaluation stopped by its caller (Ctrl-C, a newer save) at `phase`."""
+    return Message(Severity.ERROR, phase, MessageKind.CANCELLED, "evaluation cancelled", where)
+
+
 def failure_message(exc: Exception, waiting: Waiting) -> Message:
     """The message for a wait that ended with `exc` (ChannelAborted, WorkerTimeout or WorkerDied)."""
     worker, phase = waiting.worker, waiting.phase
@@ -52,7 +57,7 @@ def failure_message(exc: Exception, waiting: Waiting) -> Message:
         if waiting.out_of_time_s is not None:
             text = f"the pair took longer than {waiting.out_of_time_s:g} s in all and was stopped"
             return Message(Severity.ERROR, phase, MessageKind.TIMEOUT, text, where)
-        return Message(Severity.ERROR, phase, MessageKind.CANCELLED, "evaluation cancelled", where)
+        return cancelled(phase, where)
     if isinstance(exc, WorkerTimeout):
         where = _innermost_frame(exc.stack, where.file) or where
         building = phase in (Phase.LOAD, Phase.BUILD)

@@ -67,25 +67,25 @@ class TimingPhase:
         seeds = [request.seed + 1] + [request.seed + TIMING_SEEDS_FROM + i for i in range(ROTATED_SETS - 1)]
         self.asks.progress(Phase.TIME, "timing: making fresh inputs")
         inputs = self.asks.ask_judge(MakeInputsParams(seeds)).inputs
-        replies: dict[str, JudgeTimeResult] = {}
+        reference_replies: list[JudgeTimeResult] = []
 
         def reference_round(count: int, first: bool) -> Round:
             self.asks.progress(Phase.TIME, f"timing reference ({count} samples)")
             params = JudgeTimeParams(count, request.num_warmup if first else 0, seeds=seeds)
-            replies["reference"] = self.asks.ask_judge(params)
-            return replies["reference"].measured
+            reference_replies.append(self.asks.ask_judge(params))
+            return reference_replies[-1].measured
 
         def custom_round(count: int, first: bool) -> Round:
             self.asks.progress(Phase.TIME, f"timing custom ({count} samples)")
             params = CandidateTimeParams(count, request.num_warmup if first else 0, inputs=inputs)
             started = time.monotonic()
-            measured = self.asks.ask_candidate(params).measured
-            return _checked(measured, time.monotonic() - started)
+            samples = self.asks.ask_candidate(params).measured
+            return _checked(samples, time.monotonic() - started)
 
         reference, custom, reason = timing.interleave(
             reference_round, custom_round, timing.StopRule(min_trials=trials)
         )
-        ref_reply = replies["reference"]
+        ref_reply = reference_replies[-1]
         earlier = fresh.Earlier(
             {
                 figure: statistics.median(ms)
