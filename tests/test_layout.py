@@ -16,6 +16,7 @@ PARENT_ENTRY_POINTS = (
     "kernel_eval.engine.pool",
     "kernel_eval.engine.builds",
     "kernel_eval.batch.runner",
+    "kernel_eval.session",
 )
 
 

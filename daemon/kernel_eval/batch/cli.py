@@ -24,7 +24,7 @@ from rich.progress import (
 )
 
 from kernel_eval import arguments, history
-from kernel_eval.batch.lanes import Lane, LocalLane
+from kernel_eval.batch.lanes import Lane, LocalLane, local_gpus
 from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Outcome, Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
@@ -80,33 +80,6 @@ class BatchOptions:
 
 def parse(argv: list[str] | None = None) -> BatchOptions:
     return arguments.parse(BatchOptions, arguments.command("batch"), sys.argv[1:] if argv is None else argv)
-
-
-def local_gpus(requested: str) -> list[str]:
-    """cuda:N devices for --gpus (default: every visible GPU, asked of a throwaway process: no torch here)."""
-    if requested:
-        return [f"cuda:{index.strip()}" for index in requested.split(",") if index.strip()]
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        ids = [part.strip() for part in visible.split(",") if part.strip()]
-        if all(part.isdigit() for part in ids):  # the pool's cuda:N is physical GPU N: keep the user's choice
-            return [f"cuda:{part}" for part in ids]
-    count = _gpu_count()
-    return [f"cuda:{index}" for index in range(count)]
-
-
-def _gpu_count() -> int:
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,8 @@ shares a GPU with another evaluation. A fault or a hang costs that pair, and the
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from typing import Protocol
 
@@ -90,3 +92,27 @@ def failed(request: EvalRequest, kind: MessageKind, text: str) -> EvalResult:
         device=request.device,
         messages=[Message(Severity.ERROR, Phase.LOAD, kind, text)],
     )
+
+
+def local_gpus(requested: str) -> list[str]:
+    """cuda:N devices for --gpus (default: every visible GPU, asked of a throwaway process: no torch here)."""
+    if requested:
+        return [f"cuda:{index.strip()}" for index in requested.split(",") if index.strip()]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [part.strip() for part in visible.split(",") if part.strip()]
+        if all(part.isdigit() for part in ids):  # the pool's cuda:N is physical GPU N: keep the user's choice
+            return [f"cuda:{part}" for part in ids]
+    count = _gpu_count()
+    return [f"cuda:{index}" for index in range(count)]
+
+
+def _gpu_count() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
