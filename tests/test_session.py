@@ -46,7 +46,9 @@ def test_source_text_is_evaluated_without_the_caller_writing_a_file(session: Ses
     written = Path(result.custom.file)
     assert written.is_relative_to(tmp_path / "cache" / "kernel-eval" / "sources" / "custom")
     assert written.read_text() == custom.read_text()
-    assert Path(result.ref.file).parent != written.parent, "the candidate may read its own folder, not the reference's"
+    assert Path(result.ref.file).parent != written.parent, (
+        "the candidate may read its own folder, not the reference's"
+    )
     assert oct(written.parent.stat().st_mode & 0o777) == oct(0o700)
 
 
