@@ -23,6 +23,7 @@ from kernel_eval import source_info
 from kernel_eval.engine import spawn
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import Backend, SandboxMode
+from kernel_eval.sandbox.policy import Policy
 from kernel_eval.stages.compile.arch import ARCH_ENV, CPU
 
 BUILDS_AT_IMPORT = (Backend.CUDA_EXTENSION, Backend.CPP_EXTENSION)
@@ -36,22 +37,16 @@ def start(
     build_dir_prefix: str = "",
     device: str | None = None,
     arch: str = "",
-    stdout: int = subprocess.DEVNULL,
-) -> subprocess.Popen[bytes]:
+) -> spawn.Child:
     """A build process (`args` as worker/build_only.py takes them), confined (engine/spawn.py), its temporary
     folder in `folder`, seeing the GPU of `device` (None: no GPU), building for `arch` (as gpu_arch spells it)."""
-    (folder / "tmp").mkdir(mode=0o700, exist_ok=True)
-    confinement = spawn.policy(sandbox, "build", folder / "tmp", build_dir_prefix)
     argv = [sys.executable, "-m", CHILD_MODULE, *args]
-    return spawn.popen(
-        argv,
-        confinement,
-        {ARCH_ENV: arch},
-        device=device,
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=subprocess.DEVNULL,
-    )
+    return spawn.start(argv, _policy(folder, sandbox, build_dir_prefix), {ARCH_ENV: arch}, device=device)
+
+
+def _policy(folder: Path, sandbox: SandboxMode, build_dir_prefix: str = "") -> Policy:
+    (folder / "tmp").mkdir(mode=0o700, exist_ok=True)
+    return spawn.policy(sandbox, "build", folder / "tmp", build_dir_prefix)
 
 
 def needs_prebuild(custom_src: str, for_gpu: bool = False) -> bool:
@@ -88,7 +83,8 @@ def gpu_arch(device: str) -> str:
     try:
         # a device other than a GPU: the probe sees none, and says cpu
         gpu = device if device.startswith("cuda") else None
-        probe = start(["--arch"], folder, device=gpu, stdout=subprocess.PIPE)
+        argv = [sys.executable, "-m", CHILD_MODULE, "--arch"]
+        probe = spawn.popen(argv, _policy(folder, SandboxMode.AUTO), device=gpu, stdout=subprocess.PIPE)
         out, _ = probe.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         probe.kill()

@@ -97,15 +97,8 @@ class WorkerProcess:
         argv = [sys.executable, "-m", "kernel_eval.worker.main", role, device]
         argv += [str(to_child_r), str(from_child_w), str(os.getpid())]
         with open(self.log_path, "wb") as log:
-            self._proc = spawn.popen(
-                argv,
-                confinement,
-                extra_env,
-                device=device,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                pass_fds=(to_child_r, from_child_w),
+            self._proc = spawn.start(
+                argv, confinement, extra_env, device=device, output=log, pass_fds=(to_child_r, from_child_w)
             )
         os.close(to_child_r)
         os.close(from_child_w)

@@ -8,14 +8,17 @@ TMPDIR and working directory, and the `Policy` it confines itself with before an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 import kernel_eval
+from kernel_eval.engine import template
 from kernel_eval.result import SandboxMode
 from kernel_eval.sandbox import environment, privileges
 from kernel_eval.sandbox.policy import POLICY_ENV, Policy
@@ -70,23 +73,38 @@ def environment_for(confinement: Policy, extra: dict[str, str] | None = None) ->
     else:
         env, dropped = environment.confined(os.environ)
     confinement.env_dropped = dropped
+    _point_at(env, confinement.tmp)
+    env.update(extra or {})
+    env[POLICY_ENV] = confinement.to_env()
+    return env
+
+
+def template_environment(tmp: Path) -> dict[str, str]:
+    """The template's: the allow-list without the names a user passes on (KERNEL_EVAL_PASS_ENV), and one OpenMP
+    thread (its children set their own count)."""
+    env, _ = environment.confined({k: v for k, v in os.environ.items() if k != environment.PASS_ENV})
+    tmp.mkdir(mode=0o700, exist_ok=True)
+    _point_at(env, str(tmp))
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = "1"
+    return env
+
+
+def _point_at(env: dict[str, str], tmp: str) -> None:
+    """kernel_eval importable, output unbuffered, no bytecode written, `tmp` as every temporary folder."""
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("TRITON_INTERPRET", None)
-    if confinement.tmp:
-        env["TMPDIR"] = confinement.tmp
-        env["TRITON_HOME"] = confinement.tmp  # Triton's dump and override folders, not ~/.triton
+    if tmp:
+        env["TMPDIR"] = tmp
+        env["TRITON_HOME"] = tmp  # Triton's dump and override folders, not ~/.triton
         # CUDA's JIT cache, CuPy's and Numba's kernel caches: not in HOME, which a confined child may not write
         for name, folder in (
             ("CUDA_CACHE_PATH", "cuda-jit"),
             ("CUPY_CACHE_DIR", "cupy"),
             ("NUMBA_CACHE_DIR", "numba"),
         ):
-            env[name] = os.path.join(confinement.tmp, folder)
-    env.update(extra or {})
-    env[POLICY_ENV] = confinement.to_env()
-    return env
+            env[name] = os.path.join(tmp, folder)
 
 
 def cuda_visible_devices(device: str) -> str | None:
@@ -95,6 +113,66 @@ def cuda_visible_devices(device: str) -> str | None:
         _, _, index = device.partition(":")
         return index or "0"
     return None
+
+
+class Child(Protocol):
+    """What the engine uses of a child process: a subprocess.Popen, or a fork of the template."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+def start(
+    argv: Sequence[str],
+    confinement: Policy,
+    extra_env: dict[str, str] | None = None,
+    device: str | None = None,
+    output: IO[bytes] | int = subprocess.DEVNULL,
+    pass_fds: Sequence[int] = (),
+) -> Child:
+    """As popen, with stdin /dev/null and stdout and stderr to `output`: a fork of the template
+    (engine/template.py) when `argv` runs a forkable module under a sandbox, a fresh interpreter otherwise. A fresh one
+    too under --sandbox off and with KERNEL_EVAL_PASS_ENV: the template must never hold what those pass on."""
+    module = argv[2] if len(argv) > 2 and argv[0] == sys.executable and argv[1] == "-m" else ""
+    if module and confinement.mode is not SandboxMode.OFF and not os.environ.get(environment.PASS_ENV):
+        env = _environment_on(device, confinement, extra_env)
+        with _output_fd(output) as out:
+            fds = {fd: fd for fd in pass_fds} | {1: out, 2: out}
+            forked = template.start_child(module, argv[3:], env, confinement.tmp or os.getcwd(), fds)
+        if forked is not None:
+            return forked
+    return popen(argv, confinement, extra_env, device, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                 pass_fds=tuple(pass_fds))  # fmt: skip
+
+
+@contextlib.contextmanager
+def _output_fd(output: IO[bytes] | int) -> Iterator[int]:
+    if not isinstance(output, int):
+        yield output.fileno()
+        return
+    if output != subprocess.DEVNULL:
+        raise ValueError("a forked child writes to a file or to /dev/null")
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        yield null
+    finally:
+        os.close(null)
+
+
+def _environment_on(
+    device: str | None, confinement: Policy, extra_env: dict[str, str] | None
+) -> dict[str, str]:
+    env = environment_for(confinement, extra_env)
+    visible = "" if device is None else cuda_visible_devices(device)
+    if visible is not None:
+        env["CUDA_VISIBLE_DEVICES"] = visible
+    return env
 
 
 def popen(
@@ -108,10 +186,7 @@ def popen(
 
     On `device` cuda:N the child sees that GPU alone. With `device` None it sees no GPU. On any other device (cpu,
     "" for the default) it sees the GPUs that this process sees."""
-    env = environment_for(confinement, extra_env)
-    visible = "" if device is None else cuda_visible_devices(device)
-    if visible is not None:
-        env["CUDA_VISIBLE_DEVICES"] = visible
+    env = _environment_on(device, confinement, extra_env)
     return subprocess.Popen(
         list(argv),
         env=env,

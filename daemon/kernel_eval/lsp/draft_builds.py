@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 
-from kernel_eval.engine import builds
+from kernel_eval.engine import builds, spawn
 from kernel_eval.engine.pool import DEFAULT_DEVICE
 from kernel_eval.result import SandboxMode
 
@@ -34,7 +34,7 @@ class _Draft:
     text: str
     folder: str
     """Private temporary folder holding the draft file."""
-    process: subprocess.Popen[bytes]
+    process: spawn.Child
     started: float
 
 
@@ -143,12 +143,12 @@ class DraftBuilds:
         shutil.rmtree(draft.folder, ignore_errors=True)
 
 
-def _wait(process: subprocess.Popen[bytes], limit_s: float, cancel: threading.Event) -> None:
+def _wait(process: spawn.Child, limit_s: float, cancel: threading.Event) -> None:
     deadline = time.monotonic() + limit_s
     while process.poll() is None and not cancel.is_set() and time.monotonic() < deadline:
         cancel.wait(0.1)
 
 
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+def _signal_group(process: spawn.Child, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)

@@ -53,6 +53,11 @@ def make_undumpable() -> None:
     _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
+def make_dumpable() -> None:
+    """As a freshly started process is (a fork keeps its parent's setting)."""
+    _libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+
+
 def dumpable() -> bool:
     return bool(_libc.prctl(3, 0, 0, 0, 0))  # PR_GET_DUMPABLE
 

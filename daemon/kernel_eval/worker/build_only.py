@@ -26,7 +26,7 @@ from kernel_eval.stages.compile.arch import ARCH_ENV
 BACKGROUND_NICENESS = 10
 
 
-def _main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     from kernel_eval.sandbox import confine
 
     confine.at_start()  # first, while this is the only thread
@@ -80,4 +80,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--arch":
         print(build_arch.of_visible().spelled())
         sys.exit(0)
-    sys.exit(_main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

@@ -147,11 +147,22 @@ def _start_sentinel(read_fd: int, write_fd: int) -> None:
         os._exit(0)
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Once the parent is gone (re-parented to init or a subreaper), kill this worker's process group."""
+def _die_with_parent(engine_pid: int) -> None:
+    """Once the process that started this worker is gone (re-parented to init or a subreaper), or the engine is,
+    kill this worker's process group. The starter is the engine, or the template the engine forks workers from."""
+    starter = os.getppid()
+
+    def engine_alive() -> bool:
+        try:
+            os.kill(engine_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # outside this sandbox's signal scope: it exists
+            return True
+        return True
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        while os.getppid() == starter and engine_alive():
             time.sleep(PARENT_POLL_S)
         os.killpg(os.getpgid(0), signal.SIGKILL)
 
