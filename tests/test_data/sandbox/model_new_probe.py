@@ -61,10 +61,22 @@ def secret_env():
     raise PermissionError("not in the environment")
 
 
-def ptrace_judge():
+def ptrace(pid):
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.ptrace(16, JUDGE, 0, 0) != 0:  # PTRACE_ATTACH
+    if libc.ptrace(16, pid, 0, 0) != 0:  # PTRACE_ATTACH
         raise PermissionError(ctypes.get_errno(), "ptrace")
+
+
+def inherited_socket():
+    """The template's control socket, or any other socket this process did not open itself."""
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                socket.socket(fileno=os.dup(int(fd))).send(b"{}")
+                return
+        except OSError:
+            continue
+    raise PermissionError("no socket inherited")
 
 
 def child_writes_home():
@@ -85,7 +97,10 @@ ESCAPES = {
     "judge_environ": lambda: Path(f"/proc/{JUDGE}/environ").read_bytes(),
     "judge_memory": lambda: open(f"/proc/{JUDGE}/mem", "rb").close(),
     "parent_environ": lambda: Path(f"/proc/{os.getppid()}/environ").read_bytes(),
-    "ptrace_judge": ptrace_judge,
+    "ptrace_judge": lambda: ptrace(JUDGE),
+    "ptrace_parent": lambda: ptrace(os.getppid()),
+    "parent_memory": lambda: open(f"/proc/{os.getppid()}/mem", "r+b").close(),
+    "inherited_socket": inherited_socket,
     "tcp_connect": connect_tcp,
     "tcp_listen": listen_tcp,
     "udp_send": send_udp,

@@ -1,0 +1,124 @@
+"""Workers are forks of one template process (engine/template.py, worker/template.py): it has one thread and
+nothing secret; a forked worker is confined as a fresh one is; and nothing a user's file does in its fork reaches the
+template or the forks after it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kernel_eval.engine import spawn, template
+from kernel_eval.engine.pool import WorkerPool
+from kernel_eval.engine.processes import WorkerProcess
+from kernel_eval.engine.template import ForkedProcess, Template
+from kernel_eval.request import EvalRequest
+from kernel_eval.result import Verdict
+
+DATA = Path(__file__).resolve().parent / "test_data"
+RELU = DATA / "sandbox" / "model_relu.py"
+
+HOSTILE = '''
+import os, signal
+import torch
+import torch.nn as nn
+import kernel_eval.stages.check
+
+# in this process only: the next fork must see none of it
+torch.relu = lambda x: torch.zeros_like(x)
+torch.Tensor.__add__ = lambda self, other: self
+kernel_eval.stages.check.__dict__.clear()
+for target in (os.getppid(), os.getpgid(os.getppid())):
+    try:
+        os.kill(target, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        return x.clamp(min=0)
+'''
+
+HONEST = """
+import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        return torch.relu(x) + 0
+"""
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="kernel-eval-template-test-") as name:
+        yield Path(name)
+
+
+def test_the_template_has_one_thread_no_cuda_and_no_secret(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "sk-template")
+    monkeypatch.setenv("KERNEL_EVAL_PASS_ENV", "MY_SERVICE_API_KEY")  # passed to fresh children, never held here
+    made = Template(spawn.template_environment(folder / "tmp"), folder)
+    try:
+        ready = made.ready.result(timeout=300)
+        assert ready.threads == 1
+        assert b"sk-template" not in Path(f"/proc/{ready.pid}/environ").read_bytes()
+        maps = Path(f"/proc/{ready.pid}/maps").read_text()
+        assert "libcuda.so" not in maps  # no driver loaded, so no CUDA state a fork could not use
+    finally:
+        made.close()
+    assert made._process.poll() is not None
+
+
+def test_a_forked_worker_is_confined_as_a_fresh_one_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    payloads = tempfile.mkdtemp(prefix="kernel-eval-payload-")
+    forked = WorkerProcess("candidate", "cpu", payloads)
+    monkeypatch.setenv(template.ENABLE_ENV, "0")
+    fresh = WorkerProcess("candidate", "cpu", payloads)
+    try:
+        assert isinstance(forked._proc, ForkedProcess) and not isinstance(fresh._proc, ForkedProcess)
+        forked_hello, fresh_hello = forked.wait_ready(300), fresh.wait_ready(300)
+        assert forked_hello.sandbox == fresh_hello.sandbox
+        assert forked_hello.pid == forked.pid and os.getpgid(forked.pid) == forked.pid  # its own process group
+    finally:
+        forked.close()
+        fresh.close()
+    assert forked._proc.returncode == -signal.SIGKILL
+
+
+def test_a_forked_candidate_cannot_change_the_template_or_the_next_fork(tmp_path: Path) -> None:
+    (tmp_path / "model_new_hostile.py").write_text(HOSTILE)
+    (tmp_path / "model_new_honest.py").write_text(HONEST)
+    shared = template.shared()
+    assert shared is not None
+    template_pid = shared.ready.result(timeout=300).pid
+    with WorkerPool(spares=0) as pool:  # each file gets a candidate forked when it is needed
+        for custom in ("model_new_hostile.py", "model_new_honest.py"):
+            request = EvalRequest(ref_src=str(RELU), custom_src=str(tmp_path / custom), device="cpu")
+            result = pool.evaluate(request)
+            assert result.verdict is Verdict.CORRECT, (custom, result.errors)
+    assert template.shared() is shared and shared.alive
+    assert shared.ready.result().pid == template_pid
+
+
+def test_a_dead_template_is_replaced_and_the_child_still_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = template.shared()
+    assert first is not None
+    os.kill(first.ready.result(timeout=300).pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while first.alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker = WorkerProcess("candidate", "cpu", tempfile.mkdtemp(prefix="kernel-eval-payload-"))
+    try:
+        assert worker.wait_ready(300).device == "cpu"
+        assert isinstance(worker._proc, ForkedProcess)
+        assert template.shared() is not first
+    finally:
+        worker.close()
