@@ -23,7 +23,7 @@ from kernel_eval.result import Verdict
 DATA = Path(__file__).resolve().parent / "test_data"
 RELU = DATA / "sandbox" / "model_relu.py"
 
-HOSTILE = '''
+HOSTILE = """
 import os, signal
 import torch
 import torch.nn as nn
@@ -43,7 +43,7 @@ for target in (os.getppid(), os.getpgid(os.getppid())):
 class ModelNew(nn.Module):
     def forward(self, x):
         return x.clamp(min=0)
-'''
+"""
 
 HONEST = """
 import torch
@@ -62,9 +62,13 @@ def folder() -> Iterator[Path]:
         yield Path(name)
 
 
-def test_the_template_has_one_thread_no_cuda_and_no_secret(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_template_has_one_thread_no_cuda_and_no_secret(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MY_SERVICE_API_KEY", "sk-template")
-    monkeypatch.setenv("KERNEL_EVAL_PASS_ENV", "MY_SERVICE_API_KEY")  # passed to fresh children, never held here
+    monkeypatch.setenv(
+        "KERNEL_EVAL_PASS_ENV", "MY_SERVICE_API_KEY"
+    )  # passed to fresh children, never held here
     made = Template(spawn.template_environment(folder / "tmp"), folder)
     try:
         ready = made.ready.result(timeout=300)
@@ -86,7 +90,9 @@ def test_a_forked_worker_is_confined_as_a_fresh_one_is(monkeypatch: pytest.Monke
         assert isinstance(forked._proc, ForkedProcess) and not isinstance(fresh._proc, ForkedProcess)
         forked_hello, fresh_hello = forked.wait_ready(300), fresh.wait_ready(300)
         assert forked_hello.sandbox == fresh_hello.sandbox
-        assert forked_hello.pid == forked.pid and os.getpgid(forked.pid) == forked.pid  # its own process group
+        assert (
+            forked_hello.pid == forked.pid and os.getpgid(forked.pid) == forked.pid
+        )  # its own process group
     finally:
         forked.close()
         fresh.close()

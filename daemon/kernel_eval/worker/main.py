@@ -7,6 +7,7 @@ its channel closes, and a watchdog kills its whole process group (builds include
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -54,14 +55,18 @@ def main(argv: list[str]) -> int:
     from kernel_eval.result import from_data, to_data
     from kernel_eval.stages.load import warm_module_paths
     from kernel_eval.worker import arena
-    from kernel_eval.worker.runtime import start_runtime
+    from kernel_eval.worker.runtime import idle_warm_ups, start_runtime
 
     import_line.record_imports()  # the parent reads the line a dying import was running
     runtime = start_runtime(device, judge=role == "judge")
     answer = _judge(runtime) if role == "judge" else _candidate(runtime)
     warm_module_paths()  # before the hello: a spare does it while idle, not in an evaluation's first load
     channel.send(write_fd, to_data(Reply(HELLO_ID, to_data(runtime.hello()))))
+    warm_ups = idle_warm_ups(runtime, judge=role == "judge")
     while True:
+        while warm_ups and not select.select([read_fd], [], [], 0)[0]:
+            with contextlib.suppress(Exception):  # a quicker first use, no more: never worth the worker
+                warm_ups.pop(0)()
         try:
             envelope = from_data(channel.recv(read_fd), Envelope)
         except channel.ChannelClosed:

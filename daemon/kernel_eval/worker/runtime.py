@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 
 import attrs
 import torch
@@ -62,7 +63,9 @@ class Runtime:
 
 
 def start_runtime(requested: str, judge: bool = False) -> Runtime:
-    """cuda:N is device 0 here (the parent set CUDA_VISIBLE_DEVICES). No CUDA means CPU + Triton interpreter."""
+    """cuda:N is device 0 here (the parent set CUDA_VISIBLE_DEVICES). No CUDA means CPU + Triton interpreter.
+
+    What only makes a first use quicker is left to `idle_warm_ups`: a worker is able to load a file without it."""
     wants_cuda = requested == "" or requested.startswith("cuda")
     if wants_cuda and torch.cuda.is_available():
         device = torch.device("cuda", 0)
@@ -71,18 +74,30 @@ def start_runtime(requested: str, judge: bool = False) -> Runtime:
         torch.zeros(1, device=device).add_(1)
         torch.cuda.synchronize()
         l2.start_clean()
-        _start_profiler_once(device)
     else:
         device = torch.device("cpu")
-        os.environ["TRITON_INTERPRET"] = "1"  # must precede the first `import triton`
+        os.environ["TRITON_INTERPRET"] = (
+            "1"  # before the first `import triton` (a fork of the template: first use)
+        )
     with contextlib.suppress(ImportError):
         import triton  # noqa: F401 - imported once here so evaluations don't pay for it
-    if device.type == "cuda":
-        triton_ahead.warm_up(device, judge)
-        torch.cuda.synchronize()
     warm_cpu_math()
     # the timing clocks are bound here, before the worker imports any user module
     return Runtime(requested or ("cuda:0" if device.type == "cuda" else "cpu"), device, Clocks.bind())
+
+
+def idle_warm_ups(runtime: Runtime, judge: bool = False) -> list[Callable[[], None]]:
+    """What a worker does while no request waits, in steps: the profiler's first session (seconds of CUPTI set-up)
+    and Triton's launch path. A request that comes first is answered first, and pays for what it uses."""
+    if not runtime.is_cuda:
+        return []
+    device = runtime.device
+
+    def triton_launch() -> None:
+        triton_ahead.warm_up(device, judge)
+        torch.cuda.synchronize()
+
+    return [lambda: _start_profiler_once(device), triton_launch]
 
 
 def warm_cpu_math() -> None:
