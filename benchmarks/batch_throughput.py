@@ -40,6 +40,9 @@ class Options:
     loop_limit_s: float = 240.0  # stop the loop after this long; its rate is then taken over the pairs it did
     num_perf_trials: int = 10
     copies: int = 1  # each pair this many times, each copy in its own folder (built and compiled afresh)
+    api: bool = True  # also the Python API's async form (kernel_eval.Session) on the multi-GPU run's devices
+    inner_api: str = ""  # (internal) run the API over --inner_pairs on these devices, print JSON
+    inner_pairs: str = ""
 
 
 def gpu_count() -> int:
@@ -105,8 +108,56 @@ def run_loop(
     return seconds, verdicts, len(verdicts) / seconds  # every pair pays its process's start: no steadier rate
 
 
+def run_api(pairs: Path, work: Path, devices: list[str], trials: int) -> tuple[float, dict[str, str], float]:
+    """As run_batch, through `Session.evaluate_async` in a process of its own (its start included)."""
+    prefix = work / "builds-api"
+    command = [sys.executable, __file__, "--inner_api", ",".join(devices), "--inner_pairs", str(pairs)]
+    command += ["--num_perf_trials", str(trials)]
+    env = dict(environment(prefix), KERNEL_EVAL_BENCH_PREFIX=str(prefix))
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        print(f"API run failed:\n{done.stderr[-3000:]}")
+        return seconds, {}, 0.0
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    finished = data["at_s"]
+    steady = (len(finished) - 1) / (max(finished) - min(finished)) if len(finished) > 1 else 0.0
+    return seconds, data["verdicts"], steady
+
+
+def inner_api(devices: list[str], pairs: Path, trials: int, prefix: str) -> None:
+    import asyncio
+
+    from kernel_eval import Session
+
+    folders = sorted(p for p in pairs.iterdir() if p.is_dir())
+
+    async def evaluate_all(session: Session) -> dict[str, object]:
+        started = time.perf_counter()
+        finished: list[float] = []
+
+        async def one(folder: Path) -> tuple[str, str]:
+            result = await session.evaluate_async(
+                folder / "ref.py", folder / "custom.py", measure_performance=True, num_perf_trials=trials,
+                build_dir_prefix=prefix,
+            )  # fmt: skip
+            finished.append(time.perf_counter() - started)
+            return folder.name, result.verdict.value
+
+        verdicts = dict(await asyncio.gather(*(one(folder) for folder in folders)))
+        return {"verdicts": verdicts, "at_s": finished}
+
+    with Session(devices) as session:
+        print(json.dumps(asyncio.run(evaluate_all(session))))
+
+
 def main() -> None:
     options = simple_parsing.parse(Options)
+    if options.inner_api:
+        prefix = os.environ.get("KERNEL_EVAL_BENCH_PREFIX", "")
+        inner_api(options.inner_api.split(","), Path(options.inner_pairs), options.num_perf_trials, prefix)
+        return
     gpus = gpu_count()
     cuda_pairs = options.cuda_pairs if options.cuda_pairs >= 0 else (1 if gpus else 0)
     work = Path(tempfile.mkdtemp(prefix="kernel-eval-batch-bench-"))
@@ -132,8 +183,13 @@ def main() -> None:
         if multi:
             lanes = ["--gpus", multi]
             done(f"batch, GPUs {multi}", *run_batch(pairs, work, "gpus", lanes, options.num_perf_trials))
+        if options.api:
+            devices = [f"cuda:{index}" for index in (multi or "0").split(",")]
+            done(f"API async, {', '.join(devices)}", *run_api(pairs, work, devices, options.num_perf_trials))
     else:
         done("batch, 1 CPU lane", *run_batch(pairs, work, "cpu1", ["--jobs", "1"], options.num_perf_trials))
+        if options.api:
+            done("API async, cpu", *run_api(pairs, work, ["cpu"], options.num_perf_trials))
     if options.loop:
         device = "cuda:0" if gpus else "cpu"
         looped = run_loop(pairs, work, device, options.num_perf_trials, options.loop_limit_s)

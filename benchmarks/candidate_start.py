@@ -132,7 +132,7 @@ def main() -> None:
         print(
             f"new candidate, {label}: request to able to load: median {statistics.median(starts):.3f} s "
             f"(min {min(starts):.3f}, max {max(starts):.3f}); whole run {measured['cpu_s']:.1f} CPU s; "
-            f"verdicts {set(measured['verdicts'])}",  # type: ignore[arg-type]
+            f"verdicts {sorted(set(map(str, measured['verdicts'])))}",  # type: ignore[call-overload]
             flush=True,
         )
     if device.startswith("cuda"):
@@ -143,7 +143,7 @@ def main() -> None:
         print(
             f"after an illegal memory access: warm {statistics.median(warm):.3f} s, next evaluation "
             f"{statistics.median(after):.3f} s (median extra {statistics.median(extra):.3f} s, max "
-            f"{max(extra):.3f} s); the faulting runs: {set(measured['illegal_verdicts'])}"  # type: ignore[arg-type]
+            f"{max(extra):.3f} s); the faulting runs: {sorted(set(map(str, measured['illegal_verdicts'])))}"  # type: ignore[call-overload]
         )
 
 

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import queue
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
 
 from kernel_eval.batch.lanes import Lane, LocalLane, failed, local_gpus
-from kernel_eval.engine import spawn
+from kernel_eval.engine import builds, spawn
 from kernel_eval.kinds import MessageKind
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult
@@ -61,6 +62,18 @@ class Session:
         self.lanes = _ray_lanes(address) if address else _local_lanes(devices)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
+        # C++/CUDA files build on the CPU cores (as a batch's do) while the lanes evaluate what is ready
+        gpus = [
+            lane.device
+            for lane in self.lanes
+            if isinstance(lane, LocalLane) and lane.device.startswith("cuda")
+        ]
+        self._on_gpu = bool(gpus)
+        cores = max(1, (os.cpu_count() or 1) - len(self.lanes))
+        self._builders = (
+            ThreadPoolExecutor(cores, thread_name_prefix="kernel-eval-build") if not address else None
+        )
+        self._arch = self._builders.submit(builds.gpu_arch, gpus[0]) if gpus and self._builders else None
         self._threads = [
             threading.Thread(target=self._serve, args=(lane,), name=f"kernel-eval-{lane.name}", daemon=True)
             for lane in self.lanes
@@ -79,9 +92,13 @@ class Session:
             as_file(custom_src, "custom", "custom.py"),
         )
         request = EvalRequest(ref_src=ref, custom_src=custom, **{**self.defaults, **options})
-        future: Future[EvalResult] = Future()
-        self._jobs.put(_Job(request, future))
-        return future
+        job = _Job(request, Future())
+        if self._builders is not None and builds.needs_prebuild(request.custom_src, self._on_gpu):
+            build = self._builders.submit(self._prebuild, request)
+            build.add_done_callback(lambda _: self._enqueue(job))  # the lanes take what is built first
+        else:
+            self._jobs.put(job)
+        return job.future
 
     def evaluate(self, ref_src: Source, custom_src: Source, **options: Any) -> EvalResult:
         """Evaluate one pair and wait for its result."""
@@ -96,6 +113,8 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        if self._builders is not None:
+            self._builders.shutdown(wait=True, cancel_futures=True)
         for _ in self._threads:
             self._jobs.put(None)
         for thread in self._threads:
@@ -112,6 +131,17 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _enqueue(self, job: _Job) -> None:
+        if self._closed:
+            job.future.cancel()
+        else:
+            self._jobs.put(job)
+
+    def _prebuild(self, request: EvalRequest) -> None:
+        """A failed build is the evaluation's to report: the lane builds again and says what went wrong."""
+        arch = self._arch.result() if self._arch is not None else "cpu"
+        builds.prebuild(request, request.build_timeout_s, arch)
 
     def _serve(self, lane: Lane) -> None:
         while (job := self._jobs.get()) is not None:

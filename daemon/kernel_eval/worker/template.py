@@ -151,6 +151,7 @@ def _child(fork: Fork, fds: list[int], control: socket.socket, wake: tuple[int, 
         for fd in wake:
             os.close(fd)
         os.setsid()
+        _name_process(process_name(fork.module, fork.argv))
         _place(fds, fork.fds)
         os.environ.clear()
         os.environ.update(fork.env)
@@ -167,6 +168,18 @@ def _child(fork: Fork, fds: list[int], control: socket.socket, wake: tuple[int, 
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
+
+
+def process_name(module: str, argv: list[str]) -> str:
+    """What `ps` and /proc/PID/comm show for a forked child, whose command line stays the template's."""
+    return f"ke-{argv[0]}" if module == "kernel_eval.worker.main" and argv else "ke-build"
+
+
+def _name_process(name: str) -> None:
+    import ctypes
+
+    pr_set_name = 15
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_name, name.encode()[:15], 0, 0, 0)
 
 
 def _place(received: list[int], targets: list[int]) -> None:

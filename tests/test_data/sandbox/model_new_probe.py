@@ -21,14 +21,16 @@ def workers(role):
     for entry in os.listdir("/proc"):
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            name = Path(f"/proc/{entry}/comm").read_text().strip()
         except OSError:
             continue
-        if b"kernel_eval.worker.main" in cmdline and role.encode() in cmdline and int(entry) != os.getpid():
+        fresh = b"kernel_eval.worker.main" in cmdline and role.encode() in cmdline
+        if (fresh or name == f"ke-{role}") and int(entry) != os.getpid():  # ke-ROLE: forked from the template
             found.append(int(entry))
     return found
 
 
-JUDGE = (workers("judge") or [1])[0]
+JUDGE = (workers("judge") or [0])[0]  # none found: pid 0, and the escapes at it are not "denied"
 
 
 def write(path):
