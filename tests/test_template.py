@@ -90,9 +90,9 @@ def test_a_forked_worker_is_confined_as_a_fresh_one_is(monkeypatch: pytest.Monke
         assert isinstance(forked._proc, ForkedProcess) and not isinstance(fresh._proc, ForkedProcess)
         forked_hello, fresh_hello = forked.wait_ready(300), fresh.wait_ready(300)
         assert forked_hello.sandbox == fresh_hello.sandbox
-        assert (
-            forked_hello.pid == forked.pid and os.getpgid(forked.pid) == forked.pid
-        )  # its own process group
+        assert forked_hello.pid == forked.pid
+        assert os.getpgid(forked.pid) == forked.pid  # its own process group: a kill reaches what it started
+        assert Path(f"/proc/{forked.pid}/comm").read_text().strip() == "ke-candidate"
     finally:
         forked.close()
         fresh.close()
