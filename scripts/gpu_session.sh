@@ -12,6 +12,8 @@
 #   bash scripts/gpu_session.sh verify  -> every GPU-marked test (engine, CLI, LSP), then benchmarks/warm_vs_cold.py
 #   bash scripts/gpu_session.sh sandbox -> the sandbox tests (CPU and GPU) and benchmarks/sandbox_cost.py
 #   bash scripts/gpu_session.sh exploits -> the exploit catalogue and the timing tests on the GPU (issue 19)
+#   bash scripts/gpu_session.sh online  -> benchmarks/candidate_start.py: a forked candidate vs a fresh one, recovery after a fault
+#   bash scripts/gpu_session.sh scaling -> batch_throughput --copies 2 (1 GPU, 2 GPUs, the API async), warm_vs_cold
 #   bash scripts/gpu_session.sh before-after [latency|batch] -> warm_vs_cold and daemon_latency (latency) or
 #                                          batch_throughput on one GPU (batch), on the tree in $BEFORE (a `git archive`
 #                                          of the older commit, default .gpu/before) and on this one, in turns
@@ -37,6 +39,16 @@ all)
   bash "$0" smoke 2>&1 | tee "$OUT/smoke.log"
   bash "$0" tests
   bash "$0" daemon
+  ;;
+online)
+  # issue 22: a new candidate forked vs fresh, and the evaluation after an illegal memory access
+  python3 benchmarks/candidate_start.py --repeats 5 2>&1 | tee "$OUT/candidate_start.log"
+  ;;
+scaling)
+  # issue 22: batch on 1 GPU vs 2 (or GPUS=0,1,2,3), the API's async form on the same pairs; then warm_vs_cold
+  KERNEL_EVAL_HISTORY=0 python3 benchmarks/batch_throughput.py --copies 2 --loop false ${GPUS:+--gpus $GPUS} \
+    2>&1 | tee "$OUT/batch_throughput.log"
+  python3 benchmarks/warm_vs_cold.py --repeats 8 --cold_repeats 2 2>&1 | tee "$OUT/warm_vs_cold.log"
   ;;
 tests)
   python3 -m pytest -m gpu -q -p no:cacheprovider -rs tests --ignore=tests/daemon 2>&1 | tee "$OUT/gpu-tests.log"
