@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import servers
 
 from kernel_eval.engine.pool import WorkerPool
 
@@ -43,6 +45,22 @@ def private_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("XDG_DATA_HOME", None)
     else:
         os.environ["XDG_DATA_HOME"] = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_servers() -> Iterator[Path]:
+    """CLI calls in tests start their servers in a throwaway runtime folder, never reach the user's own, and every
+    server they started is stopped at the end."""
+    runtime = servers.runtime_dir()
+    saved = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    yield runtime
+    servers.stop_servers(runtime)
+    shutil.rmtree(runtime, ignore_errors=True)
+    if saved is None:
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = saved
 
 
 @pytest.fixture(scope="session")
