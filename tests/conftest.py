@@ -81,12 +81,10 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         argv = [str(a) for a in args]
         if not any(a in ("--build_dir_prefix", "--build-dir-prefix") for a in argv):
             argv += ["--build_dir_prefix", os.environ.get(SHARED_BUILD_PREFIX_ENV) or str(tmp_path / "build")]
-        path = os.pathsep.join(p for p in (str(REPO_ROOT / "daemon"), os.environ.get("PYTHONPATH", "")) if p)
-        env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "200"}
         return subprocess.run(
             [sys.executable, str(REPO_ROOT / "scripts" / "run_and_check.py"), *argv],
             cwd=REPO_ROOT,
-            env=env,
+            env=servers.cli_env(),
             capture_output=True,
             text=True,
             timeout=CLI_TIMEOUT_S,

@@ -12,6 +12,14 @@ from pathlib import Path
 
 from kernel_eval.server import address
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_env() -> dict[str, str]:
+    """The environment the tests run the CLI in (a server it starts has this fingerprint)."""
+    path = os.pathsep.join(p for p in (str(REPO_ROOT / "daemon"), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "COLUMNS": "200"}
+
 
 def runtime_dir() -> Path:
     """A short, fresh XDG_RUNTIME_DIR (a socket path must fit in 107 bytes)."""
