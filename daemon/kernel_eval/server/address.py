@@ -95,7 +95,7 @@ def check_private(folder: Path) -> None:
 
 def fingerprint(env: Mapping[str, str]) -> str:
     """16 hex digits of a hash of the interpreter, kernel-eval's code (path, and each .py file's name, size and
-    mtime) and the environment its workers are given."""
+    mtime) and the environment its workers are given (with TMPDIR, where their folders are made)."""
     digest = hashlib.sha256()
     package = Path(kernel_eval.__file__).resolve().parent
     digest.update(f"{sys.executable}\0{package}\0".encode())
@@ -104,6 +104,7 @@ def fingerprint(env: Mapping[str, str]) -> str:
         digest.update(f"{file.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
     kept, _ = environment.confined(env)
     kept["CUDA_VISIBLE_DEVICES"] = env.get("CUDA_VISIBLE_DEVICES", "<unset>")
+    kept["TMPDIR"] = env.get("TMPDIR", "<unset>")  # where the workers' private folders are made
     for name in sorted(kept):
         digest.update(f"{name}={kept[name]}\0".encode())
     return digest.hexdigest()[:16]
