@@ -38,11 +38,16 @@ class ServeOptions:
     idle_s: float = 600.0  # stop after this many seconds with no request running or arriving
 
 
+SPARES = 1
+"""Hot spares per device once its first evaluation is done (a new file then finds a process ready)."""
+
+
 class Lane:
-    """One device's warm pool and the lock that keeps it to one evaluation at a time."""
+    """One device's warm pool and the lock that keeps it to one evaluation at a time. Its spare starts after the
+    first result is sent: started with the first evaluation's workers, it would slow that first call down."""
 
     def __init__(self) -> None:
-        self.pool = WorkerPool(spares=1)
+        self.pool = WorkerPool(spares=0)
         self.lock = threading.Lock()
 
 
@@ -178,12 +183,14 @@ class Server:
                         cancel.set()
 
                 result = lane.pool.evaluate(request, on_progress=on_progress, cancel=cancel)
+                if self.stopping.is_set():
+                    return  # cancelled by the shutdown, not by the caller: no result, the caller evaluates itself
+                log.info("pid %d: %s", peer, result.verdict.value)
+                channel.send(wire.Done(ident, result))
+                if lane.pool.spares < SPARES and not self.stopping.is_set():
+                    lane.pool.keep_spares(SPARES)
             finally:
                 lane.lock.release()
-            if self.stopping.is_set():
-                return  # cancelled by the shutdown, not by the caller: no result, so the caller evaluates itself
-            channel.send(wire.Done(ident, result))
-            log.info("pid %d: %s", peer, result.verdict.value)
         finally:
             with self._state:
                 self._cancels.discard(cancel)
