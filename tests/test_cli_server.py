@@ -121,6 +121,53 @@ def test_an_incorrect_result_is_the_same_served_or_not(run_cli: RunCli, runtime:
     assert human.returncode == 1 and human.stdout.startswith("incorrect"), human.stdout + human.stderr
 
 
+def start_cli(*args: str | Path, tmp_path: Path) -> subprocess.Popen[str]:
+    argv = [sys.executable, str(REPO / "scripts" / "run_and_check.py"), *map(str, args)]
+    argv += ["--build_dir_prefix", str(tmp_path / "build")]
+    return subprocess.Popen(
+        argv, cwd=REPO, env=servers.cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_log(text: str, count: int = 1) -> None:
+    deadline = time.monotonic() + 60
+    while not (where().log.exists() and where().log.read_text().count(text) >= count):
+        assert time.monotonic() < deadline, f"the server never logged {text!r}"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_cancels_the_servers_evaluation(runtime: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    cli = start_cli(*pair("hang"), "--device", "cpu", "--json", tmp_path=tmp_path)
+    wait_for_log(": evaluating ")
+    time.sleep(1)
+    cli.send_signal(signal.SIGINT)
+    stdout, stderr = cli.communicate(timeout=60)
+
+    assert cli.returncode == 130, stdout + stderr
+    assert json.loads(stdout)["verdict"] == "cancelled"
+    wait_for_log(": cancelled")
+    done = run_cli(*pair("add"), "--device", "cpu", "--json")
+    assert done.returncode == 0, "the server serves on after a cancelled evaluation"
+
+
+def test_a_server_lost_mid_evaluation_leaves_the_cli_to_evaluate_itself(
+    runtime: Path, tmp_path: Path
+) -> None:
+    cli = start_cli(
+        *pair("hang"), "--device", "cpu", "--json", "--verbose", "--timeout", "2", tmp_path=tmp_path
+    )
+    wait_for_log(": evaluating ")
+    server = servers.server_pid(where().socket)
+    assert server is not None
+    os.kill(server, signal.SIGTERM)
+    stdout, stderr = cli.communicate(timeout=120)
+
+    assert "kernel-eval server lost" in stderr and "evaluating in this process" in stderr
+    assert cli.returncode == 2, stdout + stderr
+    assert [m["kind"] for m in json.loads(stdout)["messages"] if m["severity"] == "error"] == ["timeout"]
+    assert servers.wait_gone(server)
+
+
 def test_two_cli_calls_at_once_start_one_server(runtime: Path, tmp_path: Path) -> None:
     argv = [sys.executable, str(REPO / "scripts" / "run_and_check.py"), *map(str, pair("add"))]
     argv += ["--device", "cpu", "--json", "--build_dir_prefix", str(tmp_path / "build")]
@@ -152,7 +199,7 @@ def test_idle_server_stops_removes_its_socket_and_leaves_no_workers(runtime: Pat
     done = run_cli(*pair("add"), "--device", "cpu", "--json")
     assert done.returncode == 0, done.stderr
     workers = children(server.pid)
-    assert workers, "the evaluation left warm workers (judge, candidate, spare)"
+    assert workers, "the evaluation left warm workers"
 
     stdout, stderr = server.communicate(timeout=60)
 
