@@ -29,6 +29,8 @@ HELLO_WAIT_S = 10.0
 CANCEL_WAIT_S = 15.0
 """How long a cancelled evaluation's result may take to come back before the CLI stops waiting."""
 POLL_S = 0.1
+LOG_KEPT = 1 << 20
+"""A server's log is appended to by the next one, and started afresh past this size."""
 BOOT = "import sys; sys.path.insert(0, {root!r}); from kernel_eval.server.serve import main; sys.exit(main())"
 
 Say = Callable[[str], None]
@@ -139,7 +141,11 @@ def connect_or_start(where: address.Address) -> socket.socket:
 def start(where: address.Address) -> subprocess.Popen[bytes]:
     """`kernel-eval serve` in a session of its own, its output into its log file (never the CLI's stdout), with
     this process's interpreter, code and environment."""
-    log = os.open(where.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    with contextlib.suppress(OSError):
+        if where.log.stat().st_size > LOG_KEPT:
+            flags |= os.O_TRUNC
+    log = os.open(where.log, flags, 0o600)
     try:
         return subprocess.Popen(
             [sys.executable, "-c", BOOT.format(root=spawn.PACKAGE_ROOT)],

@@ -102,6 +102,10 @@ class Server:
                         log.info("idle for %.0f s: stopping", self.idle_s)
                         break
                     continue
+                except OSError as exc:  # out of file descriptors, say: wait for some to close
+                    log.warning("accept failed: %s", exc)
+                    time.sleep(ACCEPT_POLL_S)
+                    continue
                 self._accept(connection)
         finally:
             self.shutdown()
@@ -153,6 +157,8 @@ class Server:
             self._converse(channel, address.peer_pid(connection))
         except (OSError, wire.Closed, wire.ProtocolError) as exc:
             log.info("connection ended: %s", exc or type(exc).__name__)
+        except Exception:  # the caller sees its connection close, and evaluates in its own process
+            log.exception("request failed")
         finally:
             channel.close()
             with self._state:
