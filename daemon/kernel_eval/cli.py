@@ -134,7 +134,7 @@ def evaluate(options: Options, err: Console) -> EvalResult:
                     return cancelled(request)
             with WorkerPool(spares=0) as pool:
                 return pool.evaluate(request, on_progress=progress.show, cancel=cancel)
-    except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit stopped its workers (the server's: a closed socket)
+    except KeyboardInterrupt:  # a second Ctrl-C: the workers are stopped (the server's: by the closed socket)
         return cancelled(request)
 
 
