@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import servers
 
 from kernel_eval.engine.pool import WorkerPool
 
@@ -45,6 +47,22 @@ def private_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["XDG_DATA_HOME"] = saved
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_servers() -> Iterator[Path]:
+    """CLI calls in tests start their servers in a throwaway runtime folder, never reach the user's own, and every
+    server they started is stopped at the end."""
+    runtime = servers.runtime_dir()
+    saved = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    yield runtime
+    servers.stop_servers(runtime)
+    shutil.rmtree(runtime, ignore_errors=True)
+    if saved is None:
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = saved
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
@@ -63,12 +81,10 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         argv = [str(a) for a in args]
         if not any(a in ("--build_dir_prefix", "--build-dir-prefix") for a in argv):
             argv += ["--build_dir_prefix", os.environ.get(SHARED_BUILD_PREFIX_ENV) or str(tmp_path / "build")]
-        path = os.pathsep.join(p for p in (str(REPO_ROOT / "daemon"), os.environ.get("PYTHONPATH", "")) if p)
-        env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "200"}
         return subprocess.run(
             [sys.executable, str(REPO_ROOT / "scripts" / "run_and_check.py"), *argv],
             cwd=REPO_ROOT,
-            env=env,
+            env=servers.cli_env(),
             capture_output=True,
             text=True,
             timeout=CLI_TIMEOUT_S,

@@ -184,7 +184,7 @@ def test_a_reference_whose_model_does_not_take_get_init_inputs(run_cli: RunCli, 
 # --- one flag style, help that says each default once, and names the command that was run ---------------------
 
 
-@pytest.mark.parametrize("command", [(), ("batch",), ("history",)])
+@pytest.mark.parametrize("command", [(), ("batch",), ("history",), ("serve",)])
 def test_help_states_each_default_once_in_dashed_flags(run_cli: RunCli, command: tuple[str, ...]) -> None:
     proc = run_cli(*command, "--help")
     assert proc.returncode == 0

@@ -17,6 +17,8 @@ PARENT_ENTRY_POINTS = (
     "kernel_eval.engine.builds",
     "kernel_eval.batch.runner",
     "kernel_eval.session",
+    "kernel_eval.server.serve",
+    "kernel_eval.server.client",
 )
 
 

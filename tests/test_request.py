@@ -15,7 +15,7 @@ from kernel_eval.lsp.settings import Settings, parse_settings
 from kernel_eval.request import EvalRequest, options_for
 
 PACKAGE_JSON = Path(__file__).resolve().parents[1] / "vscode-extension" / "package.json"
-CLI_ONLY = {"json"}  # output format, not part of what is evaluated
+CLI_ONLY = {"json", "no_server"}  # output format and where it runs, not part of what is evaluated
 CLI_DEFAULTS = {"device": "cuda:0"}  # the CLI asks for the GPU and falls back to the CPU with a note
 EDITOR_DEFAULTS = {"measure_performance": True}  # the editor times on every save
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import attrs
 from rich.console import Console
 from rich.markup import escape
 
@@ -23,6 +24,7 @@ from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
 from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, Verdict
+from kernel_eval.server import client
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Options:
     rtol: float | None = None  # relative tolerance (default per dtype, as atol)
     # confine the custom code: auto (all the host allows), strict (refuse without every protection), off
     sandbox: Literal["auto", "strict", "off"] = "auto"
+    # evaluate in this process, not on the warm per-user server (also: KERNEL_EVAL_NO_SERVER=1)
+    no_server: bool = False
 
     def to_request(self) -> EvalRequest:
         return EvalRequest(
@@ -81,7 +85,7 @@ def with_found_reference(options: Options) -> Options:
     )
 
 
-SUBCOMMANDS = ("batch", "history")
+SUBCOMMANDS = ("batch", "history", "serve")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,20 +119,44 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def evaluate(options: Options, err: Console) -> EvalResult:
-    """The evaluation, in its own workers. Ctrl-C or SIGTERM make it a cancelled one."""
+    """The evaluation, on this user's warm server or else in workers of its own. Ctrl-C or SIGTERM make it a
+    cancelled one."""
     cancel = threading.Event()
     request = options.to_request()
     progress = Progress(err, options)
     try:
-        with stopped_by_signals(cancel), WorkerPool(spares=0) as pool, progress:
-            result = pool.evaluate(request, on_progress=progress.show, cancel=cancel)
-    except KeyboardInterrupt:  # a second Ctrl-C: the pool's exit has stopped the workers
-        return preflight.rejected(
-            request,
-            [failures.cancelled(Phase.LOAD)],
-            Verdict.CANCELLED,
-        )
-    return result
+        with stopped_by_signals(cancel), progress:
+            if uses_server(options):
+                served = client.evaluate(absolute(request), progress.show, cancel, say=progress.note)
+                if served is not None:
+                    return served
+                if cancel.is_set():
+                    return cancelled(request)
+            with WorkerPool(spares=0) as pool:
+                return pool.evaluate(request, on_progress=progress.show, cancel=cancel)
+    except KeyboardInterrupt:  # a second Ctrl-C: the workers are stopped (the server's: by the closed socket)
+        return cancelled(request)
+
+
+def uses_server(options: Options) -> bool:
+    """The server unless told not to. Under --sandbox off the workers get the caller's whole environment, which
+    a server started from another shell would not have: those evaluations run here."""
+    return not (options.no_server or client.disabled_by_env() or options.sandbox == "off")
+
+
+def absolute(request: EvalRequest) -> EvalRequest:
+    """The request as a process with another working directory reads it."""
+    prefix = request.build_dir_prefix
+    return attrs.evolve(
+        request,
+        ref_src=str(Path(request.ref_src).resolve()),
+        custom_src=str(Path(request.custom_src).resolve()),
+        build_dir_prefix=str(Path(prefix).resolve()) if prefix else "",
+    )
+
+
+def cancelled(request: EvalRequest) -> EvalResult:
+    return preflight.rejected(request, [failures.cancelled(Phase.LOAD)], Verdict.CANCELLED)
 
 
 class Progress:
@@ -137,6 +165,7 @@ class Progress:
 
     def __init__(self, err: Console, options: Options) -> None:
         self.err, self.verbose = err, options.verbose and not options.json
+        self.wordy = options.verbose
         live = err.is_terminal and not options.verbose and not options.json
         self.status = err.status("starting workers", spinner="dots") if live else None
 
@@ -148,6 +177,11 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self.status is not None:
             self.status.stop()
+
+    def note(self, text: str) -> None:
+        """A remark about how the evaluation runs (the server's), under --verbose only, on stderr."""
+        if self.wordy:
+            self.err.print(f"[dim]{escape(text)}[/dim]")
 
     def show(self, event: ProgressEvent) -> None:
         if self.verbose:
@@ -187,11 +221,15 @@ def report(result: EvalResult, options: Options) -> int:
 
 
 def subcommand(name: str, argv: list[str]) -> int:
-    """`kernel-eval batch ...` and `kernel-eval history ...` (imported only when asked for)."""
+    """`kernel-eval batch ...`, `kernel-eval history ...` and `kernel-eval serve` (imported only when asked for)."""
     if name == "batch":
         from kernel_eval.batch.cli import main as batch_main
 
         return batch_main(argv)
+    if name == "serve":
+        from kernel_eval.server.serve import main as serve_main
+
+        return serve_main(argv)
     from kernel_eval.history_cli import main as history_main
 
     return history_main(argv)

@@ -94,6 +94,14 @@ class WorkerPool:
                 self._retire(evaluation)
                 self._ensure_workers(place)  # a spare takes over now, and a new one starts warming up
 
+    def keep_spares(self, spares: int) -> None:
+        """Keep `spares` hot spares from now on; missing ones start warming now, for the last request's device. (A
+        pool started with none leaves the cores to its first evaluation's workers.)"""
+        with self._exclusive():
+            self.spares = spares
+            if self._place is not None:
+                self._ensure_workers(self._place)
+
     def replace_candidate(self) -> None:
         """Retire the candidate now: a spare takes over (a fresh process: nothing imported, builds as cached)."""
         with self._exclusive():

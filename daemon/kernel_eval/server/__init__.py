@@ -1,0 +1,1 @@
+"""A warm, per-user evaluation server behind the CLI: a Unix socket, found or started on demand."""

@@ -1,0 +1,126 @@
+"""What the CLI and the server say to each other: typed messages, one JSON object a line, each tagged with its
+type and carrying the id of the request it belongs to.
+
+    server → client  Hello (on connect), then Progress ..., then Done (or Refused)
+    client → server  Evaluate, then Cancel (or the connection closed: the same)
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import threading
+from typing import Any
+
+import attrs
+
+from kernel_eval.progress import ProgressEvent
+from kernel_eval.request import EvalRequest
+from kernel_eval.result import EvalResult, from_data, to_data
+
+MAX_FRAME = 256 * 1024 * 1024
+"""A line longer than this is a protocol error (a result with all its captured output stays far below)."""
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a message of this protocol."""
+
+
+class Closed(Exception):
+    """The other side closed the connection."""
+
+
+@attrs.define
+class Hello:
+    pid: int
+    fingerprint: str
+
+
+@attrs.define
+class Evaluate:
+    id: str
+    request: EvalRequest
+
+
+@attrs.define
+class Cancel:
+    id: str
+
+
+@attrs.define
+class Progress:
+    id: str
+    event: ProgressEvent
+
+
+@attrs.define
+class Done:
+    id: str
+    result: EvalResult
+
+
+@attrs.define
+class Refused:
+    id: str
+    reason: str
+
+
+Message = Hello | Evaluate | Cancel | Progress | Done | Refused
+TYPES: dict[str, type[Any]] = {
+    "hello": Hello,
+    "evaluate": Evaluate,
+    "cancel": Cancel,
+    "progress": Progress,
+    "done": Done,
+    "refused": Refused,
+}
+TAGS = {cls: tag for tag, cls in TYPES.items()}
+
+
+def encode(message: Message) -> bytes:
+    data = to_data(message)
+    data["type"] = TAGS[type(message)]
+    return json.dumps(data).encode() + b"\n"
+
+
+def decode(line: bytes) -> Message:
+    try:
+        data = json.loads(line)
+        cls = TYPES[data.pop("type")]
+        message: Message = from_data(data, cls)
+    except Exception as exc:  # malformed JSON, an unknown type, or fields that do not fit: all the same to us
+        raise ProtocolError(f"not a message: {line[:200]!r} ({exc})") from exc
+    return message
+
+
+class Channel:
+    """Messages over a connected stream socket. send() may be called from any thread; receive() from one."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self._sending = threading.Lock()
+        self._buffer = b""
+
+    def send(self, message: Message) -> None:
+        frame = encode(message)
+        with self._sending:
+            self.connection.sendall(frame)
+
+    def receive(self, timeout_s: float | None = None) -> Message | None:
+        """The next message, or None when none came within `timeout_s` (None: wait for one)."""
+        while b"\n" not in self._buffer:
+            readable, _, _ = select.select([self.connection], [], [], timeout_s)
+            if not readable:
+                return None
+            chunk = self.connection.recv(1 << 20)
+            if not chunk:
+                raise Closed
+            self._buffer += chunk
+            if len(self._buffer) > MAX_FRAME:
+                raise ProtocolError("a message longer than the protocol allows")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return decode(line)
+
+    def close(self) -> None:
+        self.connection.close()
