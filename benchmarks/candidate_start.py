@@ -5,7 +5,8 @@ soon the evaluation after an illegal memory access comes back.
 
 New candidate: a pool with no spare evaluates one file warm, then a new file: the candidate for it is started on
 request. Its "load" phase less that of the same file evaluated again warm is the candidate's start, from request to
-able to load. Each way runs in its own process (KERNEL_EVAL_TEMPLATE=1 or 0); the CPU seconds that process and its
+able to load; its whole first evaluation (which pays the profiler's first session, seconds of CUPTI set-up) is given
+beside the warm one. Each way runs in its own process (KERNEL_EVAL_TEMPLATE=1 or 0); the CPU seconds that process and its
 children used are given too.
 
 Recovery (GPU only, as the editor and the server run: one spare): a file evaluated warm, then the same file with an
@@ -59,17 +60,19 @@ def inner_new(device: str, repeats: int) -> dict[str, object]:
         "import torch\nimport torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n    def forward(self, x):\n"
     )
     honest += "        return torch.relu(x)\n"
-    starts, verdicts = [], []
+    starts, firsts, warms, verdicts = [], [], [], []
     with WorkerPool(spares=0) as pool:
         evaluate(pool, ref, _copy(work, "warm", honest), device)
         for index in range(repeats):
             custom = _copy(work, f"new{index}", honest)
-            _, new_load, verdict = evaluate(pool, ref, custom, device)
-            _, warm_load, _ = evaluate(pool, ref, custom, device)
+            first, new_load, verdict = evaluate(pool, ref, custom, device)
+            warm, warm_load, _ = evaluate(pool, ref, custom, device)
             starts.append(new_load - warm_load)
+            firsts.append(first)
+            warms.append(warm)
             verdicts.append(verdict)
     shutil.rmtree(work, ignore_errors=True)
-    return {"starts": starts, "verdicts": verdicts}
+    return {"starts": starts, "firsts": firsts, "warms": warms, "verdicts": verdicts}
 
 
 def inner_recovery(device: str, repeats: int) -> dict[str, object]:
@@ -127,11 +130,12 @@ def main() -> None:
     print(f"device {device}, {options.repeats} repeats, {os.cpu_count()} cores")
     for label, template in (("forked from the template", "1"), ("fresh interpreter", "0")):
         measured = run_inner("new", device, options.repeats, template)
-        starts = measured["starts"]
-        assert isinstance(starts, list)
+        starts, firsts, warms = measured["starts"], measured["firsts"], measured["warms"]
+        assert isinstance(starts, list) and isinstance(firsts, list) and isinstance(warms, list)
         print(
             f"new candidate, {label}: request to able to load: median {statistics.median(starts):.3f} s "
-            f"(min {min(starts):.3f}, max {max(starts):.3f}); whole run {measured['cpu_s']:.1f} CPU s; "
+            f"(min {min(starts):.3f}, max {max(starts):.3f}); its first evaluation {statistics.median(firsts):.3f} s "
+            f"against {statistics.median(warms):.3f} s warm; whole run {measured['cpu_s']:.1f} CPU s; "
             f"verdicts {sorted(set(map(str, measured['verdicts'])))}",  # type: ignore[call-overload]
             flush=True,
         )
