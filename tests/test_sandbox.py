@@ -127,7 +127,7 @@ def test_every_escape_of_a_correct_module_is_denied_and_its_verdict_stays_correc
         x for x in result.captured_output["custom"].splitlines() if x.startswith("KERNEL_EVAL_PROBE ")
     )
     outcomes = json.loads(line.removeprefix("KERNEL_EVAL_PROBE "))
-    assert len(outcomes) == 17
+    assert len(outcomes) == 20
     assert {name: outcome for name, outcome in outcomes.items() if outcome != "denied"} == {}
     assert listeners == {"tcp": [], "udp": [], "abstract": []}
     assert not (site / "pkg" / "kernel_eval" / "probe.py").exists()

@@ -16,9 +16,8 @@ import attrs
 from rich.console import Console
 from rich.markup import escape
 
-from kernel_eval import arguments, history, preflight, references, source_info
-from kernel_eval.engine import failures, spawn
-from kernel_eval.engine.pool import WorkerPool
+from kernel_eval import arguments, history, preflight, source_info
+from kernel_eval.engine import spawn
 from kernel_eval.kinds import MessageKind
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
@@ -66,6 +65,8 @@ def parse(argv: list[str] | None = None) -> Options:
 
 def with_found_reference(options: Options) -> Options:
     """Options whose ref_src (and entry points left at their defaults) come from the reference rules."""
+    from kernel_eval import references
+
     custom = Path(options.custom_src)
     match = references.find_reference(custom, source_info.read_text(custom), workspace_root=Path.cwd())
     if match is None:
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         return report(preflight.rejected(options.to_request(), problems), options)
     if not options.ref_src:
+        from kernel_eval import references
+
         try:
             options = with_found_reference(options)
         except references.ReferenceProblem as problem:
@@ -132,6 +135,9 @@ def evaluate(options: Options, err: Console) -> EvalResult:
                     return served
                 if cancel.is_set():
                     return cancelled(request)
+            # only here: a call the server answers never loads the engine
+            from kernel_eval.engine.pool import WorkerPool
+
             with WorkerPool(spares=0) as pool:
                 return pool.evaluate(request, on_progress=progress.show, cancel=cancel)
     except KeyboardInterrupt:  # a second Ctrl-C: the workers are stopped (the server's: by the closed socket)
@@ -156,6 +162,8 @@ def absolute(request: EvalRequest) -> EvalRequest:
 
 
 def cancelled(request: EvalRequest) -> EvalResult:
+    from kernel_eval.engine import failures
+
     return preflight.rejected(request, [failures.cancelled(Phase.LOAD)], Verdict.CANCELLED)
 
 

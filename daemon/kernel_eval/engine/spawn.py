@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import kernel_eval
-from kernel_eval.engine import template
 from kernel_eval.result import SandboxMode
 from kernel_eval.sandbox import environment, privileges
 from kernel_eval.sandbox.policy import POLICY_ENV, Policy
-from kernel_eval.stages.compile import cache
 
 PACKAGE_ROOT = str(Path(kernel_eval.__file__).resolve().parent.parent)
 
@@ -42,6 +40,9 @@ def private_folder(role: str) -> Path:
 def build_prefixes(build_dir_prefix: str) -> list[str]:
     """The build prefixes a child may write before it knows its file: the request's, and the default one that
     holds Triton's per-user helpers."""
+    # imported here and in start(): the CLI imports this module, and a call its server answers starts no child
+    from kernel_eval.stages.compile import cache
+
     prefixes = [str(cache.private_prefix()), str(cache.private_prefix(build_dir_prefix))]
     return list(dict.fromkeys(prefixes))
 
@@ -144,6 +145,8 @@ def start(
         env = _environment_on(device, confinement, extra_env)
         with _output_fd(output) as out:
             fds = {fd: fd for fd in pass_fds} | {1: out, 2: out}
+            from kernel_eval.engine import template
+
             forked = template.start_child(module, argv[3:], env, confinement.tmp or os.getcwd(), fds)
         if forked is not None:
             return forked
