@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -33,6 +34,7 @@ ENABLE_ENV = "KERNEL_EVAL_TEMPLATE"
 READY_TIMEOUT_S = 300.0
 FORK_TIMEOUT_S = 30.0
 KILLED = -signal.SIGKILL
+EXIT_POLL_S = 0.1
 
 
 class ForkedProcess:
@@ -58,11 +60,13 @@ class ForkedProcess:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        if not self._exited.wait(timeout) and self.poll() is None:
-            raise subprocess.TimeoutExpired(["kernel-eval forked child", str(self.pid)], timeout or 0.0)
-        self.poll()
-        assert self.returncode is not None
-        return self.returncode
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (returncode := self.poll()) is None:  # in steps: a template that dies never reports this exit
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(["kernel-eval forked child", str(self.pid)], timeout or 0.0)
+            self._exited.wait(EXIT_POLL_S if left is None else min(EXIT_POLL_S, left))
+        return returncode
 
     def kill(self) -> None:
         if self.returncode is None and self._pidfd is not None:
