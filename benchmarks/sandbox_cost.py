@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "daemon"))
 
 from warm_vs_cold import pair_and_device  # noqa: E402 - the same pairs, chosen the same way
 
-from kernel_eval.engine import spawn  # noqa: E402
+from kernel_eval.engine import child_setup  # noqa: E402
 from kernel_eval.engine.pool import WorkerPool  # noqa: E402
 from kernel_eval.engine.processes import WorkerProcess  # noqa: E402
 from kernel_eval.request import EvalRequest  # noqa: E402
@@ -111,12 +111,12 @@ def confining(prefix: str) -> None:
     user = str(ROOT / "examples" / "triton_add")
     layer1, layer2 = [], []
     for _ in range(5):
-        folder = spawn.private_folder("bench")
-        policy = spawn.policy(SandboxMode.AUTO, "candidate", folder / "tmp", prefix)
+        folder = child_setup.private_folder("bench")
+        policy = child_setup.policy(SandboxMode.AUTO, "candidate", folder / "tmp", prefix)
         code = f"BUILD = {str(Path(prefix) / 'bench-key')!r}; USER = {user!r}\n" + CONFINE_PROBE
         done = subprocess.run(
             [sys.executable, "-c", code],
-            env=spawn.environment_for(policy),
+            env=child_setup.environment_for(policy),
             cwd=folder / "tmp",
             capture_output=True,
             text=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel_eval.engine import spawn, template
+from kernel_eval.engine import child_setup, template
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.engine.processes import WorkerProcess
 from kernel_eval.engine.template import ForkedProcess, Template
@@ -68,7 +68,7 @@ def test_the_template_has_one_thread_no_cuda_and_no_secret(
     monkeypatch.setenv(
         "KERNEL_EVAL_PASS_ENV", "MY_SERVICE_API_KEY"
     )  # passed to fresh children, never held here
-    made = Template(spawn.template_environment(folder / "tmp"), folder)
+    made = Template(child_setup.template_environment(folder / "tmp"), folder)
     try:
         ready = made.ready.result(timeout=300)
         assert ready.threads == 1

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from kernel_eval import source_info
-from kernel_eval.engine import spawn
+from kernel_eval.engine import child_setup, spawn
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import Backend, SandboxMode
 from kernel_eval.sandbox.policy import Policy
@@ -46,7 +46,7 @@ def start(
 
 def _policy(folder: Path, sandbox: SandboxMode, build_dir_prefix: str = "") -> Policy:
     (folder / "tmp").mkdir(mode=0o700, exist_ok=True)
-    return spawn.policy(sandbox, "build", folder / "tmp", build_dir_prefix)
+    return child_setup.policy(sandbox, "build", folder / "tmp", build_dir_prefix)
 
 
 def needs_prebuild(custom_src: str, for_gpu: bool = False) -> bool:
@@ -62,7 +62,7 @@ def prebuild(request: EvalRequest, timeout_s: float, arch: str = "") -> float | 
     args += ["--ref", request.ref_src, "--custom-entry-point", request.custom_entry_point]
     args += ["--seed", str(request.seed)]
     started = time.monotonic()
-    folder = spawn.private_folder("build")
+    folder = child_setup.private_folder("build")
     process = start(args, folder, request.sandbox, request.build_dir_prefix, arch=arch)
     try:
         code = process.wait(timeout=timeout_s)
@@ -79,7 +79,7 @@ def prebuild(request: EvalRequest, timeout_s: float, arch: str = "") -> float | 
 def gpu_arch(device: str) -> str:
     """The build arch of `device` (`sm_XY:<TORCH_CUDA_ARCH_LIST>`, or cpu: stages/compile/arch.py), asked of a
     throwaway process so the caller holds no CUDA context."""
-    folder = spawn.private_folder("arch")
+    folder = child_setup.private_folder("arch")
     try:
         # a device other than a GPU: the probe sees none, and says cpu
         gpu = device if device.startswith("cuda") else None

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kernel_eval.engine import spawn
+from kernel_eval.engine import child_setup, spawn
 from kernel_eval.protocol import channel
 from kernel_eval.protocol.messages import HELLO_ID, PAYLOAD_DIR_ENV, Envelope, Hello, Params, R, Reply
 from kernel_eval.result import Message, SandboxMode, from_data, to_data
@@ -82,7 +82,7 @@ class WorkerProcess:
         self.user_file = ""
         # its own payload folder: it writes there only, and the other workers read it
         self._payload_dir = Path(tempfile.mkdtemp(prefix=f"{role}-", dir=payload_dir))
-        self._dir = spawn.private_folder(role)
+        self._dir = child_setup.private_folder(role)
         self.log_path = self._dir / "output.log"
         self._log_offset = 0
         self._stream_offset = 0
@@ -91,7 +91,7 @@ class WorkerProcess:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         extra_env = {PAYLOAD_DIR_ENV: str(self._payload_dir)}
-        confinement = spawn.policy(
+        confinement = child_setup.policy(
             sandbox, role, self._dir / "tmp", build_dir_prefix, str(self._payload_dir), readable=[payload_dir]
         )
         argv = [sys.executable, "-m", "kernel_eval.worker.main", role, device]

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
+from kernel_eval.engine import child_setup
 from kernel_eval.protocol import template as messages
 from kernel_eval.protocol.template import FORKABLE, MAX_FDS, MAX_PACKET, Exited, Fork, Forked, TemplateReady
 
@@ -210,16 +211,17 @@ def start_child(
 def shared() -> Template | None:
     """This process's template, started on first use (and again if it died)."""
     global _template, _owner_pid
-    from kernel_eval.engine import spawn
-
     with _lock:
         if _template is not None and (_owner_pid != os.getpid() or not _template.alive):
             if _owner_pid == os.getpid():
                 _template.close()
             _template = None
         if _template is None:
-            folder = spawn.private_folder("template")
-            _template, _owner_pid = Template(spawn.template_environment(folder / "tmp"), folder), os.getpid()
+            folder = child_setup.private_folder("template")
+            _template, _owner_pid = (
+                Template(child_setup.template_environment(folder / "tmp"), folder),
+                os.getpid(),
+            )
             atexit.register(_stop, _template, folder)
         return _template
 

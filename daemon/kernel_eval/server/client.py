@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from kernel_eval.engine import spawn
+from kernel_eval.engine import child_setup
 from kernel_eval.progress import ProgressCallback
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult
@@ -148,7 +148,7 @@ def start(where: address.Address) -> subprocess.Popen[bytes]:
     log = os.open(where.log, flags, 0o600)
     try:
         return subprocess.Popen(
-            [sys.executable, "-c", BOOT.format(root=spawn.PACKAGE_ROOT)],
+            [sys.executable, "-c", BOOT.format(root=child_setup.PACKAGE_ROOT)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
