@@ -39,9 +39,9 @@ class Lane(Protocol):
 
 def spares_for(device: str, lanes: int = 1) -> int:
     """Each pair of a batch is another file, so it gets a fresh candidate (the pool never runs a second file in
-    one). On a GPU a pair takes about a second and a candidate ~7 s of one core to start (torch, CUDA, the
-    profiler, Triton), so several warm up at once: half this lane's share of the cores, 2 to 8. On the CPU one, not
-    to take the cores the evaluations need."""
+    one). On a GPU a pair takes about a second; a candidate, forked from the template, can load a file ~0.3 s after
+    it is asked for, but its profiler and Triton then take ~4 s of a core to warm up, so several warm up at once:
+    half this lane's share of the cores, 2 to 8. On the CPU one, not to take the cores the evaluations need."""
     if not device.startswith("cuda"):
         return 1
     return max(2, min(8, (os.cpu_count() or 1) // (2 * max(1, lanes))))
