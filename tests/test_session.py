@@ -4,6 +4,7 @@ module-level `kernel_eval.evaluate` works without one."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +74,19 @@ def test_awaited_evaluations_run_and_keep_their_order(session: Session) -> None:
         return [result.verdict for result in results]
 
     assert asyncio.run(both()) == [Verdict.CORRECT, Verdict.INCORRECT]
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs a C++ compiler")
+def test_an_extension_is_built_on_the_cores_first_then_evaluated(session: Session) -> None:
+    ref, custom = cpu_case("cpp_add")
+    quick_ref, quick = cpu_case("add")
+
+    building = session.submit(ref, custom)  # built by a build-only process; the lane takes what is ready
+    assert session.evaluate(quick_ref, quick).verdict is Verdict.CORRECT
+    result = building.result(timeout=600)
+
+    assert result.verdict is Verdict.CORRECT, result.headline
+    assert result.cache_dir.startswith(session.defaults["build_dir_prefix"])
 
 
 def test_an_unknown_option_is_refused_by_name(session: Session) -> None:

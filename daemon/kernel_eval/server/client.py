@@ -29,6 +29,8 @@ HELLO_WAIT_S = 10.0
 CANCEL_WAIT_S = 15.0
 """How long a cancelled evaluation's result may take to come back before the CLI stops waiting."""
 POLL_S = 0.1
+STUCK_GRACE_S = 300.0
+"""Past the build and run limits plus this, a server that has not answered is taken to be stuck."""
 LOG_KEPT = 1 << 20
 """A server's log is appended to by the next one, and started afresh past this size."""
 BOOT = "import sys; sys.path.insert(0, {root!r}); from kernel_eval.server.serve import main; sys.exit(main())"
@@ -80,7 +82,11 @@ def converse(
     channel.send(wire.Evaluate(ident, request))
     say(f"evaluating on the kernel-eval server (pid {hello.pid}, {where.socket})")
     cancelled_at: float | None = None
+    give_up_at = time.monotonic() + request.build_timeout_s + 2 * request.timeout_s + STUCK_GRACE_S
     while True:
+        if time.monotonic() > give_up_at:
+            say("the kernel-eval server gave no result within the evaluation's own limits: evaluating here")
+            return None
         if cancel.is_set() and cancelled_at is None:
             channel.send(wire.Cancel(ident))
             cancelled_at = time.monotonic()

@@ -7,6 +7,7 @@ type and carrying the id of the request it belongs to.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -123,4 +124,8 @@ class Channel:
         return decode(line)
 
     def close(self) -> None:
+        """Close now, for both ends: a thread of ours blocked reading it wakes, and the other end sees the close
+        (a plain close waits for such a thread, and the other end would wait with it)."""
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
         self.connection.close()
