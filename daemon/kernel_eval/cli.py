@@ -112,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
                 return report(preflight.rejected(options.to_request(), [message]), options)
             err.print(f"{options.custom_src}:{problem.line or 1}: error: {problem}", markup=False)
             return 2
+    # here, not on the server: its paths are made absolute, and relative ones start at this process's folder
+    reference_problem = preflight.check_file(options.ref_src, "reference")
+    if reference_problem is not None:
+        return report(preflight.rejected(options.to_request(), [reference_problem]), options)
 
     result = evaluate(options, err)
     if is_cancelled(result):
