@@ -150,6 +150,18 @@ def test_ctrl_c_cancels_the_servers_evaluation(runtime: Path, tmp_path: Path, ru
     assert done.returncode == 0, "the server serves on after a cancelled evaluation"
 
 
+def test_a_killed_cli_cancels_the_servers_evaluation(runtime: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    cli = start_cli(*pair("hang"), "--device", "cpu", "--json", tmp_path=tmp_path)
+    wait_for_log(": evaluating ")
+    time.sleep(1)
+    cli.kill()  # no Cancel sent: the closed connection is the only sign
+    cli.communicate(timeout=10)
+
+    wait_for_log(": cancelled")
+    done = run_cli(*pair("add"), "--device", "cpu", "--json")
+    assert done.returncode == 0, "the hung candidate was stopped and the server serves on"
+
+
 def test_a_server_lost_mid_evaluation_leaves_the_cli_to_evaluate_itself(
     runtime: Path, tmp_path: Path
 ) -> None:

@@ -150,7 +150,7 @@ def test_a_dead_workers_payloads_and_arena_are_removed_and_no_others(tmp_path: P
 def cli_argv(ref: Path, custom: Path, build_prefix: Path) -> list[str]:
     script = str(REPO / "scripts" / "run_and_check.py")
     paths = ["--ref_src", str(ref), "--custom_src", str(custom), "--build_dir_prefix", str(build_prefix)]
-    return [sys.executable, script, *paths, "--device", "cpu"]
+    return [sys.executable, script, *paths, "--device", "cpu", "--no_server"]  # the workers of the CLI itself
 
 
 def processes_with(token: str) -> list[int]:
