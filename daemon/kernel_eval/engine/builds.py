@@ -40,8 +40,9 @@ def start(
 ) -> spawn.Child:
     """A build process (`args` as worker/build_only.py takes them), confined (engine/spawn.py), its temporary
     folder in `folder`, seeing the GPU of `device` (None: no GPU), building for `arch` (as gpu_arch spells it)."""
-    argv = [sys.executable, "-m", CHILD_MODULE, *args]
-    return spawn.start(argv, _policy(folder, sandbox, build_dir_prefix), {ARCH_ENV: arch}, device=device)
+    return spawn.start(
+        CHILD_MODULE, args, _policy(folder, sandbox, build_dir_prefix), {ARCH_ENV: arch}, device=device
+    )
 
 
 def _policy(folder: Path, sandbox: SandboxMode, build_dir_prefix: str = "") -> Policy:

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -94,11 +93,16 @@ class WorkerProcess:
         confinement = child_setup.policy(
             sandbox, role, self._dir / "tmp", build_dir_prefix, str(self._payload_dir), readable=[payload_dir]
         )
-        argv = [sys.executable, "-m", "kernel_eval.worker.main", role, device]
-        argv += [str(to_child_r), str(from_child_w), str(os.getpid())]
+        args = [role, device, str(to_child_r), str(from_child_w), str(os.getpid())]
         with open(self.log_path, "wb") as log:
             self._proc = spawn.start(
-                argv, confinement, extra_env, device=device, output=log, pass_fds=(to_child_r, from_child_w)
+                "kernel_eval.worker.main",
+                args,
+                confinement,
+                extra_env,
+                device=device,
+                output=log,
+                pass_fds=(to_child_r, from_child_w),
             )
         os.close(to_child_r)
         os.close(from_child_w)

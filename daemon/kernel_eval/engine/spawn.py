@@ -41,26 +41,27 @@ class Child(Protocol):
 
 
 def start(
-    argv: Sequence[str],
+    module: str,
+    args: Sequence[str],
     confinement: Policy,
     extra_env: dict[str, str] | None = None,
     device: str | None = None,
     output: IO[bytes] | int = subprocess.DEVNULL,
     pass_fds: Sequence[int] = (),
 ) -> Child:
-    """As popen, with stdin /dev/null and stdout and stderr to `output`: a fork of the template
-    (engine/template.py) when `argv` runs a forkable module under a sandbox, a fresh interpreter otherwise. A fresh one
-    too under --sandbox off and with KERNEL_EVAL_PASS_ENV: the template must never hold what those pass on."""
-    module = argv[2] if len(argv) > 2 and argv[0] == sys.executable and argv[1] == "-m" else ""
-    if module and confinement.mode is not SandboxMode.OFF and not os.environ.get(environment.PASS_ENV):
+    """`python -m module args` as popen starts it, with stdin /dev/null and stdout and stderr to `output`: a fork of
+    the template (engine/template.py) under a sandbox, a fresh interpreter otherwise. A fresh one too under
+    --sandbox off and with KERNEL_EVAL_PASS_ENV: the template must never hold what those pass on."""
+    if confinement.mode is not SandboxMode.OFF and not os.environ.get(environment.PASS_ENV):
         env = _environment_on(device, confinement, extra_env)
         with _output_fd(output) as out:
             fds = {fd: fd for fd in pass_fds} | {1: out, 2: out}
             from kernel_eval.engine import template
 
-            forked = template.start_child(module, argv[3:], env, confinement.tmp or os.getcwd(), fds)
+            forked = template.start_child(module, args, env, confinement.tmp or os.getcwd(), fds)
         if forked is not None:
             return forked
+    argv = [sys.executable, "-m", module, *args]
     return popen(argv, confinement, extra_env, device, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
                  pass_fds=tuple(pass_fds))  # fmt: skip
 

@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     from kernel_eval.worker.runtime import idle_warm_ups, start_runtime
 
     import_line.record_imports()  # the parent reads the line a dying import was running
-    runtime = start_runtime(device, judge=role == "judge")
+    runtime = start_runtime(device)
     answer = _judge(runtime) if role == "judge" else _candidate(runtime)
     warm_module_paths()  # before the hello: a spare does it while idle, not in an evaluation's first load
     channel.send(write_fd, to_data(Reply(HELLO_ID, to_data(runtime.hello()))))

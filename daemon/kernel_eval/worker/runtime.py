@@ -62,7 +62,7 @@ class Runtime:
         )
 
 
-def start_runtime(requested: str, judge: bool = False) -> Runtime:
+def start_runtime(requested: str) -> Runtime:
     """cuda:N is device 0 here (the parent set CUDA_VISIBLE_DEVICES). No CUDA means CPU + Triton interpreter.
 
     What only makes a first use quicker is left to `idle_warm_ups`: a worker is able to load a file without it."""
@@ -76,9 +76,8 @@ def start_runtime(requested: str, judge: bool = False) -> Runtime:
         l2.start_clean()
     else:
         device = torch.device("cpu")
-        os.environ["TRITON_INTERPRET"] = (
-            "1"  # before the first `import triton` (a fork of the template: first use)
-        )
+        # before the first `import triton`, or in a fork of the template before Triton's first use
+        os.environ["TRITON_INTERPRET"] = "1"
     with contextlib.suppress(ImportError):
         import triton  # noqa: F401 - imported once here so evaluations don't pay for it
     warm_cpu_math()
