@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import os
 import queue
 import threading
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from kernel_eval.batch.lanes import Lane, LocalLane, failed, local_gpus
+from kernel_eval.batch.lanes import Lane, LocalLane, build_cores, failed, local_gpus
 from kernel_eval.engine import builds, spawn
 from kernel_eval.kinds import MessageKind
 from kernel_eval.request import EvalRequest
@@ -69,9 +68,10 @@ class Session:
             if isinstance(lane, LocalLane) and lane.device.startswith("cuda")
         ]
         self._on_gpu = bool(gpus)
-        cores = max(1, (os.cpu_count() or 1) - len(self.lanes))
         self._builders = (
-            ThreadPoolExecutor(cores, thread_name_prefix="kernel-eval-build") if not address else None
+            ThreadPoolExecutor(build_cores(len(self.lanes)), thread_name_prefix="kernel-eval-build")
+            if not address
+            else None
         )
         self._arch = self._builders.submit(builds.gpu_arch, gpus[0]) if gpus and self._builders else None
         self._threads = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import sys
@@ -24,7 +23,7 @@ from rich.progress import (
 )
 
 from kernel_eval import arguments, history
-from kernel_eval.batch.lanes import Lane, LocalLane, local_gpus
+from kernel_eval.batch.lanes import Lane, LocalLane, build_cores, local_gpus
 from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Outcome, Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
@@ -196,7 +195,7 @@ def run_batch(options: BatchOptions, todo: list[Pair], out: Path, err: Console) 
             return builds.prebuild(pair.request, options.build_timeout, asked.result() if asked else "cpu")
 
     # Every core builds, less one per lane: the lanes' own processes launch kernels and read clocks.
-    build_jobs = options.build_jobs or max(1, (os.cpu_count() or 1) - len(lanes))
+    build_jobs = options.build_jobs or build_cores(len(lanes))
     runner = Runner(
         lanes,
         writer,

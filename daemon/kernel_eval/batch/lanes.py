@@ -94,6 +94,11 @@ def failed(request: EvalRequest, kind: MessageKind, text: str) -> EvalResult:
     )
 
 
+def build_cores(lanes: int) -> int:
+    """Build-only processes to run beside `lanes` lanes: one per CPU core, less one per lane."""
+    return max(1, (os.cpu_count() or 1) - lanes)
+
+
 def local_gpus(requested: str) -> list[str]:
     """cuda:N devices for --gpus (default: every visible GPU, asked of a throwaway process: no torch here)."""
     if requested:
