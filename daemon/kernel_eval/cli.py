@@ -14,7 +14,9 @@ from typing import Literal
 
 import attrs
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
+from rich.spinner import Spinner
 
 from kernel_eval import arguments, history, preflight, source_info
 from kernel_eval.engine import spawn
@@ -179,16 +181,18 @@ class Progress:
         self.err, self.verbose = err, options.verbose and not options.json
         self.wordy = options.verbose
         live = err.is_terminal and not options.verbose and not options.json
-        self.status = err.status("starting workers", spinner="dots") if live else None
+        self.spinner = Spinner("dots", "starting workers", style="status.spinner")
+        # repainted on every event too, so a phase that passes between two spinner frames is still shown
+        self.live = Live(self.spinner, console=err, transient=True, refresh_per_second=12.5) if live else None
 
     def __enter__(self) -> Progress:
-        if self.status is not None:
-            self.status.start()
+        if self.live is not None:
+            self.live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.stop()
+        if self.live is not None:
+            self.live.stop()
 
     def note(self, text: str) -> None:
         """A remark about how the evaluation runs (the server's), under --verbose only, on stderr."""
@@ -198,8 +202,9 @@ class Progress:
     def show(self, event: ProgressEvent) -> None:
         if self.verbose:
             self.err.print(f"[dim]{event.phase.value:>5} · {escape(event.message)}[/dim]")
-        elif self.status is not None:
-            self.status.update(f"{event.phase.value} · {escape(event.message[:70])}")
+        elif self.live is not None:
+            self.spinner.update(text=f"{event.phase.value} · {escape(event.message[:70])}")
+            self.live.refresh()
 
 
 @contextlib.contextmanager
