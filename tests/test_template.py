@@ -133,3 +133,23 @@ def test_a_dead_template_is_replaced_and_its_children_go_with_it() -> None:
         assert template.shared() is not first
     finally:
         worker.close()
+
+
+def test_a_forked_worker_still_shares_the_template_memory_after_a_full_collection(tmp_path: Path) -> None:
+    """The template's objects are frozen out of the collector: a child's collection neither walks them nor copies
+    their pages, so a candidate costs little memory of its own (about a third of its resident size otherwise)."""
+    (tmp_path / "model_new_collects.py").write_text(HONEST + "\nimport gc\n\ngc.collect()\n")
+    with WorkerPool(spares=0) as pool:
+        request = EvalRequest(
+            ref_src=str(RELU), custom_src=str(tmp_path / "model_new_collects.py"), device="cpu"
+        )
+        assert pool.evaluate(request).verdict is Verdict.CORRECT
+        candidate = pool._candidate
+        assert candidate is not None and isinstance(candidate._proc, ForkedProcess)
+        memory = _memory_kb(candidate.pid)
+    assert memory["Private_Dirty"] < 0.2 * memory["Rss"], memory
+
+
+def _memory_kb(pid: int) -> dict[str, int]:
+    fields = (line.split() for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    return {parts[0].rstrip(":"): int(parts[1]) for parts in fields if len(parts) == 3}

@@ -14,6 +14,7 @@ closes, it kills its children and exits.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import select
@@ -65,6 +66,10 @@ def import_everything() -> None:
     from kernel_eval.worker import build_only, candidate, judge, main, runtime  # noqa: F401
 
     warm_module_paths()
+    # what is here now stays out of the collector's reach: a child's collections then neither walk it (80 ms) nor
+    # copy the pages they touch (about 38 MB of each child's memory)
+    gc.collect()
+    gc.freeze()
 
 
 def thread_count() -> int:
