@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "daemon"))
 
-from kernel_eval.cli import main
+from kernel_eval.launch import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -136,7 +137,12 @@ def wait_for_log(text: str, count: int = 1) -> None:
         time.sleep(0.05)
 
 
-def test_ctrl_c_cancels_the_servers_evaluation(runtime: Path, tmp_path: Path, run_cli: RunCli) -> None:
+@pytest.mark.parametrize("server_running", [False, True], ids=["server-started-by-it", "call-forwarded"])
+def test_ctrl_c_cancels_the_servers_evaluation(
+    runtime: Path, tmp_path: Path, run_cli: RunCli, server_running: bool
+) -> None:
+    if server_running:  # the call below then goes whole, through the thin client
+        assert run_cli(*pair("add"), "--device", "cpu", "--json").returncode == 0
     cli = start_cli(*pair("hang"), "--device", "cpu", "--json", tmp_path=tmp_path)
     wait_for_log(": evaluating ")
     time.sleep(1)
@@ -145,12 +151,16 @@ def test_ctrl_c_cancels_the_servers_evaluation(runtime: Path, tmp_path: Path, ru
 
     assert cli.returncode == 130, stdout + stderr
     assert json.loads(stdout)["verdict"] == "cancelled"
+    assert "interrupted: evaluation cancelled" in stderr
     wait_for_log(": cancelled")
     done = run_cli(*pair("add"), "--device", "cpu", "--json")
     assert done.returncode == 0, "the server serves on after a cancelled evaluation"
 
 
 def test_a_killed_cli_cancels_the_servers_evaluation(runtime: Path, tmp_path: Path, run_cli: RunCli) -> None:
+    assert (
+        run_cli(*pair("add"), "--device", "cpu", "--json").returncode == 0
+    )  # the call below is forwarded whole
     cli = start_cli(*pair("hang"), "--device", "cpu", "--json", tmp_path=tmp_path)
     wait_for_log(": evaluating ")
     time.sleep(1)
@@ -307,3 +317,81 @@ def test_another_user_is_refused(runtime: Path) -> None:
     server.send_signal(signal.SIGTERM)
     _, stderr = server.communicate(timeout=30)
     assert f"dropped a connection from uid {NOBODY}" in stderr
+
+
+HEAVY = ("rich", "simple_parsing", "attrs", "cattrs", "torch", "kernel_eval.cli", "kernel_eval.result")
+
+
+def run_thin(*args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None) -> tuple[
+    subprocess.CompletedProcess[str], list[str]
+]:  # fmt: skip
+    """The CLI's entry point run in `cwd`, and which of HEAVY it imported."""
+    probe = (
+        "import json, sys; from kernel_eval.launch import main; code = main(sys.argv[1:]); "
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr); sys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *map(str, args)],
+        cwd=cwd,
+        env=env or servers.cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    *printed, imported = done.stderr.splitlines()
+    done.stderr = "\n".join(printed) + ("\n" if printed else "")
+    return done, json.loads(imported)
+
+
+def test_a_call_a_warm_server_answers_loads_only_the_standard_library_and_prints_the_same(
+    run_cli: RunCli, runtime: Path, tmp_path: Path
+) -> None:
+    build = ("--build_dir_prefix", tmp_path / "build")
+    assert run_cli(*pair("add"), "--device", "cpu", *build).returncode == 0  # starts the server
+    for case, code in (("add", 0), ("wrong_shape", 1)):
+        served, imported = run_thin(*pair(case), "--device", "cpu", *build)
+        here = run_cli(*pair(case), "--device", "cpu", *build, "--no-server")
+        assert imported == [], "a forwarded call imports none of the CLI's libraries"
+        assert (served.returncode, served.stdout, served.stderr) == (code, here.stdout, here.stderr)
+    as_json, imported = run_thin(*pair("wrong_shape"), "--device", "cpu", "--json", *build)
+    assert imported == []
+    assert judged(result_of(as_json)) == judged(
+        result_of(run_cli(*pair("wrong_shape"), "--device", "cpu", "--json"))
+    )
+    assert where().log.read_text().count("evaluating") >= 4
+
+
+def test_a_forwarded_call_means_its_paths_history_and_reference_from_where_it_was_made(
+    runtime: Path, tmp_path: Path
+) -> None:
+    ref, custom = cpu_case("add")
+    data = tmp_path / "data"
+    env = {**servers.cli_env(), "XDG_DATA_HOME": str(data)}  # a history of this test's own
+    args = ("--custom_src", custom.name, "--device", "cpu", "--json", "--build_dir_prefix", "builds")
+    first, imported = run_thin(*args, cwd=custom.parent, env=env)  # starts the server (in the CLI)
+    assert first.returncode == 0 and "kernel_eval.cli" in imported, first.stderr
+    served, imported = run_thin(*args, cwd=custom.parent, env=env)  # the reference found by its name
+
+    assert imported == [] and served.returncode == 0, served.stderr
+    result = result_of(served)
+    assert (result.custom.file, result.ref.file) == (str(custom), str(ref))
+    assert (custom.parent / "builds").is_dir()
+    shutil.rmtree(custom.parent / "builds")
+    with sqlite3.connect(data / "kernel-eval" / "history.sqlite") as db:
+        rows = db.execute("SELECT origin, custom_file, result_json FROM evaluations").fetchall()
+    assert [(origin, file) for origin, file, _ in rows] == [("cli", str(custom))] * 2
+    assert json.loads(rows[1][2]) == json.loads(served.stdout)
+
+
+def test_a_call_the_cli_must_answer_itself_is_left_to_it(
+    run_cli: RunCli, runtime: Path, tmp_path: Path
+) -> None:
+    assert run_cli(*pair("add"), "--device", "cpu").returncode == 0
+    for args in (("--custom_src", "missing.py"), (*pair("add"), "--device", "cpu", "--verbose")):
+        served, imported = run_thin(*args)
+        here = run_cli(*args, "--no-server")
+        assert "kernel_eval.cli" in imported
+        assert served.returncode == here.returncode
+        assert served.stdout.splitlines()[:1] == here.stdout.splitlines()[:1]  # timings differ
+    assert served.stderr.count("evaluating on the kernel-eval server") == 1  # --verbose: the CLI's own words
+    assert "a call left to the CLI (refused before evaluating)" in where().log.read_text()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 import attrs
 from rich.console import Console
@@ -25,7 +26,7 @@ from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
 from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, Verdict
-from kernel_eval.server import client
+from kernel_eval.server import client, thin_client
 
 
 @dataclass
@@ -65,12 +66,13 @@ def parse(argv: list[str] | None = None) -> Options:
     return arguments.parse(Options, arguments.command(), sys.argv[1:] if argv is None else argv)
 
 
-def with_found_reference(options: Options) -> Options:
-    """Options whose ref_src (and entry points left at their defaults) come from the reference rules."""
+def with_found_reference(options: Options, cwd: Path) -> Options:
+    """Options whose ref_src (and entry points left at their defaults) come from the reference rules, with `cwd`
+    as the workspace."""
     from kernel_eval import references
 
     custom = Path(options.custom_src)
-    match = references.find_reference(custom, source_info.read_text(custom), workspace_root=Path.cwd())
+    match = references.find_reference(custom, source_info.read_text(custom), workspace_root=cwd)
     if match is None:
         raise references.ReferenceProblem(
             f"no reference found for {custom.name}: pass --ref_src, or {references.HOW_TO_CONFIGURE}"
@@ -88,7 +90,16 @@ def with_found_reference(options: Options) -> Options:
     )
 
 
-SUBCOMMANDS = ("batch", "history", "serve")
+SUBCOMMANDS = thin_client.SUBCOMMANDS
+
+
+@dataclass
+class Refusal:
+    """Why an evaluation cannot start: the messages of a rejected result, and for a reference that cannot be
+    found, the one line text output prints instead (exit 2)."""
+
+    messages: list[Message]
+    line: str = ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,33 +109,52 @@ def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     spawn.harden_parent()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    settled = settle(options, Path.cwd())
+    if isinstance(settled, Refusal):
+        if (
+            settled.line and not options.json
+        ):  # a script reading stdout gets one result to parse, as for any other error
+            err.print(settled.line, markup=False)
+            return 2
+        return report(preflight.rejected(options.to_request(), settled.messages), options)
+    return finish(evaluate(settled, err), settled, err)
+
+
+def settle(options: Options, cwd: Path) -> Options | Refusal:
+    """The options to evaluate with: the files and device checked, the reference found when none is given (with
+    `cwd` as the workspace); or why not."""
     checked = [preflight.check_file(options.custom_src, "custom"), preflight.check_device(options.device)]
     problems = [message for message in checked if message is not None]
     if problems:
-        return report(preflight.rejected(options.to_request(), problems), options)
+        return Refusal(problems)
     if not options.ref_src:
         from kernel_eval import references
 
         try:
-            options = with_found_reference(options)
+            options = with_found_reference(options, cwd)
         except references.ReferenceProblem as problem:
-            if options.json:  # a script reading stdout gets one result to parse, as for any other error
-                where = Location(str(Path(options.custom_src).resolve()), problem.line or 1)
-                message = Message(Severity.ERROR, Phase.LOAD, MessageKind.NO_REFERENCE, str(problem), where)
-                return report(preflight.rejected(options.to_request(), [message]), options)
-            err.print(f"{options.custom_src}:{problem.line or 1}: error: {problem}", markup=False)
-            return 2
+            where = Location(str(Path(options.custom_src).resolve()), problem.line or 1)
+            message = Message(Severity.ERROR, Phase.LOAD, MessageKind.NO_REFERENCE, str(problem), where)
+            return Refusal([message], f"{options.custom_src}:{problem.line or 1}: error: {problem}")
     # here, not on the server: its paths are made absolute, and relative ones start at this process's folder
     reference_problem = preflight.check_file(options.ref_src, "reference")
-    if reference_problem is not None:
-        return report(preflight.rejected(options.to_request(), [reference_problem]), options)
+    return Refusal([reference_problem]) if reference_problem is not None else options
 
-    result = evaluate(options, err)
+
+def finish(
+    result: EvalResult,
+    options: Options,
+    err: Console,
+    stdout: TextIO | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> int:
+    """Record `result` in the history `env` names, print it as `options` ask (on `stdout`, with `env`'s terminal
+    settings) and return the exit status."""
     if is_cancelled(result):
         err.print("interrupted: evaluation cancelled", markup=False)
     else:
-        history.record(result, "cli")
-    return report(result, options)
+        history.record(result, "cli", env=env)
+    return report(result, options, stdout, env)
 
 
 def evaluate(options: Options, err: Console) -> EvalResult:
@@ -228,12 +258,16 @@ def is_cancelled(result: EvalResult) -> bool:
     return result.verdict is Verdict.CANCELLED
 
 
-def report(result: EvalResult, options: Options) -> int:
-    """Print `result` (one JSON object under --json) and return the exit status."""
+def report(
+    result: EvalResult, options: Options, stdout: TextIO | None = None, env: Mapping[str, str] | None = None
+) -> int:
+    """Print `result` (one JSON object under --json) on `stdout` and return the exit status."""
+    stdout = stdout or sys.stdout
     if options.json:
-        sys.stdout.write(result.to_json() + "\n")
+        stdout.write(result.to_json() + "\n")
     else:
-        render_result(result, Console(highlight=False, soft_wrap=True), verbose=options.verbose)
+        console = Console(file=stdout, highlight=False, soft_wrap=True, _environ=env)
+        render_result(result, console, verbose=options.verbose)
     return result.exit_code if result.verdict in Verdict else 2
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -68,12 +68,14 @@ class Entry:
         return self.verdict
 
 
-def enabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+def enabled(env: Mapping[str, str] = os.environ) -> bool:
+    return env.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def default_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+def default_path(env: Mapping[str, str] = os.environ) -> Path:
+    """Where the history is kept, by `env` (a forwarded CLI call's, on the server)."""
+    home = env.get("HOME") or os.path.expanduser("~")
+    base = env.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
     return Path(base) / "kernel-eval" / "history.sqlite"
 
 
@@ -97,12 +99,15 @@ def connect(path: Path | None = None) -> Iterator[sqlite3.Connection]:
         yield db
 
 
-def record(result: EvalResult, origin: str, path: Path | None = None) -> int | None:
-    """Append `result`. Returns its row id, or None when history is off or could not be written (logged)."""
-    if not enabled():
+def record(
+    result: EvalResult, origin: str, path: Path | None = None, env: Mapping[str, str] = os.environ
+) -> int | None:
+    """Append `result`. Returns its row id, or None when history is off or could not be written (logged).
+    `env` says whether history is on and where it is kept when `path` does not."""
+    if not enabled(env):
         return None
     try:
-        with connect(path) as db, db:
+        with connect(path or default_path(env)) as db, db:
             cursor = db.execute(
                 "INSERT INTO evaluations (at, origin, custom_file, ref_file, verdict, flagged, speedup, headline,"
                 " device, backend, duration_s, result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -11,10 +11,8 @@ import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
-import attrs
-
-import kernel_eval
 from kernel_eval.sandbox import environment
 
 FOLDER_NAME = "kernel-eval"
@@ -26,8 +24,9 @@ class AddressProblem(Exception):
     """The folder or socket cannot be used safely: no server for this call."""
 
 
-@attrs.frozen
-class Address:
+class Address(NamedTuple):
+    """A server's folder and fingerprint (standard library only: the thin client works it out too)."""
+
     folder: Path
     fingerprint: str
 
@@ -97,7 +96,7 @@ def fingerprint(env: Mapping[str, str]) -> str:
     """16 hex digits of a hash of the interpreter, kernel-eval's code (path, and each .py file's name, size and
     mtime) and the environment its workers are given (with TMPDIR, where their folders are made)."""
     digest = hashlib.sha256()
-    package = Path(kernel_eval.__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     digest.update(f"{sys.executable}\0{package}\0".encode())
     for file in sorted(package.rglob("*.py")):
         info = file.stat()

@@ -5,6 +5,7 @@ file when the CLI started it)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -12,15 +13,17 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
 from kernel_eval import arguments
 from kernel_eval.engine import spawn
 from kernel_eval.engine.pool import WorkerPool
-from kernel_eval.progress import ProgressEvent
-from kernel_eval.request import DEFAULT_DEVICE
-from kernel_eval.server import address, wire
+from kernel_eval.progress import ProgressEvent, ignore_progress
+from kernel_eval.request import DEFAULT_DEVICE, EvalRequest
+from kernel_eval.result import EvalResult
+from kernel_eval.server import address, forwarded, wire
 
 log = logging.getLogger("kernel_eval.server")
 
@@ -168,9 +171,32 @@ class Server:
     def _converse(self, channel: wire.Channel, peer: int) -> None:
         channel.send(wire.Hello(os.getpid(), self.where.fingerprint))
         message = channel.receive(REQUEST_WAIT_S)
-        if not isinstance(message, wire.Evaluate):
+        if isinstance(message, wire.Evaluate):
+            ident = message.id
+            self._evaluate(channel, ident, message.request, peer, lambda result: wire.Done(ident, result))
+        elif isinstance(message, wire.Forward):
+            options = forwarded.prepare(message)
+            if isinstance(options, str):
+                log.info("pid %d: a call left to the CLI (%s)", peer, options)
+                channel.send(wire.Refused(message.id, options))
+                return
+            channel.send(wire.Accepted(message.id, forwarded.give_up_s(options)))
+            answer = functools.partial(forwarded.printed, message, options)
+            self._evaluate(channel, message.id, options.to_request(), peer, answer, streamed=False)
+        else:
             raise wire.ProtocolError(f"expected a request, got {message!r}")
-        request, ident = message.request, message.id
+
+    def _evaluate(
+        self,
+        channel: wire.Channel,
+        ident: str,
+        request: EvalRequest,
+        peer: int,
+        answer: Callable[[EvalResult], wire.Message],
+        streamed: bool = True,
+    ) -> None:
+        """Evaluate `request` on its device's lane (its progress sent along when `streamed`) and send `answer` of
+        its result; nothing when the server's stop cancelled it (the caller then evaluates itself)."""
         cancel = threading.Event()
         with self._state:
             self._cancels.add(cancel)
@@ -188,11 +214,12 @@ class Server:
                     except OSError:
                         cancel.set()
 
-                result = lane.pool.evaluate(request, on_progress=on_progress, cancel=cancel)
+                progress = on_progress if streamed else ignore_progress
+                result = lane.pool.evaluate(request, on_progress=progress, cancel=cancel)
                 if self.stopping.is_set():
                     return  # cancelled by the shutdown, not by the caller: no result, the caller evaluates itself
                 log.info("pid %d: %s", peer, result.verdict.value)
-                channel.send(wire.Done(ident, result))
+                channel.send(answer(result))
                 if lane.pool.spares < SPARES and not self.stopping.is_set():
                     lane.pool.keep_spares(SPARES)
             finally:

@@ -3,6 +3,11 @@ type and carrying the id of the request it belongs to.
 
     server → client  Hello (on connect), then Progress ..., then Done (or Refused)
     client → server  Evaluate, then Cancel (or the connection closed: the same)
+
+A call the thin client forwards whole (server/thin_client.py, which writes and reads these as plain JSON):
+
+    server → client  Hello, then Accepted and Printed (or Refused: the CLI then runs as usual)
+    client → server  Forward, then Cancel (or the connection closed)
 """
 
 from __future__ import annotations
@@ -50,6 +55,36 @@ class Cancel:
 
 
 @attrs.define
+class Forward:
+    """A CLI call as typed, in `cwd`: parsed, checked, evaluated and printed by the server as the CLI would.
+    `env` holds what printing and the history read (thin_client.FORWARDED_ENV)."""
+
+    id: str
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    stderr_is_terminal: bool
+
+
+@attrs.define
+class Accepted:
+    """The forwarded call is the server's: past `give_up_s` without Printed, the caller may take it to be stuck."""
+
+    id: str
+    give_up_s: float
+
+
+@attrs.define
+class Printed:
+    """What the CLI would have printed for a forwarded call, and its exit status."""
+
+    id: str
+    stdout: str
+    stderr: str
+    exit_code: int
+
+
+@attrs.define
 class Progress:
     id: str
     event: ProgressEvent
@@ -67,10 +102,13 @@ class Refused:
     reason: str
 
 
-Message = Hello | Evaluate | Cancel | Progress | Done | Refused
+Message = Hello | Evaluate | Forward | Accepted | Printed | Cancel | Progress | Done | Refused
 TYPES: dict[str, type[Any]] = {
     "hello": Hello,
     "evaluate": Evaluate,
+    "forward": Forward,
+    "accepted": Accepted,
+    "printed": Printed,
     "cancel": Cancel,
     "progress": Progress,
     "done": Done,
