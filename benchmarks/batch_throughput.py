@@ -65,7 +65,7 @@ def run_batch(
     second, from the first result to the last (the start of the workers left out)."""
     out = work / f"{label}.jsonl"
     prefix = work / f"builds-{label}"
-    command = [sys.executable, "-m", "kernel_eval.cli", "batch", str(pairs), "--out", str(out), "--force"]
+    command = [sys.executable, "-m", "kernel_eval.launch", "batch", str(pairs), "--out", str(out), "--force"]
     command += [*lanes, "--build-dir-prefix", str(prefix), "--num-perf-trials", str(trials), "--quiet"]
     started = time.perf_counter()
     subprocess.run(command, env=environment(prefix), stdout=subprocess.DEVNULL, check=False)

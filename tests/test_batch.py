@@ -17,8 +17,8 @@ from kernel_eval.batch.output import ResultWriter, read_lines
 from kernel_eval.batch.runner import Runner
 from kernel_eval.batch.spec import Pair, SpecError, discover
 from kernel_eval.batch.summary import summarize, summary_table
-from kernel_eval.cli import main
 from kernel_eval.kinds import MessageKind
+from kernel_eval.launch import main
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, Flag, Phase, SourceInfo, Timing, TimingStats, Verdict
 

@@ -26,7 +26,7 @@ from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
 from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, Verdict
-from kernel_eval.server import client, thin_client
+from kernel_eval.server import client
 
 
 @dataclass
@@ -90,9 +90,6 @@ def with_found_reference(options: Options, cwd: Path) -> Options:
     )
 
 
-SUBCOMMANDS = thin_client.SUBCOMMANDS
-
-
 @dataclass
 class Refusal:
     """Why an evaluation cannot start: the messages of a rejected result, and for a reference that cannot be
@@ -103,9 +100,6 @@ class Refusal:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in SUBCOMMANDS:
-        return subcommand(argv[0], argv[1:])
     options = parse(argv)
     spawn.harden_parent()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -269,21 +263,6 @@ def report(
         console = Console(file=stdout, highlight=False, soft_wrap=True, _environ=env)
         render_result(result, console, verbose=options.verbose)
     return result.exit_code if result.verdict in Verdict else 2
-
-
-def subcommand(name: str, argv: list[str]) -> int:
-    """`kernel-eval batch ...`, `kernel-eval history ...` and `kernel-eval serve` (imported only when asked for)."""
-    if name == "batch":
-        from kernel_eval.batch.cli import main as batch_main
-
-        return batch_main(argv)
-    if name == "serve":
-        from kernel_eval.server.serve import main as serve_main
-
-        return serve_main(argv)
-    from kernel_eval.history_cli import main as history_main
-
-    return history_main(argv)
 
 
 if __name__ == "__main__":

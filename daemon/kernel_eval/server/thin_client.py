@@ -22,7 +22,6 @@ from typing import Any
 
 from kernel_eval.server import address
 
-SUBCOMMANDS = ("batch", "history", "serve")
 NO_SERVER_ENV = "KERNEL_EVAL_NO_SERVER"
 FORWARDED_ENV = (
     *("KERNEL_EVAL_HISTORY", "XDG_DATA_HOME", "HOME"),  # the history: on or off, and where
@@ -78,8 +77,8 @@ def run(argv: list[str]) -> int | None:
 
 
 def may_forward(argv: list[str]) -> bool:
-    """Not a subcommand, not --help, no terminal on stdout, and the server not switched off."""
-    if not argv or argv[0] in SUBCOMMANDS or any(arg == "-h" or arg.startswith("--h") for arg in argv):
+    """Not --help, no terminal on stdout, and the server not switched off."""
+    if not argv or any(arg == "-h" or arg.startswith("--h") for arg in argv):
         return False
     return not os.isatty(1) and os.environ.get(NO_SERVER_ENV, "") in ("", "0")
 
