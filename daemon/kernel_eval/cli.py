@@ -26,7 +26,7 @@ from kernel_eval.progress import ProgressEvent
 from kernel_eval.render import render_result
 from kernel_eval.request import DEFAULT_BUILD_TIMEOUT_S, DEFAULT_TIMEOUT_S, EvalRequest, options_for
 from kernel_eval.result import EvalResult, Location, Message, Phase, Severity, Verdict
-from kernel_eval.server import client
+from kernel_eval.server import client, thin_client
 
 
 @dataclass
@@ -177,7 +177,7 @@ def evaluate(options: Options, err: Console) -> EvalResult:
 def uses_server(options: Options) -> bool:
     """The server unless told not to. Under --sandbox off the workers get the caller's whole environment, which
     a server started from another shell would not have: those evaluations run here."""
-    return not (options.no_server or client.disabled_by_env() or options.sandbox == "off")
+    return not (options.no_server or thin_client.disabled_by_env() or options.sandbox == "off")
 
 
 def absolute(request: EvalRequest) -> EvalRequest:

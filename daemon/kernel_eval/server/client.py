@@ -21,14 +21,10 @@ from kernel_eval.progress import ProgressCallback
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult
 from kernel_eval.server import address, wire
+from kernel_eval.server.thin_client import CANCEL_WAIT_S, HELLO_WAIT_S, POLL_S
 
-NO_SERVER_ENV = "KERNEL_EVAL_NO_SERVER"
 START_WAIT_S = 30.0
 """How long a server started here may take to listen."""
-HELLO_WAIT_S = 10.0
-CANCEL_WAIT_S = 15.0
-"""How long a cancelled evaluation's result may take to come back before the CLI stops waiting."""
-POLL_S = 0.1
 STUCK_GRACE_S = 300.0
 """Past the build and run limits plus this, a server that has not answered is taken to be stuck."""
 LOG_KEPT = 1 << 20
@@ -40,10 +36,6 @@ Say = Callable[[str], None]
 
 class Unavailable(Exception):
     """No server could be reached or started."""
-
-
-def disabled_by_env() -> bool:
-    return os.environ.get(NO_SERVER_ENV, "") not in ("", "0")
 
 
 def evaluate(
@@ -82,7 +74,7 @@ def converse(
     channel.send(wire.Evaluate(ident, request))
     say(f"evaluating on the kernel-eval server (pid {hello.pid}, {where.socket})")
     cancelled_at: float | None = None
-    give_up_at = time.monotonic() + request.build_timeout_s + 2 * request.timeout_s + STUCK_GRACE_S
+    give_up_at = time.monotonic() + give_up_s(request)
     while True:
         if time.monotonic() > give_up_at:
             say("the kernel-eval server gave no result within the evaluation's own limits: evaluating here")
@@ -104,6 +96,11 @@ def converse(
             return None
         else:
             raise wire.ProtocolError(f"unexpected {message!r}")
+
+
+def give_up_s(request: EvalRequest) -> float:
+    """How long a caller waits for the server's answer to `request` before it takes the server to be stuck."""
+    return request.build_timeout_s + 2 * request.timeout_s + STUCK_GRACE_S
 
 
 def connect(path: Path) -> socket.socket:

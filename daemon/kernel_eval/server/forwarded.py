@@ -12,7 +12,7 @@ from rich.console import Console
 
 from kernel_eval import cli
 from kernel_eval.result import EvalResult
-from kernel_eval.server import client, wire
+from kernel_eval.server import wire
 
 
 def prepare(forward: wire.Forward) -> cli.Options | str:
@@ -41,11 +41,6 @@ def rooted(options: cli.Options, cwd: Path) -> cli.Options:
         ref_src=absolute(options.ref_src),
         build_dir_prefix=absolute(options.build_dir_prefix),
     )
-
-
-def give_up_s(options: cli.Options) -> float:
-    """How long the caller waits for this call before it takes the server to be stuck (as the CLI's client does)."""
-    return options.build_timeout + 2 * options.timeout + client.STUCK_GRACE_S
 
 
 def printed(forward: wire.Forward, options: cli.Options, result: EvalResult) -> wire.Printed:

@@ -23,7 +23,7 @@ from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.progress import ProgressEvent, ignore_progress
 from kernel_eval.request import DEFAULT_DEVICE, EvalRequest
 from kernel_eval.result import EvalResult
-from kernel_eval.server import address, forwarded, wire
+from kernel_eval.server import address, client, forwarded, wire
 
 log = logging.getLogger("kernel_eval.server")
 
@@ -180,9 +180,10 @@ class Server:
                 log.info("pid %d: a call left to the CLI (%s)", peer, options)
                 channel.send(wire.Refused(message.id, options))
                 return
-            channel.send(wire.Accepted(message.id, forwarded.give_up_s(options)))
+            request = options.to_request()
+            channel.send(wire.Accepted(message.id, client.give_up_s(request)))
             answer = functools.partial(forwarded.printed, message, options)
-            self._evaluate(channel, message.id, options.to_request(), peer, answer, streamed=False)
+            self._evaluate(channel, message.id, request, peer, answer, streamed=False)
         else:
             raise wire.ProtocolError(f"expected a request, got {message!r}")
 

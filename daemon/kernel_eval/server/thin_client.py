@@ -9,9 +9,7 @@ leaves to the CLI (a refusal, --verbose, a missing file: the CLI says it in its 
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import signal
 import socket
 import sys
@@ -21,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 from kernel_eval.server import address
+from kernel_eval.server.lines import Closed, Lines, ProtocolError
 
 NO_SERVER_ENV = "KERNEL_EVAL_NO_SERVER"
 FORWARDED_ENV = (
@@ -42,6 +41,7 @@ EXIT_CANCELLED = 130
 HELLO_WAIT_S = 10.0
 ACCEPT_WAIT_S = 30.0
 CANCEL_WAIT_S = 15.0
+"""How long a cancelled evaluation's result may take to come back before the caller stops waiting."""
 POLL_S = 0.1
 
 
@@ -65,7 +65,7 @@ def run(argv: list[str]) -> int | None:
         if address.peer_uid(connection) != os.getuid():
             return None
         return _converse(Lines(connection), where.fingerprint, argv, interrupted)
-    except (OSError, ValueError, KeyError, TypeError, Stop):
+    except (OSError, ValueError, KeyError, TypeError, Closed, ProtocolError, Stop):
         if interrupted:  # no second evaluation after a Ctrl-C
             sys.stderr.write("interrupted: evaluation cancelled\n")
             return EXIT_CANCELLED
@@ -80,7 +80,12 @@ def may_forward(argv: list[str]) -> bool:
     """Not --help, no terminal on stdout, and the server not switched off."""
     if not argv or any(arg == "-h" or arg.startswith("--h") for arg in argv):
         return False
-    return not os.isatty(1) and os.environ.get(NO_SERVER_ENV, "") in ("", "0")
+    return not os.isatty(1) and not disabled_by_env()
+
+
+def disabled_by_env() -> bool:
+    """KERNEL_EVAL_NO_SERVER set: every call evaluates in the CLI's own process."""
+    return os.environ.get(NO_SERVER_ENV, "") not in ("", "0")
 
 
 def _converse(lines: Lines, fingerprint: str, argv: list[str], interrupted: list[int]) -> int:
@@ -117,32 +122,6 @@ def _converse(lines: Lines, fingerprint: str, argv: list[str], interrupted: list
         sys.stdout.flush()
         sys.stderr.write(str(message["stderr"]))
         return int(str(message["exit_code"]))
-
-
-class Lines:
-    """JSON objects, one a line, over a connected socket (the framing of server/wire.py)."""
-
-    def __init__(self, connection: socket.socket) -> None:
-        self.connection = connection
-        self.buffer = b""
-
-    def send(self, message: dict[str, object]) -> None:
-        self.connection.sendall(json.dumps(message).encode() + b"\n")
-
-    def next(self, timeout_s: float) -> dict[str, object] | None:
-        """The next message, or None when none came within `timeout_s`."""
-        while b"\n" not in self.buffer:
-            if not select.select([self.connection], [], [], timeout_s)[0]:
-                return None
-            chunk = self.connection.recv(1 << 20)
-            if not chunk:
-                raise Stop
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        message = json.loads(line)
-        if not isinstance(message, dict):
-            raise Stop
-        return message
 
 
 def _catch_signals(interrupted: list[int]) -> dict[int, Any]:

@@ -1,10 +1,10 @@
-"""What the CLI and the server say to each other: typed messages, one JSON object a line, each tagged with its
-type and carrying the id of the request it belongs to.
+"""What the CLI and the server say to each other: typed messages, one JSON object a line (server/lines.py), each
+tagged with its type and carrying the id of the request it belongs to.
 
     server → client  Hello (on connect), then Progress ..., then Done (or Refused)
     client → server  Evaluate, then Cancel (or the connection closed: the same)
 
-A call the thin client forwards whole (server/thin_client.py, which writes and reads these as plain JSON):
+A call the thin client forwards whole (server/thin_client.py, which writes and reads these as plain dicts):
 
     server → client  Hello, then Accepted and Printed (or Refused: the CLI then runs as usual)
     client → server  Forward, then Cancel (or the connection closed)
@@ -13,10 +13,7 @@ A call the thin client forwards whole (server/thin_client.py, which writes and r
 from __future__ import annotations
 
 import contextlib
-import json
-import select
 import socket
-import threading
 from typing import Any
 
 import attrs
@@ -24,17 +21,11 @@ import attrs
 from kernel_eval.progress import ProgressEvent
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import EvalResult, from_data, to_data
-
-MAX_FRAME = 256 * 1024 * 1024
-"""A line longer than this is a protocol error (a result with all its captured output stays far below)."""
-
-
-class ProtocolError(Exception):
-    """The other side sent something that is not a message of this protocol."""
-
-
-class Closed(Exception):
-    """The other side closed the connection."""
+from kernel_eval.server.lines import (
+    Closed as Closed,  # what a Channel raises: the callers catch them from here
+)
+from kernel_eval.server.lines import Lines
+from kernel_eval.server.lines import ProtocolError as ProtocolError
 
 
 @attrs.define
@@ -117,19 +108,18 @@ TYPES: dict[str, type[Any]] = {
 TAGS = {cls: tag for tag, cls in TYPES.items()}
 
 
-def encode(message: Message) -> bytes:
+def encode(message: Message) -> dict[str, Any]:
     data = to_data(message)
     data["type"] = TAGS[type(message)]
-    return json.dumps(data).encode() + b"\n"
+    return data
 
 
-def decode(line: bytes) -> Message:
+def decode(data: dict[str, Any]) -> Message:
     try:
-        data = json.loads(line)
         cls = TYPES[data.pop("type")]
         message: Message = from_data(data, cls)
-    except Exception as exc:  # malformed JSON, an unknown type, or fields that do not fit: all the same to us
-        raise ProtocolError(f"not a message: {line[:200]!r} ({exc})") from exc
+    except Exception as exc:  # an unknown type, or fields that do not fit: all the same to us
+        raise ProtocolError(f"not a message: {str(data)[:200]} ({exc})") from exc
     return message
 
 
@@ -138,28 +128,15 @@ class Channel:
 
     def __init__(self, connection: socket.socket) -> None:
         self.connection = connection
-        self._sending = threading.Lock()
-        self._buffer = b""
+        self._lines = Lines(connection)
 
     def send(self, message: Message) -> None:
-        frame = encode(message)
-        with self._sending:
-            self.connection.sendall(frame)
+        self._lines.send(encode(message))
 
     def receive(self, timeout_s: float | None = None) -> Message | None:
         """The next message, or None when none came within `timeout_s` (None: wait for one)."""
-        while b"\n" not in self._buffer:
-            readable, _, _ = select.select([self.connection], [], [], timeout_s)
-            if not readable:
-                return None
-            chunk = self.connection.recv(1 << 20)
-            if not chunk:
-                raise Closed
-            self._buffer += chunk
-            if len(self._buffer) > MAX_FRAME:
-                raise ProtocolError("a message longer than the protocol allows")
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return decode(line)
+        data = self._lines.next(timeout_s)
+        return None if data is None else decode(data)
 
     def close(self) -> None:
         """Close now, for both ends: a thread of ours blocked reading it wakes, and the other end sees the close
