@@ -24,6 +24,11 @@ def loop(seen: list[float], fresh_ms: list[float], figure: str = "gpu_kernel_tim
     return fresh.LoopSplit(figure, seen, fresh_ms)
 
 
+def reference(seen: list[float], fresh_ms: list[float] = (), figure: str = "cpu") -> fresh.FreshTimes:
+    """The reference's round of the same kind, timed beside: its calls on seen and on fresh values."""
+    return fresh.FreshTimes([loop(seen, list(fresh_ms) or seen[:1], figure)])
+
+
 def test_schedule_places_each_fresh_set_once_past_the_first_call_of_every_loop():
     plan = fresh.schedule(seen=3, fresh=2, loops=2, rng=random.Random(7))
     assert plan.calls_per_loop == fresh.CALLS_PER_LOOP and len(plan.sets) == 2 * fresh.CALLS_PER_LOOP
@@ -55,7 +60,7 @@ def test_a_value_keyed_cache_is_found_with_both_figures_in_the_message():
     times = fresh.FreshTimes([loop([0.05, 0.05, 0.06, 0.05], [3.0, 3.1])])
     found = fresh.finding(times, fresh.Earlier({"gpu_kernel_time": 0.05}, 3.0))
     assert found is not None and found.how == "median" and found.ratio > 50
-    words = fresh.message(found, found)
+    words = fresh.message(found, twice=True)
     assert "0.05 ms" in words and "3.05 ms" in words and "faster on seen values" in words
     assert "second round" in words and "no speedup" in words
 
@@ -64,6 +69,57 @@ def test_a_module_honest_only_in_the_last_round_is_found_against_the_earlier_rou
     times = fresh.FreshTimes([loop([3.0, 3.0, 3.1], [3.0, 3.05])])
     found = fresh.finding(times, fresh.Earlier({"gpu_kernel_time": 0.1}, 3.0))
     assert found is not None and found.how == "round"
+
+
+def test_a_round_slower_only_as_much_as_the_reference_beside_it_is_the_machine_not_the_module():
+    times = fresh.FreshTimes([loop([5.0, 5.1, 4.9, 5.0], [5.0, 5.05], "cpu")])  # 1.3x the earlier 3.8 ms
+    earlier = fresh.Earlier({"cpu": 3.8}, reference_ms=3.9)
+
+    assert fresh.finding(times, earlier) is not None  # without a yardstick: taken for the module
+    assert fresh.finding(times, earlier.beside([reference([5.1, 5.2, 5.0, 5.3])])) is None  # slowed as much
+
+
+def test_a_module_honest_only_in_the_last_round_is_found_on_a_machine_grown_slower():
+    times = fresh.FreshTimes([loop([3.0, 3.0, 3.1], [3.0, 3.05], "cpu")])
+    drifted = fresh.Earlier({"cpu": 0.14}, 2.0).beside([reference([2.3, 2.4]), reference([2.3])])
+
+    found = fresh.finding(times, drifted)
+
+    assert found is not None and found.how == "round" and found.drift == pytest.approx(1.15)
+    words = fresh.message(found, twice=True)
+    assert "0.14 ms in the rounds before (0.161 ms allowing for the machine itself" in words
+    assert "reference 1.15× slower" in words
+
+
+def test_a_reference_faster_beside_the_round_tightens_nothing():
+    faster = fresh.Earlier({"cpu": 1.0}, 2.0).beside([reference([1.0, 1.0], [0.5])])
+    assert faster.drift == 0.5 and faster.fresh_ratio == 0.5
+    times = fresh.FreshTimes([loop([1.2, 1.2, 1.2], [1.2, 1.2], "cpu")])  # 1.2x: under the ratio either way
+    assert fresh.finding(times, faster) is None
+
+
+def test_fresh_values_slower_for_the_reference_too_are_the_round_not_the_module():
+    times = fresh.FreshTimes([loop([1.8, 1.8, 1.9, 1.8], [3.0, 3.1], "cpu")])  # 1.7x on fresh values
+    earlier = fresh.Earlier({"cpu": 1.8}, 1.8)
+
+    assert fresh.finding(times, earlier) is not None
+    assert fresh.finding(times, earlier.beside([reference([1.8, 1.9, 1.8], [2.9, 3.0])])) is None
+
+
+def test_past_the_drift_limit_the_machine_is_too_busy_to_judge():
+    busy = fresh.Earlier({"cpu": 1.0}, 1.0).beside([reference([fresh.DRIFT_LIMIT * 1.5] * 3)])
+    assert not busy.steady
+    assert "5.3×, 3.0× slower" in fresh.unsteady_message(
+        [5.3, 3.0]
+    ) and "quiet machine" in fresh.unsteady_message([3])
+
+
+def test_no_reference_beside_the_round_means_no_allowance():
+    earlier = fresh.Earlier({"cpu": 1.0}, 2.0)
+    assert (
+        earlier.beside([]) is earlier and fresh.Earlier({"cpu": 1.0}).beside([reference([5.0])]).drift == 1.0
+    )
+    assert earlier.beside([reference([], [3.0])]) is earlier
 
 
 def test_work_for_the_fresh_sets_moved_into_one_call_is_found():

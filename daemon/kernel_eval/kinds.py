@@ -90,6 +90,7 @@ class FlagKind(StrEnum):
     OUTPUT_SUBCLASS = "output_subclass"  # forward returned something other than plain tensors
     REMEMBERED_RESULT = "remembered_result"  # timed calls returned outputs of inputs seen before
     FASTER_ON_SEEN_VALUES = "faster_on_seen_values"
+    MACHINE_TOO_BUSY = "machine_too_busy"  # other work made the fresh-values check noise: no speedup is given
     NO_CUSTOM_KERNEL = "no_custom_kernel"  # the custom forward launches only PyTorch's own kernels
     CLOCK_TAMPERED = "clock_tampered"
     HARNESS_TAMPERED = "harness_tampered"

@@ -351,6 +351,12 @@ class Evaluation:
     def ask_candidate(self, params: Params[R]) -> R:
         return self._ask(self._candidate, params, self._remaining())
 
+    def ask_judge_alone(self, params: Params[R]) -> R:
+        """The reference is timed with the candidate stopped: nothing the custom module left running (a native
+        thread, a child process) slows the reference and so inflates the speedup."""
+        with self._candidate.stopped():
+            return self.ask_judge(params)
+
     def _remaining(self) -> float:
         assert self._deadline is not None
         return max(self._deadline - time.monotonic(), 0.001)

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kernel_eval.engine import child_setup, spawn
@@ -233,11 +233,23 @@ class WorkerProcess:
         except OSError:
             return 0
 
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The worker and everything it started (its process group) stopped meanwhile (SIGSTOP, then SIGCONT): no
+        thread or child of it takes a CPU from another process's timing."""
+        self._signal_group(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._signal_group(signal.SIGCONT)
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signum)
+
     def signal_kill(self) -> None:
         """SIGKILL the worker and everything it started (its process group), without waiting for them to go."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            # The group outlives its leader: kill it even if it exited.
-            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._signal_group(signal.SIGKILL)  # the group outlives its leader: kill it even if it exited
         if self.alive:
             self._proc.kill()
 

@@ -33,6 +33,10 @@ class Asks(Protocol):
 
     def ask_judge(self, params: Params[R]) -> R: ...
 
+    def ask_judge_alone(self, params: Params[R]) -> R:
+        """The judge's answer with the candidate's processes stopped meanwhile (the reference is timed)."""
+        ...
+
     def ask_candidate(self, params: Params[R]) -> R: ...
 
     def progress(self, phase: Phase, message: str) -> None: ...
@@ -72,7 +76,7 @@ class TimingPhase:
         def reference_round(count: int, first: bool) -> Round:
             self.asks.progress(Phase.TIME, f"timing reference ({count} samples)")
             params = JudgeTimeParams(count, request.num_warmup if first else 0, seeds=seeds)
-            reference_replies.append(self.asks.ask_judge(params))
+            reference_replies.append(self.asks.ask_judge_alone(params))
             return reference_replies[-1].measured
 
         def custom_round(count: int, first: bool) -> Round:
@@ -95,10 +99,11 @@ class TimingPhase:
             statistics.median(reference.headline_ms) if reference.headline_ms else 0.0,
         )
         fresh_started = time.monotonic()
-        kept, found = self._fresh_round(seeds, inputs, ref_reply.bytes_moved, earlier)
-        confirmed = None
-        if found is not None:  # an honest kernel stalled once is not accused: the same again on new values
-            _, confirmed = self._fresh_round(seeds, inputs, ref_reply.bytes_moved, earlier)
+        kept, _ = self._fresh_round(seeds, inputs, ref_reply.bytes_moved)
+        found = fresh.finding(kept.fresh, earlier) if kept.fresh is not None else None
+        confirmed, drifts = (
+            self._confirm(seeds, inputs, ref_reply.bytes_moved, earlier) if found is not None else (None, [])
+        )
         measured.timing, flags = timing.assemble(
             reference,
             custom,
@@ -111,9 +116,12 @@ class TimingPhase:
         )
         measured.flags.extend(flags)
         measured.timing.fresh_values_s = round(time.monotonic() - fresh_started, 4)
-        if found is not None and confirmed is not None:
-            measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(found, confirmed)))
+        if confirmed is not None:
+            measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(confirmed, twice=True)))
             measured.timing.method += "; faster on values it had seen: speedup not valid"
+        elif drifts:
+            measured.flags.append(Flag(FlagKind.MACHINE_TOO_BUSY, fresh.unsteady_message(drifts)))
+            measured.timing.method += "; machine too busy to check the fresh values: speedup not valid"
         measured.taints_candidate = bool(kept.tampered or kept.threads)
         if not measured.timing.meaningful:
             measured.messages.append(
@@ -122,25 +130,48 @@ class TimingPhase:
         return measured
 
     def _fresh_round(
-        self, seeds: list[int], inputs: list[str], set_bytes: int, earlier: fresh.Earlier
-    ) -> tuple[CandidateTimeResult, fresh.Finding | None]:
+        self, seeds: list[int], inputs: list[str], set_bytes: int, beside: bool = False
+    ) -> tuple[CandidateTimeResult, list[fresh.FreshTimes]]:
         """The candidate's last round: its rotated sets with sets drawn for this round alone mixed in (fresh.py),
-        every output kept and checked by the judge. Returns the reply and what its times say."""
+        every output kept and checked by the judge. With `beside`, the reference goes through the same kind of
+        round on the same fresh sets just before and after it: its times come back too."""
         loops = 2 if self.on_gpu else 1
         count = fresh.fresh_per_loop(set_bytes, loops) * loops
         fresh_seeds = secret_seeds(count)
         self.asks.progress(Phase.TIME, f"timing custom on {count} fresh input sets")
         made = self.asks.ask_judge(MakeInputsParams(fresh_seeds, once=fresh_seeds))
+        reference = [self._reference_beside(seeds, fresh_seeds)] if beside else []
         params = CandidateTimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
         started = time.monotonic()
         reply = self.asks.ask_candidate(params)
         _checked(reply.measured, time.monotonic() - started)
-        for flag in self._recheck(seeds, fresh_seeds, reply):
+        if beside:
+            reference.append(self._reference_beside(seeds, fresh_seeds))
+        for flag in self._recheck(seeds, fresh_seeds, reply):  # the judge forgets the fresh sets here
             if flag.kind not in self._flagged:
                 self._flagged.add(flag.kind)
                 self.measured.flags.append(flag)
-        found = fresh.finding(reply.fresh, earlier) if reply.fresh is not None else None
-        return reply, found
+        return reply, [times for times in reference if times is not None]
+
+    def _confirm(
+        self, seeds: list[int], inputs: list[str], set_bytes: int, earlier: fresh.Earlier
+    ) -> tuple[fresh.Finding | None, list[float]]:
+        """A suspicious fresh round again on new values, so that an honest kernel stalled once is not accused; with
+        the reference timed beside it, so that a machine grown slower since the earlier rounds is not taken for a
+        module that computes only in such a round. Returns the finding, or with none the drifts of every try when
+        the machine stayed too busy to tell."""
+        drifts: list[float] = []
+        for _ in range(fresh.CONFIRM_TRIES):
+            reply, reference = self._fresh_round(seeds, inputs, set_bytes, beside=True)
+            now = earlier.beside(reference)
+            if now.steady:
+                return (fresh.finding(reply.fresh, now) if reply.fresh is not None else None), []
+            drifts.append(now.drift)
+        return None, drifts
+
+    def _reference_beside(self, seeds: list[int], fresh_seeds: list[int]) -> fresh.FreshTimes | None:
+        self.asks.progress(Phase.TIME, "timing reference beside the fresh values")
+        return self.asks.ask_judge_alone(JudgeTimeParams(0, 0, seeds=seeds, fresh=fresh_seeds)).fresh
 
     def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: CandidateTimeResult) -> list[Flag]:
         """The outputs made while timing (several per rotated set: one per timed loop; one per fresh set), against

@@ -11,7 +11,6 @@ from kernel_eval.protocol.messages import Params
 from kernel_eval.protocol.routes import Routes
 from kernel_eval.protocol.timing import TimeParams, TimeResult
 from kernel_eval.result import Backend, Message, SandboxRecord
-from kernel_eval.stages.timing.fresh import FreshTimes
 from kernel_eval.stages.timing.threads import ForeignThread
 
 
@@ -67,8 +66,6 @@ class CandidateTimeResult(TimeResult):
     kept: list[str] = attrs.Factory(list)
     # the input set of each kept output: indices past the rotated sets are the round's fresh sets
     kept_sets: list[int] = attrs.Factory(list)
-    # with `fresh`: call times on seen and fresh values (stages/timing/fresh.py)
-    fresh: FreshTimes | None = None
     # persisting-L2 state found set before a timed call
     l2_persistence: list[str] = attrs.Factory(list)
     # threads the custom module left running (stages/timing/threads.py)

@@ -88,10 +88,12 @@ class JudgeTimeResult(TimeResult):
 
 @attrs.define
 class JudgeTimeParams(TimeParams[JudgeTimeResult]):
-    """One round of the reference, on its own copies of the inputs of trials `seeds`."""
+    """One round of the reference, on its own copies of the inputs of trials `seeds`. With `fresh` (trials made
+    for the custom side's round on fresh values) the same kind of round: those sets mixed in, each once."""
 
     RESULT = JudgeTimeResult
     seeds: list[int] = attrs.Factory(list)
+    fresh: list[int] = attrs.Factory(list)
 
 
 class JudgeApi(Protocol):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 from kernel_eval.protocol.messages import Params, R
+from kernel_eval.stages.timing.fresh import FreshTimes
 from kernel_eval.stages.timing.record import Round
 
 
@@ -17,6 +18,8 @@ class TimeResult:
     measured: Round
     # inputs, parameters and outputs of one forward: the numerator of the physical floor
     bytes_moved: int = 0
+    # in a round with fresh sets: call times on seen and fresh values (stages/timing/fresh.py)
+    fresh: FreshTimes | None = None
 
 
 @attrs.define

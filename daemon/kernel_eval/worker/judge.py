@@ -224,7 +224,7 @@ class Judge(JudgeApi):
             Path(trial.inputs_path).unlink(missing_ok=True)
 
     def time(self, params: JudgeTimeParams) -> JudgeTimeResult:
-        """One round of the reference's timing, on its own copies of trials `seeds`' inputs."""
+        """One round of the reference's timing, on its own copies of trials `seeds`' inputs (and `fresh`'s)."""
         ref = self._ref()
         with UserCode(Phase.TIME, MessageKind.REFERENCE_ERROR, (ref.file,)):
             key = (ref.key, tuple(params.seeds))
@@ -232,7 +232,8 @@ class Judge(JudgeApi):
                 trials = [self._trial(seed) for seed in params.seeds]
                 sets = [(t.args, t.kwargs) for t in trials]
                 self._timing = timing_rounds.session(key, ref.model, sets)
-            return timing_rounds.measure_reference(self.runtime, self._timing, params)
+            fresh_sets = [(trial.args, trial.kwargs) for trial in map(self._trial, params.fresh)]
+            return timing_rounds.measure_reference(self.runtime, self._timing, params, fresh_sets)
 
     def _ref(self) -> _Reference:
         assert self.ref is not None, "prepare first"

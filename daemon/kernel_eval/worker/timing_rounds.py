@@ -50,16 +50,16 @@ def session(key: Hashable, model: Any, sets: Sequence[InputSet], audit: bool = F
     return Session(key, rotation, count_bytes(rotation.live_args, rotation.live_kwargs, model, output))
 
 
-def measure_reference(runtime: Runtime, current: Session, params: JudgeTimeParams) -> JudgeTimeResult:
-    """One round of the reference on the plain rotation, with the device facts the parent reads from this side."""
-    rotation = current.rotation
-    if params.warmup > 0:  # a new evaluation's first round
-        rotation.restart_sample()
-    rotation.plan()
-    measured = runtime.timer.round(rotation, params.count, warmup=params.warmup, hooks=rotation)
+def measure_reference(
+    runtime: Runtime, current: Session, params: JudgeTimeParams, fresh_sets: Sequence[InputSet] = ()
+) -> JudgeTimeResult:
+    """One round of the reference, with the device facts the parent reads from this side. With `fresh_sets`, the
+    same kind of round as the custom side's on fresh values: the yardstick the parent reads that round against."""
+    measured, plan = _round(runtime.timer, current.rotation, params.count, params.warmup, fresh_sets)
     return JudgeTimeResult(
         measured=measured,
         bytes_moved=current.bytes_moved,
+        fresh=_fresh_times(runtime.timer, measured, plan, len(current.rotation.sets)) if plan else None,
         method=timing.method_description(runtime.device),
         meaningful=timing.timings_meaningful(runtime.device),
         copy_bandwidth=runtime.timer.copy_bandwidth(),
@@ -77,26 +77,12 @@ def measure(
     in (see fresh.py). Its name is one the clocks watch (clocks.HARNESS): the custom code may not replace it."""
     timer = runtime.timer
     rotation = current.rotation
-    plan, count = None, params.count
-    if fresh_sets:
-        loops = 2 if timer.is_cuda else 1  # CUDA: a profiled loop, then an event-timed loop
-        plan = fresh.schedule(
-            len(rotation.sets), len(fresh_sets) // loops, loops, random.Random(secrets.randbits(64))
-        )
-        count = plan.calls_per_loop
-    if params.warmup > 0:  # a new evaluation's first round
-        rotation.restart_sample()
-    try:
-        rotation.plan(plan, fresh_sets)
-    except ValueError as exc:
-        raise fail(Phase.TIME, MessageKind.TIMING_INPUTS, f"cannot time on fresh inputs: {exc}") from None
-    measured = timer.round(rotation, count, warmup=params.warmup, hooks=rotation)
+    measured, plan = _round(timer, rotation, params.count, params.warmup, fresh_sets)
     kept, kept_sets = [], []
     if params.keep:
         taken = rotation.take_kept()
         kept = [payload.save_output(output, Phase.TIME) for _, output in taken]
         kept_sets = [index for index, _ in taken]
-    rotation.plan()
     return CandidateTimeResult(
         measured=measured,
         bytes_moved=current.bytes_moved,
@@ -108,6 +94,29 @@ def measure(
         l2_persistence=l2.take_found() if params.keep else [],
         threads=threads.started_since(runtime.clocks.threads, user_folder) if rotation.audit else [],
     )
+
+
+def _round(
+    timer: Timer, rotation: Rotation, count: int, warmup: int, fresh_sets: Sequence[InputSet]
+) -> tuple[Round, fresh.Schedule | None]:
+    """One timed round on the rotation; with `fresh_sets`, on a schedule that mixes them in at random places."""
+    plan = None
+    if fresh_sets:
+        loops = 2 if timer.is_cuda else 1  # CUDA: a profiled loop, then an event-timed loop
+        plan = fresh.schedule(
+            len(rotation.sets), len(fresh_sets) // loops, loops, random.Random(secrets.randbits(64))
+        )
+        count = plan.calls_per_loop
+    if warmup > 0:  # a new evaluation's first round
+        rotation.restart_sample()
+    try:
+        rotation.plan(plan, fresh_sets)
+    except ValueError as exc:
+        raise fail(Phase.TIME, MessageKind.TIMING_INPUTS, f"cannot time on fresh inputs: {exc}") from None
+    try:
+        return timer.round(rotation, count, warmup=warmup, hooks=rotation), plan
+    finally:
+        rotation.plan()
 
 
 def _fresh_times(timer: Timer, measured: Round, plan: fresh.Schedule, seen: int) -> fresh.FreshTimes:

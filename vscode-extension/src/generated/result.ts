@@ -87,6 +87,7 @@ export type FlagKind =
   | 'output_subclass'
   | 'remembered_result'
   | 'faster_on_seen_values'
+  | 'machine_too_busy'
   | 'no_custom_kernel'
   | 'clock_tampered'
   | 'harness_tampered'

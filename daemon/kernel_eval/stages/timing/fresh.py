@@ -19,7 +19,12 @@ made on them. Here the times say whether the module was materially faster on val
 Only the device kernel time (CUPTI) and, on the CPU, perf_counter are read: the end-to-end figure carries the
 host's launch jitter, which on a short kernel differs from call to call by more than these ratios. An honest
 kernel costs the same on any values of the same distribution. A round that looks suspicious is run again on new
-fresh sets before anything is said, so a one-off stall does not accuse an honest kernel.
+fresh sets before anything is said, so a one-off stall does not accuse an honest kernel; and the reference is timed
+through the same kind of round (its rotated sets with those fresh sets mixed in) just before and after it, so a
+machine that has since grown slower (other work on a small CPU) is told from a module that computes only in such a
+round: the round comparison allows for the reference's own slowdown on seen values, and the fresh-against-seen one
+for the reference's own ratio, up to DRIFT_LIMIT. Past it (cores oversubscribed: every figure is noise) nothing can
+be told, and no speedup is given.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ MIN_DIFFERENCE_MS = {"gpu_kernel_time": 0.002, "cpu": 0.5}
 # the excess of a loop's calls (or gaps) over their median, summed, is work moved there when it holds this share of
 # computing the round's fresh sets, and more than doubles the loop's time: a stall is neither
 WORK_SHARE = 0.5
+DRIFT_LIMIT = (
+    2.0  # the reference this much slower beside the round than before: the machine is too busy to judge
+)
+CONFIRM_TRIES = 3  # second rounds tried while the machine is too busy, before saying so
 
 
 @attrs.frozen
@@ -80,6 +89,29 @@ class Earlier:
     call_ms: dict[str, float]
     reference_ms: float = 0.0
     """The reference's median call: what computing one input set honestly costs."""
+    drift: float = 1.0
+    """How much slower the reference ran on seen values beside this round than in the rounds before: the machine's
+    own slowdown."""
+    fresh_ratio: float = 1.0
+    """The reference's median call on fresh values over its median on seen ones, in the same kind of round."""
+
+    @property
+    def steady(self) -> bool:
+        return self.drift <= DRIFT_LIMIT
+
+    def beside(self, reference: list[FreshTimes]) -> Earlier:
+        """The same, with what the reference's rounds of the same kind, timed beside this one, show (nothing
+        without them)."""
+        seen = [ms for times in reference for ms in _calls(times, "seen_ms")]
+        new = [ms for times in reference for ms in _calls(times, "fresh_ms")]
+        if not seen or self.reference_ms <= 0:
+            return self
+        ratio = statistics.median(new) / statistics.median(seen) if new else 1.0
+        return attrs.evolve(self, drift=statistics.median(seen) / self.reference_ms, fresh_ratio=ratio)
+
+
+def _calls(measured: FreshTimes, which: str) -> list[float]:
+    return [ms for loop in measured.loops if loop.figure in FIGURES for ms in getattr(loop, which)]
 
 
 @attrs.frozen
@@ -91,6 +123,8 @@ class Finding:
     fresh_ms: float
     how: str = "median"
     """One of: median (fresh against seen), round (this round against earlier), mean (all calls), gap."""
+    drift: float = 1.0
+    """For a round: the machine's own slowdown allowed for (the earlier figure, seen_ms, includes it)."""
 
     @property
     def ratio(self) -> float:
@@ -147,11 +181,11 @@ def finding(measured: FreshTimes, earlier: Earlier) -> Finding | None:
     work_ms = WORK_SHARE * fresh_sets * earlier.reference_ms
     for loop in loops:
         seen, fresh = statistics.median(loop.seen_ms), statistics.median(loop.fresh_ms)
-        if _material(seen, fresh, loop.figure):
+        if _material(seen * max(earlier.fresh_ratio, 1.0), fresh, loop.figure):
             return Finding(loop.figure, seen, fresh)
-        before = earlier.call_ms.get(loop.figure, 0.0)
+        before = earlier.call_ms.get(loop.figure, 0.0) * max(earlier.drift, 1.0)
         if before and _material(before, seen, loop.figure):
-            return Finding(loop.figure, before, seen, "round")
+            return Finding(loop.figure, before, seen, "round", max(earlier.drift, 1.0))
         if loop.figure != "cpu" and _moved(loop.seen_ms + loop.fresh_ms, seen, work_ms):
             return Finding(loop.figure, seen, statistics.fmean(loop.seen_ms + loop.fresh_ms), "mean")
     if loops and loops[0].figure != "cpu" and measured.gap_ms:  # gaps on the CPU are noise: see untimed.py
@@ -172,8 +206,18 @@ def _material(seen_ms: float, fresh_ms: float, figure: str) -> bool:
     return fresh_ms > seen_ms * CALL_RATIO and fresh_ms - seen_ms > MIN_DIFFERENCE_MS[figure]
 
 
-def message(found: Finding, confirmed_by: Finding | None = None) -> str:
-    """The flag's words: both figures, by how much, and that the speedup is withheld."""
+def _allowing(found: Finding) -> str:
+    if found.drift <= 1.0:
+        return ""
+    return (
+        f" ({found.seen_ms:.3g} ms allowing for the machine itself, which ran the reference {found.drift:.2f}× slower "
+        "beside this round)"
+    )
+
+
+def message(found: Finding, twice: bool = False) -> str:
+    """The flag's words: both figures, by how much, and that the speedup is withheld (`twice`: a second round on new
+    values found the same)."""
     figure = "device kernel time" if found.figure == "gpu_kernel_time" else "time"
     if found.how == "median":
         what = (
@@ -183,8 +227,8 @@ def message(found: Finding, confirmed_by: Finding | None = None) -> str:
     elif found.how == "round":
         what = (
             f"on values it had seen its calls took {found.fresh_ms:.3g} ms ({figure}, median) in the round with "
-            f"fresh values among them, against {found.seen_ms:.3g} ms in the rounds before ({found.ratio:.1f}×): it "
-            "computes only when fresh values may be checked"
+            f"fresh values among them, against {found.seen_ms / found.drift:.3g} ms in the rounds before"
+            f"{_allowing(found)} ({found.ratio:.1f}×): it computes only when fresh values may be checked"
         )
     elif found.how == "mean":
         what = (
@@ -198,8 +242,19 @@ def message(found: Finding, confirmed_by: Finding | None = None) -> str:
             f"on average against a median of {found.seen_ms:.3g} ms ({found.ratio:.1f}×): the work for the fresh "
             "values ran where it is not timed"
         )
-    again = " (the same in a second round on new values)" if confirmed_by is not None else ""
+    again = " (the same in a second round on new values)" if twice else ""
     return (
         f"{what}{again}: it remembers results by input values instead of computing them, so its timed speed is "
         "a lookup's; no speedup is given"
+    )
+
+
+def unsteady_message(drifts: list[float]) -> str:
+    """The flag's words when the machine stayed too busy to tell a module that computes only when checked."""
+    shown = ", ".join(f"{drift:.1f}×" for drift in drifts)
+    return (
+        "a round with fresh values among the inputs looked slower on seen values than the rounds before, and the "
+        f"reference, timed beside {len(drifts)} more such rounds, ran {shown} slower than before: other work took "
+        "this machine's cores, so whether the module computes only when checked cannot be told and no speedup is "
+        "given; run it again on a quiet machine"
     )
