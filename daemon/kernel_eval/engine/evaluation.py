@@ -18,9 +18,10 @@ from typing import TypeVar
 import attrs
 
 from kernel_eval import import_line, preflight, source_info
+from kernel_eval.engine import contention
 from kernel_eval.engine.failures import Waiting, cancelled, failure_message, sandbox_notes
 from kernel_eval.engine.processes import WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
-from kernel_eval.engine.timing_phase import TimingPhase
+from kernel_eval.engine.timing_phase import Alone, TimingPhase
 from kernel_eval.errors import EvalError, fail
 from kernel_eval.kinds import FlagKind, MessageKind
 from kernel_eval.progress import ProgressCallback, ProgressEvent
@@ -351,11 +352,21 @@ class Evaluation:
     def ask_candidate(self, params: Params[R]) -> R:
         return self._ask(self._candidate, params, self._remaining())
 
-    def ask_judge_alone(self, params: Params[R]) -> R:
+    def ask_judge_alone(self, params: Params[R]) -> Alone[R]:
         """The reference is timed with the candidate stopped: nothing the custom module left running (a native
         thread, a child process) slows the reference and so inflates the speedup."""
         with self._candidate.stopped():
-            return self.ask_judge(params)
+            before = contention.of_process(self._judge.pid)
+            reply = self.ask_judge(params)
+            return Alone(reply, contention.of_process(self._judge.pid).waited_share_since(before))
+
+    def ask_candidate_alone(self, params: Params[R]) -> Alone[R]:
+        """The custom side is timed with the judge stopped, as the reference is with the candidate stopped: each
+        side is timed with the machine to itself, not beside the other's threads winding down."""
+        with self._judge.stopped():
+            before = contention.of_process(self._candidate.pid)
+            reply = self.ask_candidate(params)
+            return Alone(reply, contention.of_process(self._candidate.pid).waited_share_since(before))
 
     def _remaining(self) -> float:
         assert self._deadline is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import attrs
 
@@ -28,13 +28,25 @@ TIMING_SEEDS_FROM = 1001
 R = TypeVar("R")
 
 
+@attrs.frozen
+class Alone(Generic[R]):
+    """A timed side's reply, and the share of the time its threads waited for a CPU meanwhile (contention.py)."""
+
+    reply: R
+    waited: float = 0.0
+
+
 class Asks(Protocol):
     """How the time stage reaches the workers: the evaluation answers for deadlines, blame and progress."""
 
     def ask_judge(self, params: Params[R]) -> R: ...
 
-    def ask_judge_alone(self, params: Params[R]) -> R:
+    def ask_judge_alone(self, params: Params[R]) -> Alone[R]:
         """The judge's answer with the candidate's processes stopped meanwhile (the reference is timed)."""
+        ...
+
+    def ask_candidate_alone(self, params: Params[R]) -> Alone[R]:
+        """The candidate's answer with the judge stopped meanwhile (the custom side is timed)."""
         ...
 
     def ask_candidate(self, params: Params[R]) -> R: ...
@@ -76,14 +88,14 @@ class TimingPhase:
         def reference_round(count: int, first: bool) -> Round:
             self.asks.progress(Phase.TIME, f"timing reference ({count} samples)")
             params = JudgeTimeParams(count, request.num_warmup if first else 0, seeds=seeds)
-            reference_replies.append(self.asks.ask_judge_alone(params))
+            reference_replies.append(self.asks.ask_judge_alone(params).reply)
             return reference_replies[-1].measured
 
         def custom_round(count: int, first: bool) -> Round:
             self.asks.progress(Phase.TIME, f"timing custom ({count} samples)")
             params = CandidateTimeParams(count, request.num_warmup if first else 0, inputs=inputs)
             started = time.monotonic()
-            samples = self.asks.ask_candidate(params).measured
+            samples = self.asks.ask_candidate_alone(params).reply.measured
             return _checked(samples, time.monotonic() - started)
 
         reference, custom, reason = timing.interleave(
@@ -101,7 +113,7 @@ class TimingPhase:
         fresh_started = time.monotonic()
         kept, _ = self._fresh_round(seeds, inputs, ref_reply.bytes_moved)
         found = fresh.finding(kept.fresh, earlier) if kept.fresh is not None else None
-        confirmed, drifts = (
+        confirmed, busy = (
             self._confirm(seeds, inputs, ref_reply.bytes_moved, earlier) if found is not None else (None, [])
         )
         measured.timing, flags = timing.assemble(
@@ -119,8 +131,8 @@ class TimingPhase:
         if confirmed is not None:
             measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(confirmed, twice=True)))
             measured.timing.method += "; faster on values it had seen: speedup not valid"
-        elif drifts:
-            measured.flags.append(Flag(FlagKind.MACHINE_TOO_BUSY, fresh.unsteady_message(drifts)))
+        elif busy:
+            measured.flags.append(Flag(FlagKind.MACHINE_TOO_BUSY, fresh.unsteady_message(busy)))
             measured.timing.method += "; machine too busy to check the fresh values: speedup not valid"
         measured.taints_candidate = bool(kept.tampered or kept.threads)
         if not measured.timing.meaningful:
@@ -131,47 +143,49 @@ class TimingPhase:
 
     def _fresh_round(
         self, seeds: list[int], inputs: list[str], set_bytes: int, beside: bool = False
-    ) -> tuple[CandidateTimeResult, list[fresh.FreshTimes]]:
+    ) -> tuple[CandidateTimeResult, fresh.Beside]:
         """The candidate's last round: its rotated sets with sets drawn for this round alone mixed in (fresh.py),
         every output kept and checked by the judge. With `beside`, the reference goes through the same kind of
-        round on the same fresh sets just before and after it: its times come back too."""
+        round on the same fresh sets just before and after it: what they measured comes back too."""
         loops = 2 if self.on_gpu else 1
         count = fresh.fresh_per_loop(set_bytes, loops) * loops
         fresh_seeds = secret_seeds(count)
         self.asks.progress(Phase.TIME, f"timing custom on {count} fresh input sets")
         made = self.asks.ask_judge(MakeInputsParams(fresh_seeds, once=fresh_seeds))
-        reference = [self._reference_beside(seeds, fresh_seeds)] if beside else []
+        rounds = [self._reference_beside(seeds, fresh_seeds)] if beside else []
         params = CandidateTimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
         started = time.monotonic()
-        reply = self.asks.ask_candidate(params)
-        _checked(reply.measured, time.monotonic() - started)
+        custom = self.asks.ask_candidate_alone(params)
+        _checked(custom.reply.measured, time.monotonic() - started)
         if beside:
-            reference.append(self._reference_beside(seeds, fresh_seeds))
-        for flag in self._recheck(seeds, fresh_seeds, reply):  # the judge forgets the fresh sets here
+            rounds.append(self._reference_beside(seeds, fresh_seeds))
+        for flag in self._recheck(seeds, fresh_seeds, custom.reply):  # the judge forgets the fresh sets here
             if flag.kind not in self._flagged:
                 self._flagged.add(flag.kind)
                 self.measured.flags.append(flag)
-        return reply, [times for times in reference if times is not None]
+        reference = [r.reply.fresh for r in rounds if r.reply.fresh is not None]
+        return custom.reply, fresh.Beside(reference, max([custom.waited, *(r.waited for r in rounds)]))
 
     def _confirm(
         self, seeds: list[int], inputs: list[str], set_bytes: int, earlier: fresh.Earlier
-    ) -> tuple[fresh.Finding | None, list[float]]:
+    ) -> tuple[fresh.Finding | None, list[fresh.Earlier]]:
         """A suspicious fresh round again on new values, so that an honest kernel stalled once is not accused; with
         the reference timed beside it, so that a machine grown slower since the earlier rounds is not taken for a
-        module that computes only in such a round. Returns the finding, or with none the drifts of every try when
-        the machine stayed too busy to tell."""
-        drifts: list[float] = []
-        for _ in range(fresh.CONFIRM_TRIES):
-            reply, reference = self._fresh_round(seeds, inputs, set_bytes, beside=True)
-            now = earlier.beside(reference)
+        module that computes only in such a round. Returns the finding, or with none every try's reading when the
+        machine stayed too busy to tell."""
+        busy: list[fresh.Earlier] = []
+        for attempt in range(fresh.CONFIRM_TRIES):
+            time.sleep(fresh.RETRY_PAUSE_S * attempt)
+            reply, beside = self._fresh_round(seeds, inputs, set_bytes, beside=True)
+            now = earlier.beside(beside)
             if now.steady:
                 return (fresh.finding(reply.fresh, now) if reply.fresh is not None else None), []
-            drifts.append(now.drift)
-        return None, drifts
+            busy.append(now)
+        return None, busy
 
-    def _reference_beside(self, seeds: list[int], fresh_seeds: list[int]) -> fresh.FreshTimes | None:
+    def _reference_beside(self, seeds: list[int], fresh_seeds: list[int]) -> Alone[JudgeTimeResult]:
         self.asks.progress(Phase.TIME, "timing reference beside the fresh values")
-        return self.asks.ask_judge_alone(JudgeTimeParams(0, 0, seeds=seeds, fresh=fresh_seeds)).fresh
+        return self.asks.ask_judge_alone(JudgeTimeParams(0, 0, seeds=seeds, fresh=fresh_seeds))
 
     def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: CandidateTimeResult) -> list[Flag]:
         """The outputs made while timing (several per rotated set: one per timed loop; one per fresh set), against

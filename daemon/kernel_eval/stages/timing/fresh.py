@@ -45,10 +45,13 @@ MIN_DIFFERENCE_MS = {"gpu_kernel_time": 0.002, "cpu": 0.5}
 # the excess of a loop's calls (or gaps) over their median, summed, is work moved there when it holds this share of
 # computing the round's fresh sets, and more than doubles the loop's time: a stall is neither
 WORK_SHARE = 0.5
-DRIFT_LIMIT = (
-    2.0  # the reference this much slower beside the round than before: the machine is too busy to judge
-)
+# the reference this much slower beside the round than before: the machine is too busy to judge
+DRIFT_LIMIT = 2.0
+# a timed round whose threads waited this share of their time for a CPU (engine/contention.py) ran on cores taken
+# by other work: its times are that work's noise (a quiet machine: under 1 %; one core of two half taken: 16 %)
+WAIT_LIMIT = 0.1
 CONFIRM_TRIES = 3  # second rounds tried while the machine is too busy, before saying so
+RETRY_PAUSE_S = 0.5  # before the second try, twice that before the third: passing load may pass
 
 
 @attrs.frozen
@@ -94,20 +97,35 @@ class Earlier:
     own slowdown."""
     fresh_ratio: float = 1.0
     """The reference's median call on fresh values over its median on seen ones, in the same kind of round."""
+    waited: float = 0.0
+    """The largest share of its time a round beside (or the custom side's) waited for a CPU."""
 
     @property
     def steady(self) -> bool:
-        return self.drift <= DRIFT_LIMIT
+        return self.drift <= DRIFT_LIMIT and self.waited <= WAIT_LIMIT
 
-    def beside(self, reference: list[FreshTimes]) -> Earlier:
-        """The same, with what the reference's rounds of the same kind, timed beside this one, show (nothing
+    def beside(self, measured: Beside) -> Earlier:
+        """The same, with what the reference's rounds of the same kind, timed beside this one, show (no drift
         without them)."""
-        seen = [ms for times in reference for ms in _calls(times, "seen_ms")]
-        new = [ms for times in reference for ms in _calls(times, "fresh_ms")]
+        seen = [ms for times in measured.reference for ms in _calls(times, "seen_ms")]
+        new = [ms for times in measured.reference for ms in _calls(times, "fresh_ms")]
         if not seen or self.reference_ms <= 0:
-            return self
-        ratio = statistics.median(new) / statistics.median(seen) if new else 1.0
-        return attrs.evolve(self, drift=statistics.median(seen) / self.reference_ms, fresh_ratio=ratio)
+            return attrs.evolve(self, waited=measured.waited)
+        return attrs.evolve(
+            self,
+            drift=statistics.median(seen) / self.reference_ms,
+            fresh_ratio=statistics.median(new) / statistics.median(seen) if new else 1.0,
+            waited=measured.waited,
+        )
+
+
+@attrs.frozen
+class Beside:
+    """What was measured around a second fresh round: the reference's rounds of the same kind, and the largest
+    share of its time any of the three rounds waited for a CPU."""
+
+    reference: list[FreshTimes]
+    waited: float = 0.0
 
 
 def _calls(measured: FreshTimes, which: str) -> list[float]:
@@ -249,12 +267,16 @@ def message(found: Finding, twice: bool = False) -> str:
     )
 
 
-def unsteady_message(drifts: list[float]) -> str:
+def unsteady_message(tries: list[Earlier]) -> str:
     """The flag's words when the machine stayed too busy to tell a module that computes only when checked."""
-    shown = ", ".join(f"{drift:.1f}×" for drift in drifts)
+    shown = "; ".join(
+        f"the reference's calls at {earlier.drift:.1f}× their earlier time, {earlier.waited:.0%} of the time "
+        "waiting for a CPU"
+        for earlier in tries
+    )
     return (
-        "a round with fresh values among the inputs looked slower on seen values than the rounds before, and the "
-        f"reference, timed beside {len(drifts)} more such rounds, ran {shown} slower than before: other work took "
-        "this machine's cores, so whether the module computes only when checked cannot be told and no speedup is "
-        "given; run it again on a quiet machine"
+        "a round with fresh values among the inputs looked slower on seen values than the rounds before, and "
+        f"{len(tries)} more such rounds, with the reference timed beside them, ran on a machine too busy to tell "
+        f"({shown}): other work took its cores, so whether the module computes only when checked cannot be told "
+        "and no speedup is given; run it again on a quiet machine"
     )
