@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from spinners import Spinners
 
 from kernel_eval.engine import contention
 from kernel_eval.stages.timing import fresh
@@ -22,19 +23,12 @@ def _spin(seconds: float) -> None:
 
 
 def test_a_process_spinning_beside_more_spinners_than_cores_is_seen_waiting_past_the_limit() -> None:
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
-        for _ in range(2 * (os.cpu_count() or 1))
-    ]
-    try:
+    with Spinners() as spinners:
+        spinners.start(2 * (os.cpu_count() or 1))
         time.sleep(0.2)
         before = contention.of_process(os.getpid())
         _spin(0.5)
         share = contention.of_process(os.getpid()).waited_share_since(before)
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
 
     assert share > fresh.WAIT_LIMIT
 

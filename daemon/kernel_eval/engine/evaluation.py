@@ -352,21 +352,30 @@ class Evaluation:
     def ask_candidate(self, params: Params[R]) -> R:
         return self._ask(self._candidate, params, self._remaining())
 
-    def ask_judge_alone(self, params: Params[R]) -> Alone[R]:
+    def ask_judge_alone(self, params: Params[R], waits: bool = False) -> Alone[R]:
         """The reference is timed with the candidate stopped: nothing the custom module left running (a native
         thread, a child process) slows the reference and so inflates the speedup."""
-        with self._candidate.stopped():
-            before = contention.of_process(self._judge.pid)
-            reply = self.ask_judge(params)
-            return Alone(reply, contention.of_process(self._judge.pid).waited_share_since(before))
+        return self._alone(self._judge, self._candidate, self.ask_judge, params, waits)
 
-    def ask_candidate_alone(self, params: Params[R]) -> Alone[R]:
+    def ask_candidate_alone(self, params: Params[R], waits: bool = False) -> Alone[R]:
         """The custom side is timed with the judge stopped, as the reference is with the candidate stopped: each
         side is timed with the machine to itself, not beside the other's threads winding down."""
-        with self._judge.stopped():
-            before = contention.of_process(self._candidate.pid)
-            reply = self.ask_candidate(params)
-            return Alone(reply, contention.of_process(self._candidate.pid).waited_share_since(before))
+        return self._alone(self._candidate, self._judge, self.ask_candidate, params, waits)
+
+    @staticmethod
+    def _alone(
+        timed: WorkerProcess,
+        other: WorkerProcess,
+        ask: Callable[[Params[R]], R],
+        params: Params[R],
+        waits: bool,
+    ) -> Alone[R]:
+        with other.stopped():
+            if not waits:
+                return Alone(ask(params))
+            before = contention.of_process(timed.pid)
+            reply = ask(params)
+            return Alone(reply, contention.of_process(timed.pid).waited_share_since(before))
 
     def _remaining(self) -> float:
         assert self._deadline is not None

@@ -30,7 +30,8 @@ R = TypeVar("R")
 
 @attrs.frozen
 class Alone(Generic[R]):
-    """A timed side's reply, and the share of the time its threads waited for a CPU meanwhile (contention.py)."""
+    """A timed side's reply, and the share of the time its threads waited for a CPU meanwhile (contention.py; 0 when
+    not asked)."""
 
     reply: R
     waited: float = 0.0
@@ -41,12 +42,14 @@ class Asks(Protocol):
 
     def ask_judge(self, params: Params[R]) -> R: ...
 
-    def ask_judge_alone(self, params: Params[R]) -> Alone[R]:
-        """The judge's answer with the candidate's processes stopped meanwhile (the reference is timed)."""
+    def ask_judge_alone(self, params: Params[R], waits: bool = False) -> Alone[R]:
+        """The judge's answer with the candidate's processes stopped meanwhile (the reference is timed); with
+        `waits`, how long its threads waited for a CPU."""
         ...
 
-    def ask_candidate_alone(self, params: Params[R]) -> Alone[R]:
-        """The candidate's answer with the judge stopped meanwhile (the custom side is timed)."""
+    def ask_candidate_alone(self, params: Params[R], waits: bool = False) -> Alone[R]:
+        """The candidate's answer with the judge stopped meanwhile (the custom side is timed); with `waits`, how
+        long its threads waited for a CPU."""
         ...
 
     def ask_candidate(self, params: Params[R]) -> R: ...
@@ -155,7 +158,7 @@ class TimingPhase:
         rounds = [self._reference_beside(seeds, fresh_seeds)] if beside else []
         params = CandidateTimeParams(0, inputs=inputs, keep=True, fresh=made.inputs)
         started = time.monotonic()
-        custom = self.asks.ask_candidate_alone(params)
+        custom = self.asks.ask_candidate_alone(params, waits=beside)
         _checked(custom.reply.measured, time.monotonic() - started)
         if beside:
             rounds.append(self._reference_beside(seeds, fresh_seeds))
@@ -185,7 +188,7 @@ class TimingPhase:
 
     def _reference_beside(self, seeds: list[int], fresh_seeds: list[int]) -> Alone[JudgeTimeResult]:
         self.asks.progress(Phase.TIME, "timing reference beside the fresh values")
-        return self.asks.ask_judge_alone(JudgeTimeParams(0, 0, seeds=seeds, fresh=fresh_seeds))
+        return self.asks.ask_judge_alone(JudgeTimeParams(0, 0, seeds=seeds, fresh=fresh_seeds), waits=True)
 
     def _recheck(self, seeds: list[int], fresh_seeds: list[int], reply: CandidateTimeResult) -> list[Flag]:
         """The outputs made while timing (several per rotated set: one per timed loop; one per fresh set), against
