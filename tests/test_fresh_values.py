@@ -250,3 +250,12 @@ def test_persisting_l2_reset_does_nothing_without_a_cuda_runtime():
         pytest.skip("this is the CPU half; tests/exploits/l2_persistence.py is the GPU one")
     l2.reset_persisting()
     assert l2.take_found() == []
+
+
+def test_only_a_finding_within_one_round_accuses_one_across_rounds_retimes():
+    across = fresh.Finding("cpu", 2.0, 3.0, "round", 1.1)
+    assert not fresh.accuses(across)
+    assert all(fresh.accuses(fresh.Finding("cpu", 2.0, 3.0, how)) for how in ("median", "mean", "gap"))
+    words = fresh.retimed_message(across)
+    assert "3 ms" in words and "the speedup is taken from those rounds" in words
+    assert "remembers results" not in words

@@ -373,9 +373,9 @@ class Evaluation:
         with other.stopped():
             if not waits:
                 return Alone(ask(params))
-            before = contention.of_process(timed.pid)
+            before = contention.read(timed.pid)
             reply = ask(params)
-            return Alone(reply, contention.of_process(timed.pid).waited_share_since(before))
+            return Alone(reply, contention.read(timed.pid).taken_share_since(before))
 
     def _remaining(self) -> float:
         assert self._deadline is not None

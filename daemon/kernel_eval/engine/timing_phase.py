@@ -30,8 +30,8 @@ R = TypeVar("R")
 
 @attrs.frozen
 class Alone(Generic[R]):
-    """A timed side's reply, and the share of the time its threads waited for a CPU meanwhile (contention.py; 0 when
-    not asked)."""
+    """A timed side's reply, and the share of the time its threads waited for a CPU that other work held meanwhile
+    (contention.py; 0 when not asked)."""
 
     reply: R
     waited: float = 0.0
@@ -55,6 +55,26 @@ class Asks(Protocol):
     def ask_candidate(self, params: Params[R]) -> R: ...
 
     def progress(self, phase: Phase, message: str) -> None: ...
+
+
+@attrs.frozen
+class FreshRound:
+    """A round on fresh values: the candidate's reply, and with the reference beside it, what its rounds of the same
+    kind measured (fresh.Beside reads them; re-timing takes their samples)."""
+
+    custom: CandidateTimeResult
+    beside: fresh.Beside
+    reference: list[Round] = attrs.Factory(list)
+
+
+@attrs.frozen
+class Confirmation:
+    """What the second rounds on fresh values found: a finding and the round it came from (None: nothing, or the
+    machine stayed too busy), and each busy try's reading."""
+
+    found: fresh.Finding | None = None
+    round: FreshRound | None = None
+    busy: list[fresh.Earlier] = attrs.Factory(list)
 
 
 @attrs.define
@@ -114,28 +134,37 @@ class TimingPhase:
             statistics.median(reference.headline_ms) if reference.headline_ms else 0.0,
         )
         fresh_started = time.monotonic()
-        kept, _ = self._fresh_round(seeds, inputs, ref_reply.bytes_moved)
+        kept = self._fresh_round(seeds, inputs, ref_reply.bytes_moved).custom
         found = fresh.finding(kept.fresh, earlier) if kept.fresh is not None else None
-        confirmed, busy = (
-            self._confirm(seeds, inputs, ref_reply.bytes_moved, earlier) if found is not None else (None, [])
+        confirmation = (
+            self._confirm(seeds, inputs, ref_reply.bytes_moved, earlier)
+            if found is not None
+            else Confirmation()
         )
+        moved = timing.Bytes(ref_reply.bytes_moved, kept.bytes_moved, ref_reply.copy_bandwidth)
         measured.timing, flags = timing.assemble(
             reference,
             custom,
             ref_reply.meaningful,
             reason,
-            timing.Bytes(ref_reply.bytes_moved, kept.bytes_moved, ref_reply.copy_bandwidth),
+            moved,
             tampered=kept.tampered,
             l2_persistence=kept.l2_persistence,
             threads=kept.threads,
         )
         measured.flags.extend(flags)
         measured.timing.fresh_values_s = round(time.monotonic() - fresh_started, 4)
-        if confirmed is not None:
+        confirmed = confirmation.found
+        if confirmed is not None and fresh.accuses(confirmed):
             measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(confirmed, twice=True)))
             measured.timing.method += "; faster on values it had seen: speedup not valid"
-        elif busy:
-            measured.flags.append(Flag(FlagKind.MACHINE_TOO_BUSY, fresh.unsteady_message(busy)))
+        elif confirmation.round is not None and _retime(measured.timing, kept, confirmation.round, moved):
+            assert confirmed is not None
+            measured.messages.append(
+                Message(Severity.WARNING, Phase.TIME, MessageKind.TIMING, fresh.retimed_message(confirmed))
+            )
+        elif confirmation.busy:
+            measured.flags.append(Flag(FlagKind.MACHINE_TOO_BUSY, fresh.unsteady_message(confirmation.busy)))
             measured.timing.method += "; machine too busy to check the fresh values: speedup not valid"
         measured.taints_candidate = bool(kept.tampered or kept.threads)
         if not measured.timing.meaningful:
@@ -146,7 +175,7 @@ class TimingPhase:
 
     def _fresh_round(
         self, seeds: list[int], inputs: list[str], set_bytes: int, beside: bool = False
-    ) -> tuple[CandidateTimeResult, fresh.Beside]:
+    ) -> FreshRound:
         """The candidate's last round: its rotated sets with sets drawn for this round alone mixed in (fresh.py),
         every output kept and checked by the judge. With `beside`, the reference goes through the same kind of
         round on the same fresh sets just before and after it: what they measured comes back too."""
@@ -167,11 +196,15 @@ class TimingPhase:
                 self._flagged.add(flag.kind)
                 self.measured.flags.append(flag)
         reference = [r.reply.fresh for r in rounds if r.reply.fresh is not None]
-        return custom.reply, fresh.Beside(reference, max([custom.waited, *(r.waited for r in rounds)]))
+        return FreshRound(
+            custom.reply,
+            fresh.Beside(reference, max([custom.waited, *(r.waited for r in rounds)])),
+            [r.reply.measured for r in rounds],
+        )
 
     def _confirm(
         self, seeds: list[int], inputs: list[str], set_bytes: int, earlier: fresh.Earlier
-    ) -> tuple[fresh.Finding | None, list[fresh.Earlier]]:
+    ) -> Confirmation:
         """A suspicious fresh round again on new values, so that an honest kernel stalled once is not accused; with
         the reference timed beside it, so that a machine grown slower since the earlier rounds is not taken for a
         module that computes only in such a round. Returns the finding, or with none every try's reading when the
@@ -179,12 +212,13 @@ class TimingPhase:
         busy: list[fresh.Earlier] = []
         for attempt in range(fresh.CONFIRM_TRIES):
             time.sleep(fresh.RETRY_PAUSE_S * attempt)
-            reply, beside = self._fresh_round(seeds, inputs, set_bytes, beside=True)
-            now = earlier.beside(beside)
+            measured = self._fresh_round(seeds, inputs, set_bytes, beside=True)
+            now = earlier.beside(measured.beside)
             if now.steady:
-                return (fresh.finding(reply.fresh, now) if reply.fresh is not None else None), []
+                times = measured.custom.fresh
+                return Confirmation(fresh.finding(times, now) if times is not None else None, measured)
             busy.append(now)
-        return None, busy
+        return Confirmation(busy=busy)
 
     def _reference_beside(self, seeds: list[int], fresh_seeds: list[int]) -> Alone[JudgeTimeResult]:
         self.asks.progress(Phase.TIME, "timing reference beside the fresh values")
@@ -218,6 +252,33 @@ class TimingPhase:
                 "result instead of computing on the values it is given",
             ),
         ]
+
+
+def _retime(shown: Timing, first: CandidateTimeResult, second: FreshRound, moved: timing.Bytes) -> bool:
+    """The speedup from the custom side's rounds with fresh values against the reference's same kind of rounds timed
+    beside the second (fresh.py): the figures a user reads change, the flags raised on the earlier rounds stay.
+    False: nothing to re-time on."""
+    reference, mixed = SideRecord(), SideRecord()
+    for measured in second.reference:
+        reference.add(measured)
+    for measured in (first.measured, second.custom.measured):
+        mixed.add(measured)
+    if not reference.headline_ms or not mixed.headline_ms:
+        return False
+    now, _ = timing.assemble(reference, mixed, shown.meaningful, "", moved)
+    shown.reference, shown.custom, shown.speedup, shown.speedup_ci95 = (
+        now.reference,
+        now.custom,
+        now.speedup,
+        now.speedup_ci95,
+    )
+    shown.reference_end_to_end, shown.custom_end_to_end = now.reference_end_to_end, now.custom_end_to_end
+    shown.end_to_end_speedup, shown.floor, shown.figure = now.end_to_end_speedup, now.floor, now.figure
+    shown.method += (
+        f"; re-timed on the {len(mixed.headline_ms)} calls of its rounds with fresh values against the "
+        f"reference's {len(reference.headline_ms)} beside them (slower there than in the rounds before)"
+    )
+    return True
 
 
 def _figures(side: SideRecord, on_gpu: bool) -> dict[str, list[float]]:
