@@ -158,8 +158,11 @@ class TimingPhase:
         if confirmed is not None and fresh.accuses(confirmed):
             measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(confirmed, twice=True)))
             measured.timing.method += "; faster on values it had seen: speedup not valid"
-        elif confirmation.round is not None and _retime(measured.timing, kept, confirmation.round, moved):
-            assert confirmed is not None
+        elif (
+            confirmed is not None
+            and confirmation.round
+            and _retime(measured.timing, kept, confirmation.round, moved)
+        ):
             measured.messages.append(
                 Message(Severity.WARNING, Phase.TIME, MessageKind.TIMING, fresh.retimed_message(confirmed))
             )
