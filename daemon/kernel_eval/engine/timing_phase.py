@@ -154,27 +154,35 @@ class TimingPhase:
         )
         measured.flags.extend(flags)
         measured.timing.fresh_values_s = round(time.monotonic() - fresh_started, 4)
-        confirmed = confirmation.found
-        if confirmed is not None and fresh.accuses(confirmed):
-            measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(confirmed, twice=True)))
-            measured.timing.method += "; faster on values it had seen: speedup not valid"
-        elif (
-            confirmed is not None
-            and confirmation.round
-            and _retime(measured.timing, kept, confirmation.round, moved)
-        ):
-            measured.messages.append(
-                Message(Severity.WARNING, Phase.TIME, MessageKind.TIMING, fresh.retimed_message(confirmed))
-            )
-        elif confirmation.busy:
-            measured.flags.append(Flag(FlagKind.MACHINE_TOO_BUSY, fresh.unsteady_message(confirmation.busy)))
-            measured.timing.method += "; machine too busy to check the fresh values: speedup not valid"
+        self._say_fresh(confirmation, kept, moved)
         measured.taints_candidate = bool(kept.tampered or kept.threads)
         if not measured.timing.meaningful:
             measured.messages.append(
                 Message(Severity.INFO, Phase.TIME, MessageKind.TIMING, timing.CPU_TIMING_CAVEAT)
             )
         return measured
+
+    def _say_fresh(self, confirmation: Confirmation, first: CandidateTimeResult, moved: timing.Bytes) -> None:
+        """What the rounds with fresh values found, said: a flag within a round, a speedup re-timed on them with a
+        warning for one across rounds, or a machine too busy to tell."""
+        shown, found = self.measured.timing, confirmation.found
+        assert shown is not None
+        if found is not None and fresh.accuses(found):
+            self.measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(found, twice=True)))
+            shown.method += "; faster on values it had seen: speedup not valid"
+        elif (
+            found is not None
+            and confirmation.round is not None
+            and _retime(shown, first, confirmation.round, moved)
+        ):
+            self.measured.messages.append(
+                Message(Severity.WARNING, Phase.TIME, MessageKind.TIMING, fresh.retimed_message(found))
+            )
+        elif confirmation.busy:
+            self.measured.flags.append(
+                Flag(FlagKind.MACHINE_TOO_BUSY, fresh.unsteady_message(confirmation.busy))
+            )
+            shown.method += "; machine too busy to check the fresh values: speedup not valid"
 
     def _fresh_round(
         self, seeds: list[int], inputs: list[str], set_bytes: int, beside: bool = False
