@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from kernel_eval.engine import child_setup, template
 from kernel_eval.engine.pool import WorkerPool
 from kernel_eval.engine.processes import WorkerProcess
 from kernel_eval.engine.template import ForkedProcess, Template
+from kernel_eval.protocol import template as messages
+from kernel_eval.protocol.template import Fork
 from kernel_eval.request import EvalRequest
 from kernel_eval.result import Verdict
 
@@ -153,3 +156,21 @@ def test_a_forked_worker_still_shares_the_template_memory_after_a_full_collectio
 def _memory_kb(pid: int) -> dict[str, int]:
     fields = (line.split() for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
     return {parts[0].rstrip(":"): int(parts[1]) for parts in fields if len(parts) == 3}
+
+
+def test_an_engine_that_leaves_before_its_answer_lets_the_template_exit_quietly(folder: Path) -> None:
+    """A stopped batch exits while a lane still asks for a fork: the template's answer finds no one. It exits 0 and
+    writes no traceback (one once reached a user, in the batch's warning that the fork had failed)."""
+    made = Template(child_setup.template_environment(folder / "tmp"), folder)
+    try:
+        made.ready.result(timeout=300)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        request = Fork(1, "kernel_eval.worker.build_only", [], {}, str(folder), [1, 2])
+        socket.send_fds(made._control, [messages.encode(request)], [quiet, quiet])
+        os.close(quiet)
+        made._control.shutdown(socket.SHUT_RDWR)  # gone before the template has forked
+
+        assert made._process.wait(timeout=60) == 0, made.tail()
+        assert "Traceback" not in made.tail()
+    finally:
+        made.close()

@@ -116,6 +116,8 @@ class Template:
         self._send = threading.Lock()
         self._pending: dict[int, Future[ForkedProcess]] = {}
         self._children: dict[int, ForkedProcess] = {}
+        self.closed = False
+        """Closed by us: a fork asked meanwhile fails as expected, with nothing to report."""
         self._reader = threading.Thread(target=self._read, name="kernel-eval-template", daemon=True)
         self._reader.start()
 
@@ -138,6 +140,7 @@ class Template:
 
     def close(self) -> None:
         """Stop the template; its children are killed with it."""
+        self.closed = True
         with contextlib.suppress(OSError):
             self._control.shutdown(socket.SHUT_RDWR)
         self._control.close()
@@ -157,7 +160,9 @@ class Template:
         except OSError:
             pass
         finally:
-            failure = OSError(f"the template process stopped: {self.tail()}")
+            failure = OSError(
+                "the template was closed" if self.closed else f"the template process stopped: {self.tail()}"
+            )
             if not self.ready.done():
                 self.ready.set_exception(failure)
             for pending in self._pending.values():
@@ -204,7 +209,8 @@ def start_child(
     try:
         return template.fork(module, argv, env, cwd, fds)
     except (OSError, TimeoutError) as exc:
-        logging.getLogger(__name__).warning("kernel-eval: a fresh process instead of a fork: %s", exc)
+        if not template.closed:  # closed: this process is exiting
+            logging.getLogger(__name__).warning("kernel-eval: a fresh process instead of a fork: %s", exc)
         return None
 
 

@@ -42,8 +42,11 @@ def main(argv: list[str]) -> int:
     import_everything()
     threads = wait_single_threaded()
     ready = TemplateReady(os.getpid(), threads, round(time.perf_counter() - started, 3))
-    control.send(messages.encode(ready))
-    return serve(control)
+    try:
+        control.send(messages.encode(ready))
+        return serve(control)
+    except (BrokenPipeError, ConnectionResetError):
+        return 0  # the engine left (it is exiting, a batch stopped) between a request and its answer
 
 
 def import_everything() -> None:
@@ -85,7 +88,8 @@ def wait_single_threaded() -> int:
 
 
 def serve(control: socket.socket) -> int:
-    """Fork what the engine asks for and report each child's exit, until the engine closes the socket."""
+    """Fork what the engine asks for and report each child's exit, until the engine closes the socket (or leaves
+    while an answer is on its way: the caller's BrokenPipeError)."""
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
