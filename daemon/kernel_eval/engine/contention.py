@@ -15,8 +15,8 @@ import time
 import attrs
 
 OTHERS_LIMIT = 0.1
-"""Other processes running this share of all the machine's CPU time (a quiet machine: under 5 %, mostly under 1 %) can be
-timed threads waited for."""
+"""Other processes running this share of all the machine's CPU time (a quiet machine: under 5 %, mostly under
+1 %) can be what the timed threads waited for."""
 
 
 @attrs.frozen

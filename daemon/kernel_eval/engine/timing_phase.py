@@ -170,11 +170,11 @@ class TimingPhase:
         if found is not None and fresh.accuses(found):
             self.measured.flags.append(Flag(FlagKind.FASTER_ON_SEEN_VALUES, fresh.message(found, twice=True)))
             shown.method += "; faster on values it had seen: speedup not valid"
-        elif (
-            found is not None
-            and confirmation.round is not None
-            and _retime(shown, first, confirmation.round, moved)
-        ):
+        elif found is not None and confirmation.round is not None:
+            retimed = _retimed(shown, first, confirmation.round, moved)
+            if retimed is None:
+                return
+            self.measured.timing = retimed
             self.measured.messages.append(
                 Message(Severity.WARNING, Phase.TIME, MessageKind.TIMING, fresh.retimed_message(found))
             )
@@ -265,31 +265,27 @@ class TimingPhase:
         ]
 
 
-def _retime(shown: Timing, first: CandidateTimeResult, second: FreshRound, moved: timing.Bytes) -> bool:
+def _retimed(
+    shown: Timing, first: CandidateTimeResult, second: FreshRound, moved: timing.Bytes
+) -> Timing | None:
     """The speedup from the custom side's rounds with fresh values against the reference's same kind of rounds timed
-    beside the second (fresh.py): the figures a user reads change, the flags raised on the earlier rounds stay.
-    False: nothing to re-time on."""
+    beside the second (fresh.py): the figures a user reads change; the method, warm-up and the flags raised on the
+    earlier rounds stay. None: nothing to re-time on."""
     reference, mixed = SideRecord(), SideRecord()
     for measured in second.reference:
         reference.add(measured)
     for measured in (first.measured, second.custom.measured):
         mixed.add(measured)
     if not reference.headline_ms or not mixed.headline_ms:
-        return False
+        return None
     now, _ = timing.assemble(reference, mixed, shown.meaningful, "", moved)
-    shown.reference, shown.custom, shown.speedup, shown.speedup_ci95 = (
-        now.reference,
-        now.custom,
-        now.speedup,
-        now.speedup_ci95,
+    return attrs.evolve(
+        now,
+        method=f"{shown.method}; re-timed on the {len(mixed.headline_ms)} calls of its rounds with fresh values "
+        f"against the reference's {len(reference.headline_ms)} beside them (slower there than in the rounds before)",
+        warmup=shown.warmup,
+        fresh_values_s=shown.fresh_values_s,
     )
-    shown.reference_end_to_end, shown.custom_end_to_end = now.reference_end_to_end, now.custom_end_to_end
-    shown.end_to_end_speedup, shown.floor, shown.figure = now.end_to_end_speedup, now.floor, now.figure
-    shown.method += (
-        f"; re-timed on the {len(mixed.headline_ms)} calls of its rounds with fresh values against the "
-        f"reference's {len(reference.headline_ms)} beside them (slower there than in the rounds before)"
-    )
-    return True
 
 
 def _figures(side: SideRecord, on_gpu: bool) -> dict[str, list[float]]:
