@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -85,7 +86,8 @@ def serve(*args: str) -> subprocess.Popen[str]:
 def children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended while we looked
+            found += [int(p) for p in (task / "children").read_text().split()]
     return found
 
 
